@@ -1,0 +1,77 @@
+// swift-tools-version: 6.0
+// Tweedie — Bayesian deconvolution of astronomical images with diffusion priors.
+//
+// Dependency direction (DESIGN §1): C bridges → TweedieCore → {TweedieOperators,
+// TweediePriors} → TweedieSampling → tweedie (CLI). Never the other way.
+import PackageDescription
+
+let package = Package(
+    name: "Tweedie",
+    products: [
+        .executable(name: "tweedie", targets: ["tweedie"]),
+        .library(name: "TweedieCore", targets: ["TweedieCore"]),
+        .library(name: "TweedieOperators", targets: ["TweedieOperators"]),
+        .library(name: "TweediePriors", targets: ["TweediePriors"]),
+        .library(name: "TweedieSampling", targets: ["TweedieSampling"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Thin C bridges (system libraries installed by scripts/setup.sh).
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CFITSIO", path: "Sources/CFITSIO"),
+        .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+
+        // Core: image batches, FITS, FFT, RNG, PNG, the protocols operators and priors implement.
+        .target(
+            name: "TweedieCore",
+            dependencies: ["CFFTW", "COpenBLAS", "CFITSIO", "CGSL", "CPNG"],
+            path: "Sources/TweedieCore"
+        ),
+        // Forward operators: PSF convolution, resampling, UV sampling, noise models.
+        .target(
+            name: "TweedieOperators",
+            dependencies: ["TweedieCore", "CFFTW", "CGSL"],
+            path: "Operators"
+        ),
+        // Score priors: the U-Net, checkpoint loading, schedules, analytic priors.
+        .target(
+            name: "TweediePriors",
+            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW"],
+            path: "Priors",
+            exclude: ["Models", "training"]
+        ),
+        // Posterior samplers, statistics, metrics, studies.
+        .target(
+            name: "TweedieSampling",
+            dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors"],
+            path: "Sources/TweedieSampling"
+        ),
+        // The command-line tool.
+        .executableTarget(
+            name: "tweedie",
+            dependencies: [
+                "TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/tweedie"
+        ),
+
+        .testTarget(name: "TweedieCoreTests", dependencies: ["TweedieCore"],
+                    path: "Tests/TweedieCoreTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators"],
+                    path: "Tests/TweedieOperatorsTests"),
+        .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors"],
+                    path: "Tests/TweediePriorsTests"),
+        .testTarget(name: "TweedieSamplingTests",
+                    dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
+                    path: "Tests/TweedieSamplingTests"),
+        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie"], path: "Tests/TweedieCLITests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,15 @@
+// The `tweedie` command-line tool: a thin layer over the library. Each command
+// is one type; library errors become one line on stderr and exit code 1.
+import ArgumentParser
+import Foundation
+import TweedieCore
+
+@main
+struct Tweedie: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tweedie",
+        abstract: "Bayesian deconvolution of astronomical images with diffusion priors.",
+        version: TweedieVersion.string,
+        subcommands: []
+    )
+}
