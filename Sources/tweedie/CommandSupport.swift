@@ -1,0 +1,36 @@
+// Shared CLI plumbing: every command implements `execute()`; library errors
+// become one line `error: <message>` on stderr and exit code 1 (DESIGN §8).
+import ArgumentParser
+import Foundation
+import TweedieCore
+
+/// A Tweedie subcommand. Implement `execute()`; `run()` maps errors to exit codes.
+protocol TweedieCommand: ParsableCommand {
+    func execute() throws
+}
+
+extension TweedieCommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as TweedieError {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Writes one line to stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+}
+
+/// Writes a line to stderr (warnings, progress, notes).
+func printNote(_ message: String) {
+    FileHandle.standardError.write(Data("\(message)\n".utf8))
+}
+
+/// The command line as typed, for provenance keywords.
+var commandLineForProvenance: String {
+    CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+}
