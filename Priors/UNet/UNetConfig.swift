@@ -1,0 +1,126 @@
+// The U-Net configuration, using the flag names of openai improved-diffusion's
+// `script_util.py` (and guided-diffusion's additions), so that a checkpoint's
+// training flags can be written into `config.json` unchanged (DESIGN §4.3–4.4).
+//
+// Conventions: `attention_resolutions` are image sizes in pixels (as the
+// flags give them); the network attends at downsample factor ds where
+// image_size / ds is in that list. `channel_mult` empty means the default for
+// the image size (improved-diffusion: 256 → 1,1,2,2,4,4; 64 → 1,2,3,4;
+// 32 → 1,2,2,2). `num_heads_upsample` −1 means `num_heads`. `num_head_channels`
+// −1 means "use num_heads"; otherwise heads = channels / num_head_channels.
+
+import Foundation
+import TweedieCore
+
+/// Which code base's UNetModel the weights come from (they differ in attention order and options).
+public enum UNetArchitecture: String, Codable, Sendable, CaseIterable {
+    case improvedDiffusion = "improved-diffusion"
+    case guidedDiffusion = "guided-diffusion"
+}
+
+public struct UNetConfig: Codable, Equatable, Sendable {
+    public var architecture: UNetArchitecture
+    public var imageSize: Int
+    public var inChannels: Int
+    public var numChannels: Int
+    public var numResBlocks: Int
+    public var channelMult: [Int]
+    public var attentionResolutions: [Int]
+    public var numHeads: Int
+    public var numHeadChannels: Int
+    public var numHeadsUpsample: Int
+    public var useScaleShiftNorm: Bool
+    public var resblockUpdown: Bool
+    public var useNewAttentionOrder: Bool
+    public var learnSigma: Bool
+    public var dropout: Double
+    // Diffusion flags kept in the same file.
+    public var diffusionSteps: Int
+    public var noiseSchedule: ScheduleKind
+    public var predictXstart: Bool
+
+    public init(architecture: UNetArchitecture = .improvedDiffusion, imageSize: Int, inChannels: Int = 3,
+                numChannels: Int, numResBlocks: Int, channelMult: [Int] = [], attentionResolutions: [Int] = [16, 8],
+                numHeads: Int = 4, numHeadChannels: Int = -1, numHeadsUpsample: Int = -1,
+                useScaleShiftNorm: Bool = true, resblockUpdown: Bool = false, useNewAttentionOrder: Bool = false,
+                learnSigma: Bool = false, dropout: Double = 0, diffusionSteps: Int = 1000,
+                noiseSchedule: ScheduleKind = .cosine, predictXstart: Bool = false) {
+        self.architecture = architecture; self.imageSize = imageSize; self.inChannels = inChannels
+        self.numChannels = numChannels; self.numResBlocks = numResBlocks; self.channelMult = channelMult
+        self.attentionResolutions = attentionResolutions; self.numHeads = numHeads
+        self.numHeadChannels = numHeadChannels; self.numHeadsUpsample = numHeadsUpsample
+        self.useScaleShiftNorm = useScaleShiftNorm; self.resblockUpdown = resblockUpdown
+        self.useNewAttentionOrder = useNewAttentionOrder; self.learnSigma = learnSigma; self.dropout = dropout
+        self.diffusionSteps = diffusionSteps; self.noiseSchedule = noiseSchedule; self.predictXstart = predictXstart
+    }
+
+    /// channel_mult with improved-diffusion's image-size defaults applied.
+    public var resolvedChannelMult: [Int] {
+        if !channelMult.isEmpty { return channelMult }
+        switch imageSize {
+        case 512: return [1, 1, 2, 2, 4, 4]   // guided-diffusion's 512 default is (0.5,1,1,2,2,4,4); not representable with Int
+        case 256: return [1, 1, 2, 2, 4, 4]
+        case 128: return [1, 1, 2, 3, 4]
+        case 64: return [1, 2, 3, 4]
+        case 32: return [1, 2, 2, 2]
+        default: return [1, 2, 2, 2]
+        }
+    }
+    /// Output channels of the network (doubled when learn_sigma).
+    public var outChannels: Int { learnSigma ? 2 * inChannels : inChannels }
+    /// Downsample factors ds at which attention blocks sit.
+    public var attentionDownsampleFactors: Set<Int> { Set(attentionResolutions.map { imageSize / $0 }) }
+    public var resolvedHeadsUpsample: Int { numHeadsUpsample == -1 ? numHeads : numHeadsUpsample }
+    /// What the network predicts.
+    public var predictionType: PredictionType { predictXstart ? .x0 : .epsilon }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, imageSize = "image_size", inChannels = "in_channels", numChannels = "num_channels"
+        case numResBlocks = "num_res_blocks", channelMult = "channel_mult"
+        case attentionResolutions = "attention_resolutions", numHeads = "num_heads"
+        case numHeadChannels = "num_head_channels", numHeadsUpsample = "num_heads_upsample"
+        case useScaleShiftNorm = "use_scale_shift_norm", resblockUpdown = "resblock_updown"
+        case useNewAttentionOrder = "use_new_attention_order", learnSigma = "learn_sigma", dropout
+        case diffusionSteps = "diffusion_steps", noiseSchedule = "noise_schedule", predictXstart = "predict_xstart"
+    }
+
+    /// Decodes flags as improved-diffusion writes them: lists may be "16,8" strings or JSON arrays;
+    /// everything but image_size, num_channels and num_res_blocks has improved-diffusion's default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func intList(_ key: CodingKeys) throws -> [Int]? {
+            if let a = try? c.decode([Int].self, forKey: key) { return a }
+            if let s = try? c.decode(String.self, forKey: key) {
+                let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                var out: [Int] = []
+                for p in parts where !p.isEmpty {
+                    guard let v = Int(p) else {
+                        throw DecodingError.dataCorruptedError(forKey: key, in: c,
+                            debugDescription: "'\(s)' is not a comma-separated list of integers")
+                    }
+                    out.append(v)
+                }
+                return out
+            }
+            return nil
+        }
+        architecture = try c.decodeIfPresent(UNetArchitecture.self, forKey: .architecture) ?? .improvedDiffusion
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        inChannels = try c.decodeIfPresent(Int.self, forKey: .inChannels) ?? 3
+        numChannels = try c.decode(Int.self, forKey: .numChannels)
+        numResBlocks = try c.decode(Int.self, forKey: .numResBlocks)
+        channelMult = try intList(.channelMult) ?? []
+        attentionResolutions = try intList(.attentionResolutions) ?? [16, 8]
+        numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? 4
+        numHeadChannels = try c.decodeIfPresent(Int.self, forKey: .numHeadChannels) ?? -1
+        numHeadsUpsample = try c.decodeIfPresent(Int.self, forKey: .numHeadsUpsample) ?? -1
+        useScaleShiftNorm = try c.decodeIfPresent(Bool.self, forKey: .useScaleShiftNorm) ?? true
+        resblockUpdown = try c.decodeIfPresent(Bool.self, forKey: .resblockUpdown) ?? false
+        useNewAttentionOrder = try c.decodeIfPresent(Bool.self, forKey: .useNewAttentionOrder) ?? false
+        learnSigma = try c.decodeIfPresent(Bool.self, forKey: .learnSigma) ?? false
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
+        diffusionSteps = try c.decodeIfPresent(Int.self, forKey: .diffusionSteps) ?? 1000
+        noiseSchedule = try c.decodeIfPresent(ScheduleKind.self, forKey: .noiseSchedule) ?? .linear
+        predictXstart = try c.decodeIfPresent(Bool.self, forKey: .predictXstart) ?? false
+    }
+}
