@@ -35,7 +35,7 @@ let package = Package(
         // Forward operators: PSF convolution, resampling, UV sampling, noise models.
         .target(
             name: "TweedieOperators",
-            dependencies: ["TweedieCore", "CFFTW", "CGSL"],
+            dependencies: ["TweedieCore", "CFFTW", "CGSL", "CFITSIO"],
             path: "Operators"
         ),
         // Score priors: the U-Net, checkpoint loading, schedules, analytic priors.
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "TweedieCoreTests", dependencies: ["TweedieCore"],
                     path: "Tests/TweedieCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators"],
-                    path: "Tests/TweedieOperatorsTests"),
+                    path: "Tests/TweedieOperatorsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors"],
                     path: "Tests/TweediePriorsTests"),
         .testTarget(name: "TweedieSamplingTests",

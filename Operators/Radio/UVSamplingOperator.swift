@@ -1,0 +1,177 @@
+// The radio UV sampling operator (DESIGN §3 "UV masking"; paper 000 §2, Fig. 1:
+// sky × primary beam → Fourier transform → sampled on the gridded uv plane).
+//
+//   (A x)_c = Σ_d A_pb(d) x(d) e^{−2πi (fx_c·dx + fy_c·dy)/M},  c = 1…K sampled cells,
+//
+// d = (dx, dy) the pixel offset from the phase centre (N/2, N/2), A_pb the
+// primary beam, M = 2N the padded grid (UVGrid.swift: nothing wraps). Cells are
+// the half-plane cells of a UVGrid; each output value is one complex visibility
+// stored as an interleaved (re, im) Float pair, so one output image has shape
+// C × K × 2 (channels × cells × {re, im}), and the inner product is the real one
+// (ForwardOperator.swift). The exact adjoint under that inner product is
+//
+//   (Aᵀ z)(d) = A_pb(d) · Re Σ_c z_c e^{+2πi (fx_c·dx + fy_c·dy)/M},
+//
+// computed with one c2r transform: cells with fx > 0 are placed as they are
+// (c2r adds their Hermitian partners, giving 2 Re), cells on the fx = 0 column
+// are placed with their mirrors (z at fy, z* at −fy) and the DC cell as 2 Re z,
+// then the result is halved. Forward is one r2c transform of the zero-padded,
+// beam-weighted image, gathered at the cells. Channels are independent planes
+// sharing the coverage. Derived products (DirtyImaging.swift) use the same
+// back-projection without the primary beam.
+
+import Foundation
+import TweedieCore
+
+/// Sky image → gridded visibilities on the sampled cells of a UVGrid.
+public struct UVSamplingOperator: ForwardOperator {
+    public let grid: UVGrid
+    public let primaryBeam: PrimaryBeam
+    public let channels: Int
+    /// The primary beam on the N×N image (`[y][x]`).
+    public let beamImage: [Float]
+    /// Per cell: index of the cell in the half-complex r2c layout, and of its
+    /// mirror on the fx = 0 column (−1 elsewhere; −2 for the DC cell).
+    let halfIndex: [Int32]
+    let mirrorIndex: [Int32]
+    /// Per image pixel: its index in the padded, wrapped M×M array.
+    let paddedIndex: [Int32]
+
+    public init(grid: UVGrid, primaryBeam: PrimaryBeam = .unity, channels: Int = 1) throws {
+        guard channels >= 1 else {
+            throw TweedieError.invalidInput(what: "UV operator channels", problem: "\(channels) must be ≥ 1")
+        }
+        self.grid = grid
+        self.primaryBeam = primaryBeam
+        self.channels = channels
+        let n = grid.imageSize, m = grid.gridSize, hc = m / 2 + 1
+        beamImage = primaryBeam.image(size: n, cell: grid.cell)
+        var hi = [Int32](repeating: 0, count: grid.cellCount)
+        var mi = [Int32](repeating: -1, count: grid.cellCount)
+        for c in 0..<grid.cellCount {
+            let x = Int(grid.fx[c]), y = Int(grid.fy[c])
+            hi[c] = Int32(UVGrid.wrap(y, m) * hc + x)
+            if x == 0 { mi[c] = y == 0 ? -2 : Int32(UVGrid.wrap(-y, m) * hc) }
+        }
+        halfIndex = hi; mirrorIndex = mi
+        var pi = [Int32](repeating: 0, count: n * n)
+        for y in 0..<n {
+            for x in 0..<n { pi[y * n + x] = Int32(UVGrid.wrap(y - n / 2, m) * m + UVGrid.wrap(x - n / 2, m)) }
+        }
+        paddedIndex = pi
+    }
+
+    public var inputShape: ImageShape { ImageShape(channels: channels, height: grid.imageSize, width: grid.imageSize) }
+    public var outputShape: ImageShape { ImageShape(channels: channels, height: grid.cellCount, width: 2) }
+    public var isLinear: Bool { true }
+    public var summary: String { "UV sampling: \(grid.summary), \(primaryBeam.summary)" }
+
+    public func apply(_ x: ImageBatch) throws -> ImageBatch {
+        try checkInput(x)
+        // Visibilities of a sky in flux per pixel are in that flux unit (Jy/px → Jy); the unit is left unset.
+        var out = ImageBatch(count: x.count, shape: outputShape, bands: x.bands)
+        let buffers = RadioFFTBuffers(size: grid.gridSize)
+        let planes = x.count * channels
+        let n2 = grid.imageSize * grid.imageSize, k2 = 2 * grid.cellCount
+        x.data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for p in 0..<planes {
+                    forwardPlane(src.baseAddress! + p * n2, into: dst.baseAddress! + p * k2, buffers: buffers, beam: true)
+                }
+            }
+        }
+        return out
+    }
+
+    public func vjp(_ v: ImageBatch, at x: ImageBatch?) throws -> ImageBatch {
+        try checkOutput(v)
+        var out = ImageBatch(count: v.count, shape: inputShape, bands: v.bands)
+        let buffers = RadioFFTBuffers(size: grid.gridSize)
+        let planes = v.count * channels
+        let n2 = grid.imageSize * grid.imageSize, k2 = 2 * grid.cellCount
+        v.data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for p in 0..<planes {
+                    backProjectPlane(src.baseAddress! + p * k2, into: dst.baseAddress! + p * n2, buffers: buffers, beam: true)
+                }
+            }
+        }
+        return out
+    }
+
+    /// One plane: (beam ×) image → padded r2c → K interleaved visibilities.
+    func forwardPlane(_ image: UnsafePointer<Float>, into vis: UnsafeMutablePointer<Float>,
+                      buffers b: RadioFFTBuffers, beam: Bool) {
+        let m = grid.gridSize, n2 = grid.imageSize * grid.imageSize
+        b.real.update(repeating: 0, count: m * m)
+        paddedIndex.withUnsafeBufferPointer { pad in
+            beamImage.withUnsafeBufferPointer { pb in
+                if beam {
+                    for i in 0..<n2 { b.real[Int(pad[i])] = image[i] * pb[i] }
+                } else {
+                    for i in 0..<n2 { b.real[Int(pad[i])] = image[i] }
+                }
+            }
+        }
+        RadioFFTPlans.shared.forward(b)
+        halfIndex.withUnsafeBufferPointer { hi in
+            for c in 0..<hi.count {
+                let j = 2 * Int(hi[c])
+                vis[2 * c] = b.half[j]
+                vis[2 * c + 1] = b.half[j + 1]
+            }
+        }
+    }
+
+    /// One plane: K interleaved values z → Re Σ z e^{+iθ} on the N×N image (× beam if asked).
+    func backProjectPlane(_ vis: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>,
+                          buffers b: RadioFFTBuffers, beam: Bool) {
+        let m = grid.gridSize, n2 = grid.imageSize * grid.imageSize
+        b.half.update(repeating: 0, count: 2 * m * (m / 2 + 1))
+        halfIndex.withUnsafeBufferPointer { hi in
+            mirrorIndex.withUnsafeBufferPointer { mi in
+                for c in 0..<hi.count {
+                    let j = 2 * Int(hi[c])
+                    let re = vis[2 * c], im = vis[2 * c + 1]
+                    switch mi[c] {
+                    case -1:
+                        b.half[j] += re; b.half[j + 1] += im
+                    case -2:
+                        b.half[j] += 2 * re
+                    default:
+                        let jm = 2 * Int(mi[c])
+                        b.half[j] += re; b.half[j + 1] += im
+                        b.half[jm] += re; b.half[jm + 1] -= im
+                    }
+                }
+            }
+        }
+        RadioFFTPlans.shared.backward(b)
+        paddedIndex.withUnsafeBufferPointer { pad in
+            beamImage.withUnsafeBufferPointer { pb in
+                if beam {
+                    for i in 0..<n2 { image[i] = 0.5 * b.real[Int(pad[i])] * pb[i] }
+                } else {
+                    for i in 0..<n2 { image[i] = 0.5 * b.real[Int(pad[i])] }
+                }
+            }
+        }
+    }
+
+    /// The observed gridded visibilities as an observation batch (1 × C × K × 2; every
+    /// channel gets the same data). Throws when the grid was made from coverage only.
+    public func observedVisibilities() throws -> ImageBatch {
+        guard grid.hasVisibilities else {
+            throw TweedieError.invalidInput(what: "UV operator (\(grid.origin))",
+                                            problem: "has coverage only, no measured visibilities; read a UVFITS file for data")
+        }
+        var out = ImageBatch(count: 1, shape: outputShape, unit: "Jy")
+        for ch in 0..<channels {
+            for c in 0..<grid.cellCount {
+                out.data[(ch * grid.cellCount + c) * 2] = grid.real[c]
+                out.data[(ch * grid.cellCount + c) * 2 + 1] = grid.imag[c]
+            }
+        }
+        return out
+    }
+}
