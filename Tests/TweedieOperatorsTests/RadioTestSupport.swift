@@ -1,0 +1,47 @@
+// Shared helpers of the radio tests: paths to the shared data and fixtures
+// (found from #filePath, so tests run from any working directory), the
+// reference JSON written by Fixtures/make_uv_reference.py, a seeded generator.
+import Foundation
+import TweedieCore
+@testable import TweedieOperators
+
+enum RadioTestData {
+    /// Tests/TweedieOperatorsTests
+    static let testsDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    /// The repository root.
+    static let root = testsDir.deletingLastPathComponent().deletingLastPathComponent()
+    static func fixture(_ name: String) -> String { testsDir.appendingPathComponent("Fixtures/\(name)").path }
+    static func shared(_ relative: String) -> String {
+        root.deletingLastPathComponent().appendingPathComponent("shared/data/\(relative)").path
+    }
+    static var vla3C273: String { shared("real/vla_3C273_Xband_C.uvfits") }
+    static func antennas(_ name: String) -> String { shared("antennas/\(name)") }
+
+    /// Fixtures/uv_reference.json (astropy + numpy, see make_uv_reference.py).
+    static var reference: [String: Any] {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: fixture("uv_reference.json")))
+        return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+    static func referenceImage(_ weighting: String) -> [String: Any] {
+        (reference["images"] as! [[String: Any]]).first { $0["weighting"] as! String == weighting }!
+    }
+}
+
+/// SplitMix64: a small seeded generator so the random test vectors are reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func normal() -> Float {
+        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self), u2 = Double.random(in: 0..<1, using: &self)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+    }
+}
+
+let arcsec = Double.pi / 180 / 3600
