@@ -11,7 +11,7 @@ import TweedieCore
 
 @Suite struct DPSTests {
     func problem(shape: ImageShape, outCount: Int, sigma: Float, truth: [Float],
-                 transform: any PixelTransform = AffineTransform(), fluxScale: Double = 1) throws -> PosteriorProblem {
+                 transform: any PixelTransform = AffinePixelTransform(), fluxScale: Double = 1) throws -> PosteriorProblem {
         let outShape = ImageShape(channels: 1, height: 1, width: outCount)
         let m = testUniforms(outCount * shape.count, seed: 7)
         let op = DenseOperator(inputShape: shape, outputShape: outShape, matrix: m)

@@ -16,7 +16,7 @@ final class IIDGaussianDenoiser: Denoiser, @unchecked Sendable {
     let mu: Double, s2: Double
     var summary: String { "iid-gaussian(μ=\(mu), s²=\(s2))" }
 
-    init(shape: ImageShape, mu: Double, variance: Double, transform: any PixelTransform = AffineTransform(),
+    init(shape: ImageShape, mu: Double, variance: Double, transform: any PixelTransform = AffinePixelTransform(),
          steps: Int = 1000) throws {
         imageShape = shape; self.mu = mu; s2 = variance; pixelTransform = transform
         bands = (0..<shape.channels).map { "b\($0)" }
