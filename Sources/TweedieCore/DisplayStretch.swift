@@ -5,7 +5,7 @@
 // - asinh (Lupton et al. 1999, AJ 118, 1406, "asinh magnitudes", used for display
 //   as in Lupton et al. 2004, PASP 116, 133): with the sigma-clipped sky level m
 //   and noise σ (3σ clipping of the median / 1.4826·MAD, `ImageStatistics`),
-//   low = m − σ, high = max, softening a = 3σ:
+//   low = m − σ, high = max, softening a = σ:
 //   u = asinh((x − low)/a) / asinh((high − low)/a), x < low → 0.
 //   Linear within a few σ of the sky (noise stays visible), logarithmic beyond,
 //   so faint outskirts and bright cores show in one picture. When σ = 0 the
@@ -38,7 +38,7 @@ public enum DisplayStretch: String, CaseIterable, Sendable {
             let sky = clipped?.median ?? stats.median
             let low = sky - sigma
             let high = stats.max
-            var soft = 3 * sigma
+            var soft = sigma
             if !(soft > 0) { soft = (high - low) / 10 }
             return StretchMapping(stretch: .asinh, low: low, high: high, softening: soft)
         }
@@ -79,7 +79,7 @@ public struct StretchMapping: Equatable, Sendable, CustomStringConvertible {
         switch stretch {
         case .linear: return "linear from \(f(low)) to \(f(high))"
         case .zscale: return "zscale: linear from \(f(low)) to \(f(high))"
-        case .asinh: return "asinh from \(f(low)) (sky − σ) to \(f(high)), softening \(f(softening)) (3σ)"
+        case .asinh: return "asinh from \(f(low)) (sky − σ) to \(f(high)), softening \(f(softening)) (σ)"
         }
     }
 }

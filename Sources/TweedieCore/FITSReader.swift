@@ -179,6 +179,7 @@ public enum FITSReader {
         // 3. Header, scaling, truncation, data.
         try handle.moveTo(hdu: chosen.index)
         let header = try readHeader(handle)
+        let compression = chosen.kind == .compressedImage ? handle.storedString("ZCMPTYPE") : nil
         try checkComplete(handle, path: path, fileSize: fileSize, hdu: chosen)
         let n = count * shape.count
         var data = [Float](repeating: 0, count: n)
@@ -222,7 +223,7 @@ public enum FITSReader {
                          bitpix: chosen.bitpix ?? header.int("BITPIX") ?? 0,
                          bscale: header.double("BSCALE") ?? 1, bzero: header.double("BZERO") ?? 0,
                          blank: (chosen.bitpix ?? 0) > 0 ? header.int("BLANK") : nil,
-                         compression: chosen.kind == .compressedImage ? handle.storedString("ZCMPTYPE") : nil)
+                         compression: compression)
     }
 
     /// A one-line summary of every HDU in `path`.
