@@ -186,9 +186,18 @@ public enum FITSReader {
         var nulls = [CChar](repeating: 0, count: n)
         var anyNull: Int32 = 0
         var status: Int32 = 0
-        data.withUnsafeMutableBufferPointer { d in
-            nulls.withUnsafeMutableBufferPointer { m in
-                _ = ffgpfe(handle.file, 1, 1, Int64(n), d.baseAddress, m.baseAddress, &anyNull, &status)
+        if (chosen.bitpix ?? 0) < 0 && chosen.kind == .image {
+            // Uncompressed float image: read without CFITSIO's null checking, which would
+            // flush −0 and subnormals to +0; NaN is found below.
+            data.withUnsafeMutableBufferPointer { d in
+                _ = ffgpv(handle.file, TFLOAT, 1, Int64(n), nil, d.baseAddress, &anyNull, &status)
+            }
+        } else {
+            // Integer image (BLANK → null flag) or compressed image (ZBLANK → null flag).
+            data.withUnsafeMutableBufferPointer { d in
+                nulls.withUnsafeMutableBufferPointer { m in
+                    _ = ffgpfe(handle.file, 1, 1, Int64(n), d.baseAddress, m.baseAddress, &anyNull, &status)
+                }
             }
         }
         if status == NUM_OVERFLOW {

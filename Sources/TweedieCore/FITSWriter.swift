@@ -83,7 +83,7 @@ public enum FITSWriter {
         }
         let extraKeys = Set(provenance.extraCards.map(\.keyword))
         // 1. Carried-over cards.
-        for card in image.header?.cards ?? [] where carries(card.keyword, channels: s.channels) && !extraKeys.contains(card.keyword) {
+        for card in image.header?.cards ?? [] where carries(card) && !extraKeys.contains(card.keyword) {
             try writeCard(f, card, &status)
             try fail(status, card.keyword)
         }
@@ -124,15 +124,21 @@ public enum FITSWriter {
         try check(status, path, "cannot write the pixels of HDU \(index)")
     }
 
-    /// True when a carried-over card with this keyword belongs in the output header.
-    static func carries(_ keyword: String, channels: Int) -> Bool {
+    /// True when a carried-over card belongs in the output header.
+    static func carries(_ card: FITSCard) -> Bool {
+        let keyword = card.keyword
         if FITSHeader.structuralKeywords.contains(keyword) || FITSProvenance.ownedKeywords.contains(keyword) { return false }
         if keyword == "EXTNAME" || keyword == "BUNIT" || keyword == "CONTINUE" { return false }
         for prefix in ["NAXIS", "ZNAXIS", "ZTILE", "ZNAME", "ZVAL", "TTYPE", "TFORM", "TUNIT", "TDIM", "BAND"] {
             if keyword.hasPrefix(prefix), let n = Int(keyword.dropFirst(prefix.count)), n > 0 { return false }
         }
+        // The two COMMENT cards CFITSIO adds to every primary header: it adds them again.
+        if keyword == "COMMENT" && cfitsioBoilerplate.contains(where: { card.comment.hasPrefix($0) }) { return false }
         return true
     }
+
+    static let cfitsioBoilerplate = ["  FITS (Flexible Image Transport System) format is defined in 'Astronomy",
+                                     "  and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H"]
 
     /// Writes one card with CFITSIO (strings through the long-string writer).
     static func writeCard(_ f: UnsafeMutablePointer<fitsfile>, _ card: FITSCard, _ status: inout Int32) throws {

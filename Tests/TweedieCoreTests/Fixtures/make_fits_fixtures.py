@@ -51,7 +51,10 @@ def path(name):
 
 
 def cards_of(header):
-    """Non-structural cards as astropy reads them: [keyword, value, comment]."""
+    """Non-structural cards as astropy reads them: {keyword, type, value, comment}.
+
+    type is one of string, int, float, bool, commentary (COMMENT / HISTORY: the
+    text is the value)."""
     structural = {"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3",
                   "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK", ""}
     out = []
@@ -61,16 +64,16 @@ def cards_of(header):
             continue
         value = card.value
         if kw in ("COMMENT", "HISTORY"):
-            value = str(value)
+            kind, value = "commentary", str(value)
         elif isinstance(value, (bool, np.bool_)):
-            value = bool(value)
+            kind, value = "bool", bool(value)
         elif isinstance(value, (int, np.integer)):
-            value = int(value)
+            kind, value = "int", int(value)
         elif isinstance(value, (float, np.floating)):
-            value = float(value)
+            kind, value = "float", float(value)
         else:
-            value = str(value)
-        out.append([kw, value, card.comment])
+            kind, value = "string", str(value)
+        out.append({"keyword": kw, "type": kind, "value": value, "comment": card.comment})
     return out
 
 
