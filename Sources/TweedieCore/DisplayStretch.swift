@@ -7,7 +7,7 @@
 //   and noise σ (3σ clipping of the median / 1.4826·MAD, `ImageStatistics`),
 //   low = m − σ, high = max, softening a = σ:
 //   u = asinh((x − low)/a) / asinh((high − low)/a), x < low → 0.
-//   Linear within a few σ of the sky (noise stays visible), logarithmic beyond,
+//   Nearly linear within a of the sky (noise stays visible), logarithmic beyond,
 //   so faint outskirts and bright cores show in one picture. When σ = 0 the
 //   softening falls back to (high − low)/10.
 // - zscale: linear between the limits of IRAF's `zscale` algorithm (IRAF

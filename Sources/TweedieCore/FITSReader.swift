@@ -249,8 +249,10 @@ public enum FITSReader {
 
     // MARK: - Pieces
 
-    /// Checks that `path` is a readable regular file that starts like FITS; returns its size in bytes.
-    static func preflight(_ path: String) throws -> Int64 {
+    /// Checks that `path` is a readable regular file that starts like FITS (or gzip, which
+    /// CFITSIO decompresses in memory); returns its size in bytes, nil for a gzip file
+    /// (whose size says nothing about the FITS data in it).
+    static func preflight(_ path: String) throws -> Int64? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw TweedieError.io(path: path, problem: "no such file; check the path")
@@ -273,12 +275,12 @@ public enum FITSReader {
             let preview = String(head.prefix(20).map { (0x20..<0x7f).contains($0) ? Character(UnicodeScalar($0)) : "." })
             throw TweedieError.fits(path: path, problem: "not a FITS file: a FITS file starts with \"SIMPLE  =\", this one with \"\(preview)\"")
         }
-        return size
+        return gzip ? nil : size
     }
 
     /// Turns a failed open into a clear message (truncated header, or CFITSIO's reason).
-    static func diagnoseOpenFailure(_ path: String, fileSize: Int64, underlying: Error) -> Error {
-        if let data = FileManager.default.contents(atPath: path), !(data.first == 0x1f) {
+    static func diagnoseOpenFailure(_ path: String, fileSize: Int64?, underlying: Error) -> Error {
+        if let fileSize, let data = FileManager.default.contents(atPath: path) {
             let end = Array("END".utf8) + Array(repeating: UInt8(ascii: " "), count: 77)
             let records = data.count / 80
             let hasEnd = (0..<records).contains { r in data[(r * 80)..<(r * 80 + 80)].elementsEqual(end) }
@@ -330,7 +332,8 @@ public enum FITSReader {
     }
 
     /// Throws when the file ends before the current HDU's data do.
-    static func checkComplete(_ handle: FITSFileHandle, path: String, fileSize: Int64, hdu: FITSHDUSummary) throws {
+    static func checkComplete(_ handle: FITSFileHandle, path: String, fileSize: Int64?, hdu: FITSHDUSummary) throws {
+        guard let fileSize else { return }
         let address = try handle.hduAddresses()
         let needed: Int64
         if hdu.kind == .compressedImage {

@@ -11,9 +11,10 @@ struct InfoCommand: TweedieCommand {
         commandName: "info",
         abstract: "Describe a FITS image: size, BITPIX, bands, BUNIT, WCS and pixel statistics.",
         discussion: """
-        Statistics are over the finite pixels (BLANK and NaN are counted, not used): \
-        min, median, max, mean and the robust σ = 1.4826 × MAD (median absolute \
-        deviation from the median), per band for a cube.
+        Statistics use the finite pixels only (BLANK and NaN are counted, not
+        used): min, median, max, mean and the robust σ = 1.4826 × MAD (median
+        absolute deviation from the median); one line per band for a cube.
+
         Examples:
           tweedie info image.fits
           tweedie info cube.fits --hdu SCI
@@ -52,8 +53,8 @@ struct InfoCommand: TweedieCommand {
         var scaling: [String] = []
         if image.bscale != 1 || image.bzero != 0 { scaling.append("BSCALE \(g(image.bscale)), BZERO \(g(image.bzero))") }
         if let blank = image.blank { scaling.append("BLANK \(blank)") }
-        scaling.append("\(image.maskedCount) pixel\(image.maskedCount == 1 ? "" : "s") masked (BLANK or non-finite)")
-        lines.append(("scaling", scaling.joined(separator: "; ")))
+        if !scaling.isEmpty { lines.append(("scaling", scaling.joined(separator: "; "))) }
+        lines.append(("masked", "\(image.maskedCount) of \(image.mask.count) values (BLANK, NaN or ±inf)"))
         if let c = image.compression { lines.append(("compressed", "tiled, \(c)")) }
         lines.append(("bands", batch.bands.isEmpty ? "\(s.channels) (unnamed)" : "\(s.channels): \(batch.bands.joined(separator: ", "))"))
         lines.append(("BUNIT", batch.unit ?? "(none)"))

@@ -13,12 +13,14 @@ struct PreviewCommand: TweedieCommand {
         abstract: "Write a greyscale PNG preview of a FITS image (one panel per band).",
         discussion: """
         Stretches (each band gets its own, from its own pixels):
-          asinh   linear near the sky, logarithmic beyond: from sky − σ (3σ-clipped median \
-        and 1.4826·MAD) to the maximum, softening σ;
+          asinh   from sky − σ to the maximum with softening σ, where sky and σ are
+                  the 3σ-clipped median and 1.4826·MAD: linear near the sky,
+                  logarithmic beyond (the default);
           linear  from the minimum to the maximum;
-          zscale  linear between IRAF's zscale limits (the sky and faint structure).
-        FITS row 1 is drawn at the bottom, as ds9 shows it; NaN and BLANK pixels are black; \
-        bands are separated by a 1-pixel white gap.
+          zscale  linear between IRAF's zscale limits (sky noise, faint structure).
+        FITS row 1 is drawn at the bottom, as ds9 shows it. NaN and BLANK pixels
+        are black. Bands are separated by a 1-pixel white gap.
+
         Example:
           tweedie preview image.fits -o image.png --stretch zscale
         """
