@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "TweedieSamplingTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
                     path: "Tests/TweedieSamplingTests"),
-        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie"], path: "Tests/TweedieCLITests"),
+        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore"], path: "Tests/TweedieCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )
