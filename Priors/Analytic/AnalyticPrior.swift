@@ -55,8 +55,11 @@ extension AnalyticPrior {
             throw TweedieError.shapeMismatch(what: "timesteps for a batch of \(xt.count)",
                                              expected: "\(xt.count) timesteps", got: "\(t.count)")
         }
+        let timesteps = schedule.timesteps
         return try t.map { step in
-            guard let i = schedule.timesteps.firstIndex(of: step) else {
+            // The training schedule's timesteps are 0..<T (direct index); a respaced one is searched.
+            if step >= 0 && step < timesteps.count && timesteps[step] == step { return schedule.alphasCumprod[step] }
+            guard let i = timesteps.firstIndex(of: step) else {
                 throw TweedieError.invalidInput(what: "timestep",
                                                 problem: "\(step) is not a step of the prior's schedule (0…\(schedule.originalSteps - 1))")
             }

@@ -57,33 +57,34 @@ public final class StationaryGaussianPrior: AnalyticPrior {
         self.summary = "analytic gaussian \(shape) (\(spectrum.summary) #\(provenanceHash([spectrum.values])), \(meanText); \(schedule.kind.rawValue) T=\(schedule.originalSteps))"
     }
 
-    /// Applies per channel out = base + F⁻¹[filter_c ⊙ F[input]]/N with a real half-spectrum filter
-    /// per channel (`filters` c·h·(w/2+1) values); returns one filtered image per filter set.
-    private func filtered(_ input: [Double], filterSets: [[Double]], bases: [[Double]?]) -> [[Double]] {
+    /// Scratch for one call of the Fourier filters (never shared between threads).
+    final class Workspace {
+        let input: UnsafeMutablePointer<Double>
+        let spectrum: UnsafeMutablePointer<Double>
+        let scratch: UnsafeMutablePointer<Double>
+        let plane: UnsafeMutablePointer<Double>
+        init(values: Int, fft: RealFFT2D) {
+            input = .allocate(capacity: values)
+            spectrum = .allocate(capacity: 2 * fft.spectrumCount)
+            scratch = .allocate(capacity: 2 * fft.spectrumCount)
+            plane = .allocate(capacity: fft.planeCount)
+        }
+        deinit { input.deallocate(); spectrum.deallocate(); scratch.deallocate(); plane.deallocate() }
+    }
+
+    /// For each channel c: one forward FFT of `ws.input` (c·h·w values), then for every filter set f
+    /// the plane F⁻¹[filters_f,c ⊙ F[input_c]]/N is handed to `emit(f, c·h·w offset, plane)`.
+    /// Each filter set holds c·h·(w/2+1) real half-spectrum values.
+    func applyFilters(_ ws: Workspace, _ filterSets: [UnsafePointer<Double>],
+                      emit: (Int, Int, UnsafePointer<Double>) -> Void) {
         let plane = imageShape.planeCount, sc = fft.spectrumCount
-        var outs = bases.map { $0 ?? [Double](repeating: 0, count: input.count) }
-        var spectrum = [Double](repeating: 0, count: 2 * sc)
-        var scratch = [Double](repeating: 0, count: 2 * sc)
-        var planeOut = [Double](repeating: 0, count: plane)
-        input.withUnsafeBufferPointer { inp in
-            spectrum.withUnsafeMutableBufferPointer { spec in
-                scratch.withUnsafeMutableBufferPointer { scr in
-                    planeOut.withUnsafeMutableBufferPointer { po in
-                        for c in 0..<imageShape.channels {
-                            fft.forward(inp.baseAddress! + c * plane, spec.baseAddress!)
-                            for (f, filters) in filterSets.enumerated() {
-                                filters.withUnsafeBufferPointer { fb in
-                                    fft.applyFilter(fb.baseAddress! + c * sc, to: UnsafePointer(spec.baseAddress!),
-                                                    scratch: scr.baseAddress!, output: po.baseAddress!)
-                                }
-                                for i in 0..<plane { outs[f][c * plane + i] += po[i] }
-                            }
-                        }
-                    }
-                }
+        for c in 0..<imageShape.channels {
+            fft.forward(ws.input + c * plane, ws.spectrum)
+            for (f, filters) in filterSets.enumerated() {
+                fft.applyFilter(filters + c * sc, to: ws.spectrum, scratch: ws.scratch, output: ws.plane)
+                emit(f, c * plane, ws.plane)
             }
         }
-        return outs
     }
 
     /// The Wiener filter a P/(ᾱ P + s²) and the noise filter s/(ᾱ P + s²) on the half spectrum.
@@ -100,21 +101,114 @@ public final class StationaryGaussianPrior: AnalyticPrior {
         return (fx, fe)
     }
 
+    /// The filters of every distinct ᾱ, computed once per call.
+    private func filterTable(_ alphaBars: [Double]) -> [Double: (x0: [Double], eps: [Double])] {
+        var table: [Double: (x0: [Double], eps: [Double])] = [:]
+        for ab in alphaBars where table[ab] == nil { table[ab] = filters(alphaBar: ab) }
+        return table
+    }
+
     public func denoise(_ xt: [Double], alphaBar: Double) throws -> (x0: [Double], eps: [Double]) {
         try checkAlphaBar(alphaBar)
         try checkImage(xt, "x_t")
         let a = alphaBar.squareRoot()
-        var d = xt
-        for i in d.indices { d[i] -= a * mean[i] }
+        let ws = Workspace(values: valueCount, fft: fft)
+        for i in 0..<valueCount { ws.input[i] = xt[i] - a * mean[i] }
+        var x0 = mean, eps = [Double](repeating: 0, count: valueCount)
         let (fx, fe) = filters(alphaBar: alphaBar)
-        let outs = filtered(d, filterSets: [fx, fe], bases: [mean, nil])
-        return (outs[0], outs[1])
+        fx.withUnsafeBufferPointer { px in
+            fe.withUnsafeBufferPointer { pe in
+                applyFilters(ws, [px.baseAddress!, pe.baseAddress!]) { f, off, plane in
+                    for i in 0..<imageShape.planeCount {
+                        if f == 0 { x0[off + i] += plane[i] } else { eps[off + i] = plane[i] }
+                    }
+                }
+            }
+        }
+        return (x0, eps)
     }
 
     public func pullback(_ cotangent: [Double], at xt: [Double], alphaBar: Double) throws -> [Double] {
         try checkAlphaBar(alphaBar)
         try checkImage(cotangent, "cotangent of x̂0")
-        return filtered(cotangent, filterSets: [filters(alphaBar: alphaBar).x0], bases: [nil])[0]
+        let ws = Workspace(values: valueCount, fft: fft)
+        for i in 0..<valueCount { ws.input[i] = cotangent[i] }
+        var out = [Double](repeating: 0, count: valueCount)
+        filters(alphaBar: alphaBar).x0.withUnsafeBufferPointer { px in
+            applyFilters(ws, [px.baseAddress!]) { _, off, plane in
+                for i in 0..<imageShape.planeCount { out[off + i] = plane[i] }
+            }
+        }
+        return out
+    }
+
+    // Batched Float32 paths of the Denoiser contract: the same arithmetic as `denoise` /
+    // `pullback` (Float32 in, Float64 filters, Float32 out) without per-image allocations.
+
+    public func predict(_ xt: ImageBatch, timesteps t: [Int]) throws -> DenoiserPrediction {
+        let abar = try alphaBars(for: xt, timesteps: t)
+        for ab in Set(abar) { try checkAlphaBar(ab) }
+        var x0 = ImageBatch(count: xt.count, shape: imageShape, bands: xt.bands, unit: xt.unit, header: xt.header)
+        var eps = x0
+        let per = valueCount, plane = imageShape.planeCount
+        let ws = Workspace(values: per, fft: fft)
+        let table = filterTable(abar)
+        xt.data.withUnsafeBufferPointer { src in
+            x0.data.withUnsafeMutableBufferPointer { dx in
+                eps.data.withUnsafeMutableBufferPointer { de in
+                    mean.withUnsafeBufferPointer { mu in
+                        for n in 0..<xt.count {
+                            let a = abar[n].squareRoot()
+                            for i in 0..<per { ws.input[i] = Double(src[n * per + i]) - a * mu[i] }
+                            let (fx, fe) = table[abar[n]]!
+                            fx.withUnsafeBufferPointer { px in
+                                fe.withUnsafeBufferPointer { pe in
+                                    applyFilters(ws, [px.baseAddress!, pe.baseAddress!]) { f, off, p in
+                                        let base = n * per + off
+                                        if f == 0 {
+                                            for i in 0..<plane { dx[base + i] = Float(mu[off + i] + p[i]) }
+                                        } else {
+                                            for i in 0..<plane { de[base + i] = Float(p[i]) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return DenoiserPrediction(x0: x0, eps: eps)
+    }
+
+    public func predictWithPullback(_ xt: ImageBatch, timesteps t: [Int]) throws -> (DenoiserPrediction, DenoiserPullback) {
+        let prediction = try predict(xt, timesteps: t)
+        let abar = try alphaBars(for: xt, timesteps: t)
+        let count = xt.count, bands = xt.bands
+        let pullback: DenoiserPullback = { [self] v in
+            guard v.shape == imageShape && v.count == count else {
+                throw TweedieError.shapeMismatch(what: "cotangent of x̂0 (\(summary))",
+                                                 expected: "\(count)×\(imageShape)", got: "\(v.count)×\(v.shape)")
+            }
+            var out = ImageBatch(count: count, shape: imageShape, bands: bands)
+            let per = valueCount, plane = imageShape.planeCount
+            let ws = Workspace(values: per, fft: fft)
+            let table = filterTable(abar)
+            v.data.withUnsafeBufferPointer { src in
+                out.data.withUnsafeMutableBufferPointer { dst in
+                    for n in 0..<count {
+                        for i in 0..<per { ws.input[i] = Double(src[n * per + i]) }
+                        table[abar[n]]!.x0.withUnsafeBufferPointer { px in
+                            applyFilters(ws, [px.baseAddress!]) { _, off, p in
+                                for i in 0..<plane { dst[n * per + off + i] = Float(p[i]) }
+                            }
+                        }
+                    }
+                }
+            }
+            return out
+        }
+        return (prediction, pullback)
     }
 
     /// Draws c·h·w standard normals from `stream` (order `[c][y][x]`) and colours them: μ + C^{1/2} z.
@@ -126,7 +220,15 @@ public final class StationaryGaussianPrior: AnalyticPrior {
 
     /// base + F⁻¹[√S · F z]/N per channel, for a half spectrum S (c·h·(w/2+1) values ≥ 0).
     func colouredNoise(_ z: [Double], spectrum s: [Double], base: [Double]?) -> [Double] {
-        filtered(z, filterSets: [s.map { $0.squareRoot() }], bases: [base])[0]
+        let ws = Workspace(values: valueCount, fft: fft)
+        for i in 0..<valueCount { ws.input[i] = z[i] }
+        var out = base ?? [Double](repeating: 0, count: valueCount)
+        s.map { $0.squareRoot() }.withUnsafeBufferPointer { root in
+            applyFilters(ws, [root.baseAddress!]) { _, off, plane in
+                for i in 0..<imageShape.planeCount { out[off + i] += plane[i] }
+            }
+        }
+        return out
     }
 
     /// The dense covariance matrix C (N×N row-major, N = c·h·w, block diagonal over channels),

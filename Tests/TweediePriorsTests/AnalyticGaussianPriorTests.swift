@@ -188,21 +188,33 @@ struct SpectrumEstimate {
             let ph = 2 * Double.pi * (Double(ky * y) / Double(h) + Double(kx * x) / Double(w))
             cosT[(ky * w + kx) * n + y * w + x] = cos(ph); sinT[(ky * w + kx) * n + y * w + x] = sin(ph)
         } } } }
+        // Only one mode of each (k, −k) pair is transformed; its mirror has the same |X|².
         var power = [Double](repeating: 0, count: n)
         var d = [Double](repeating: 0, count: n)
-        for draw in draws {
-            for i in 0..<n { d[i] = draw[i] - mean[i] }
-            for k in 0..<n {
-                var re = 0.0, im = 0.0
-                for i in 0..<n { re += cosT[k * n + i] * d[i]; im -= sinT[k * n + i] * d[i] }
-                power[k] += (re * re + im * im) / Double(n)
+        let modes = Self.independentModes(h: h, w: w)
+        cosT.withUnsafeBufferPointer { ct in
+            sinT.withUnsafeBufferPointer { st in
+                for draw in draws {
+                    for i in 0..<n { d[i] = draw[i] - mean[i] }
+                    for (k, _) in modes {
+                        var re = 0.0, im = 0.0
+                        for i in 0..<n { re += ct[k * n + i] * d[i]; im -= st[k * n + i] * d[i] }
+                        power[k] += (re * re + im * im) / Double(n)
+                    }
+                }
             }
         }
+        for ky in 0..<h { for kx in 0..<w {
+            let i = ky * w + kx, j = ((h - ky) % h) * w + (w - kx) % w
+            if j < i { power[i] = power[j] }
+        } }
         self.power = power.map { $0 / Double(draws.count) }
     }
 
     /// One representative per independent mode (k, −k), with whether it is its own mirror (a real mode).
-    var independentModes: [(index: Int, real: Bool)] {
+    var independentModes: [(index: Int, real: Bool)] { Self.independentModes(h: h, w: w) }
+
+    static func independentModes(h: Int, w: Int) -> [(index: Int, real: Bool)] {
         var out: [(Int, Bool)] = []
         for ky in 0..<h { for kx in 0..<w {
             let my = (h - ky) % h, mx = (w - kx) % w
