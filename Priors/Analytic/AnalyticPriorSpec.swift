@@ -200,6 +200,16 @@ public struct AnalyticPriorSpec: Sendable, Equatable {
 
     /// Builds the prior. `arrayLoader` reads a spectrum file (FITS) when the spec names one.
     public func makePrior(arrayLoader: ArrayLoader? = nil) throws -> any AnalyticPrior {
+        do {
+            return try build(arrayLoader: arrayLoader)
+        } catch let TweedieError.invalidInput(what, problem) where !what.hasPrefix(source) {
+            throw TweedieError.invalidInput(what: "\(source): \(what)", problem: problem)
+        } catch let TweedieError.shapeMismatch(what, expected, got) where !what.contains(source) {
+            throw TweedieError.shapeMismatch(what: "\(source): \(what)", expected: expected, got: got)
+        }
+    }
+
+    private func build(arrayLoader: ArrayLoader?) throws -> any AnalyticPrior {
         let schedule = try NoiseSchedule(kind: scheduleKind, steps: steps)
         switch family {
         case let .gaussian(spectrumSource, mean):
@@ -269,7 +279,7 @@ private struct SpecReader {
     }
 
     private func toDouble(_ v: Any, _ key: String) throws -> Double {
-        if v is Bool { throw error(key, "must be a number, got \(v)") }
+        if type(of: v) == Bool.self { throw error(key, "must be a number, got \(v)") }
         if let d = v as? Double { return d }
         if let i = v as? Int { return Double(i) }
         if let n = v as? NSNumber { return n.doubleValue }

@@ -277,7 +277,8 @@ func expandImage(_ v: [Double], shape: ImageShape, what: String) throws -> [Doub
         out = v.flatMap { [Double](repeating: $0, count: shape.planeCount) }
     } else {
         throw TweedieError.shapeMismatch(what: what,
-                                         expected: "1 value, \(shape.channels) (one per channel) or \(shape.count) (\(shape))",
+                                         expected: shape.channels > 1 ? "1 value, \(shape.channels) (one per channel) or \(shape.count) (\(shape))"
+                                                                      : "1 value or \(shape.count) (\(shape))",
                                          got: "\(v.count) values")
     }
     if let bad = out.firstIndex(where: { !$0.isFinite }) {

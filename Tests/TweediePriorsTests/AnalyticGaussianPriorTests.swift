@@ -132,6 +132,25 @@ struct AnalyticGaussianPriorTests {
         #expect(throws: TweedieError.self) { try prior.denoise([Double](repeating: 0, count: n), alphaBar: 1) }
     }
 
+    @Test("Concurrent predict calls (shared FFT plans, per-call workspaces) give the serial result")
+    func concurrentCalls() throws {
+        let prior = try Self.makePrior()
+        let batch = try ImageBatch(count: 4, shape: prior.imageShape,
+                                   data: DenseReference.normals(4 * prior.valueCount, seed: 35).map(Float.init))
+        let steps = [5, 200, 600, 990]
+        let serial = try prior.predict(batch, timesteps: steps)
+        final class Results: @unchecked Sendable {  // mutated only under `lock`
+            let lock = NSLock()
+            var x0 = [[Float]](repeating: [], count: 16)
+        }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            let out = (try? prior.predict(batch, timesteps: steps).x0.data) ?? []
+            results.lock.lock(); results.x0[i] = out; results.lock.unlock()
+        }
+        for r in results.x0 { #expect(r == serial.x0.data) }
+    }
+
     @Test("Exact prior draws reproduce the mean and power spectrum within sampling error (4,000 draws)")
     func exactSamplerSpectrum() throws {
         let h = 8, w = 8, count = 4000
