@@ -54,7 +54,7 @@ struct AnalyticPosteriorTests {
         return GaussianCase(prior: prior, kernel: kernel, kh: kh, kw: kw, sigmas: sigmas, y: y, c: c, a: a, noiseVariance: noiseVariance)
     }
 
-    @Test("Gaussian prior + periodic convolution: Fourier closed form and dense route equal brute force (8×8)",
+    @Test("Gaussian prior + periodic convolution: Fourier closed form and dense route equal brute force (8×8; 6×8×2)",
           arguments: [(8, 8, 1, 3, 4, [0.3]), (6, 8, 2, 4, 3, [0.2, 0.5])])
     func gaussianFourierVersusDense(h: Int, w: Int, channels: Int, kh: Int, kw: Int, sigmas: [Double]) throws {
         let g = try Self.gaussianCase(h: h, w: w, channels: channels, kh: kh, kw: kw, sigmas: sigmas, seed: 91)
