@@ -41,7 +41,7 @@ let package = Package(
         // Score priors: the U-Net, checkpoint loading, schedules, analytic priors.
         .target(
             name: "TweediePriors",
-            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW"],
+            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW", "CGSL"],
             path: "Priors",
             exclude: ["Models", "training"]
         ),
