@@ -39,8 +39,8 @@ import TweedieCore
         for r in 1..<5 { for c in stride(from: 2, to: 9, by: 3) { want.append(Float(r * 10 + c) / 7) } }
         #expect(view.values == want)
         #expect(loaded.tensors["middle_block.1.norm.weight"]?.values == (0..<10).map { Float($0) / 7 })
-        #expect(loaded.tensors["out.0.weight"] == ParameterTensor(shape: [], values: [2.5]))
-        #expect(loaded.tensors["out.2.bias"] == ParameterTensor(shape: [0], values: []))
+        #expect(loaded.tensors["middle_block.2.scale"] == ParameterTensor(shape: [], values: [2.5]))
+        #expect(loaded.tensors["output_blocks.0.0.empty"] == ParameterTensor(shape: [0], values: []))
     }
 
     @Test func wrappedTrainingCheckpointUsesItsStateDict() throws {
@@ -134,7 +134,7 @@ import TweedieCore
         let pkl = try zip.contents(of: try #require(zip.entries.first { $0.name.hasSuffix("data.pkl") }))
         var rng = SplitMix(seed: 42)
         var failures = 0
-        for trial in 0..<3000 {
+        for trial in 0..<1000 {
             var bytes = Array(pkl)
             for _ in 0..<(1 + trial % 4) {
                 let i = Int(rng.next() % UInt64(bytes.count))
@@ -150,7 +150,7 @@ import TweedieCore
                 failures += 1
             }
         }
-        #expect(failures > 100)  // most damage is detected; none crashes
+        #expect(failures > 50)  // most damage is detected; none crashes
     }
 
     @Test func legacyFileWithDamagedBytesNeverCrashes() throws {

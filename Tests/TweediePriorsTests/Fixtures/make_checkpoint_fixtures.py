@@ -28,11 +28,19 @@ OUT = os.path.join(HERE, "checkpoint")
 
 
 def state_dict():
-    """A small state dict with improved-diffusion parameter names and every case the loader handles."""
+    """A small state dict with improved-diffusion parameter names and every case the loader handles.
+
+    The stem tensors are shaped as improved-diffusion's UNetModel with in_channels 3,
+    num_channels 4, learn_sigma False (time_embed 4 -> 16 -> 16, input conv 3 -> 4,
+    output GroupNorm on 4 channels and conv 4 -> 3), so that the file can be
+    imported as a prior with that configuration.
+    """
     g = torch.Generator().manual_seed(1234)
     sd = collections.OrderedDict()
     sd["time_embed.0.weight"] = torch.randn(16, 4, generator=g)
     sd["time_embed.0.bias"] = torch.randn(16, generator=g)
+    sd["time_embed.2.weight"] = torch.randn(16, 16, generator=g)
+    sd["time_embed.2.bias"] = torch.randn(16, generator=g)
     sd["input_blocks.0.0.weight"] = torch.randn(4, 3, 3, 3, generator=g)
     sd["input_blocks.0.0.bias"] = torch.randn(4, generator=g)
     sd["input_blocks.1.0.in_layers.0.weight"] = 1 + 0.1 * torch.randn(4, generator=g)
@@ -50,9 +58,13 @@ def state_dict():
     sd["middle_block.1.proj_out.weight"] = base[1:5, 2:9:3]
     sd["middle_block.1.norm.weight"] = base[0]
     # A 0-d tensor, an empty tensor and an integer buffer.
-    sd["out.0.weight"] = torch.tensor(2.5)
-    sd["out.2.bias"] = torch.zeros(0)
+    sd["middle_block.2.scale"] = torch.tensor(2.5)
+    sd["output_blocks.0.0.empty"] = torch.zeros(0)
     sd["output_blocks.0.0.skip_connection.num_batches_tracked"] = torch.tensor(7, dtype=torch.int64)
+    sd["out.0.weight"] = torch.ones(4)
+    sd["out.0.bias"] = torch.zeros(4)
+    sd["out.2.weight"] = 0.01 * torch.randn(3, 4, 3, 3, generator=g)
+    sd["out.2.bias"] = torch.zeros(3)
     return sd
 
 
@@ -137,6 +149,13 @@ def main():
         conv.bias.copy_(torch.tensor([1.0, -1.0, 0.25]))
     save("parameters.pt", conv.state_dict(keep_vars=True))
 
+    # Finite float tensors only (no specials, no integer buffer): importable as a prior with
+    # in_channels 3, num_channels 4, learn_sigma False.
+    importable = collections.OrderedDict(
+        (k, v) for k, v in sd.items()
+        if v.dtype.is_floating_point and bool(torch.isfinite(v).all()) and v.numel() > 0)
+    save("importable.pt", importable)
+
     # The same archive re-packed with DEFLATE compression (torch itself stores entries uncompressed).
     deflated = os.path.join(OUT, "deflated.pt")
     with zipfile.ZipFile(files["plain.pt"]) as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -161,6 +180,7 @@ def main():
         "tensors": {k: expected_entry(v) for k, v in sd.items()},
         "ema_time_embed_0_bias": [float(v) for v in ema["time_embed.0.bias"].double().tolist()],
         "parameters_pt": {k: expected_entry(v.detach()) for k, v in conv.state_dict().items()},
+        "importable_pt": {k: expected_entry(v) for k, v in importable.items()},
         "sha256": {},
     }
     for name in sorted(os.listdir(OUT)):
