@@ -63,11 +63,10 @@ public enum PriorImport {
         }
         do {
             let weightsURL = staging.appendingPathComponent(config.weightsFile)
-            try SafeTensors.write(loaded.tensors, metadata: [
+            let weightsSHA = try SafeTensors.write(loaded.tensors, metadata: [
                 "source_file": checkpoint.lastPathComponent, "source_sha256": sourceSHA,
                 "source_format": loaded.format.rawValue, "written_by": "tweedie \(TweedieVersion.string) prior import",
             ], to: weightsURL)
-            let weightsSHA = try SHA256.hex(fileAt: weightsURL)
             config.weightsSHA256 = weightsSHA
             try AtomicFile.write(try config.jsonData(), to: staging.appendingPathComponent(PriorDirectory.configFileName))
             let report = PriorImportReport(directory: output, config: config, sourceFormat: loaded.format,
