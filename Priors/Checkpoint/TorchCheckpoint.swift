@@ -304,6 +304,12 @@ enum TorchCheckpoint {
             case .dict(let top):
                 let topKeys = top.items.compactMap { $0.key.asString }.prefix(12).map { "'\($0)'" }.joined(separator: ", ")
                 if candidates.isEmpty {
+                    // A state dict with some entries that are not plain tensors: name them.
+                    let odd = top.items.filter { if case .tensor = $0.value { return false }; return true }
+                    if odd.count < top.items.count {
+                        let shown = odd.prefix(3).map { "'\($0.key.asString ?? "?")' (\($0.value.kindDescription))" }.joined(separator: ", ")
+                        throw fail("holds a state dict whose entries \(shown)\(odd.count > 3 ? " and \(odd.count - 3) more" : "") are not plain tensors (quantized, sparse or Python objects are not supported)")
+                    }
                     throw fail("holds a dict with keys \(topKeys) but none of them is a state dict (a dict of tensors)")
                 }
                 if candidates.count == 1 {
