@@ -1,7 +1,9 @@
-// `config.json` of a prior directory (DESIGN §4.4): one flat JSON object with
-// improved-diffusion's training flags (UNetConfig, plus "architecture") and
-// the prior's own metadata. Keys Tweedie does not know (other training flags
-// such as "rescale_timesteps", "lr", "batch_size") are kept as they are.
+// `config.json` of a prior directory (DESIGN §4.4): improved-diffusion's
+// training flags at the top level (UNetConfig, plus "architecture" and
+// "prediction_type") and the prior's own metadata in a "prior" object — the
+// layout Priors/training/train.py writes. Keys Tweedie does not interpret
+// (other training flags such as "rescale_timesteps", a "training" record,
+// "flux_unit", "generator") are kept as they are.
 //
 //   {
 //     "architecture": "improved-diffusion",          // or "guided-diffusion"
@@ -9,17 +11,25 @@
 //     "channel_mult": [1, 2, 2], "attention_resolutions": [16], "num_heads": 4,
 //     "use_scale_shift_norm": true, "learn_sigma": false,
 //     "diffusion_steps": 1000, "noise_schedule": "cosine", "predict_xstart": false,
-//     "name": "galaxies-64",
-//     "bands": ["r"],                                  // one per in_channel
-//     "pixel_scale": {"value": 0.4, "unit": "kpc/px"}, // or "arcsec/px"
-//     "pixel_transform": {"type": "asinh", "softening": 0.02, "gain": 1, "offset": 0},
+//     "prediction_type": "epsilon",                    // optional: epsilon | x0 | v (default from predict_xstart)
+//     "prior": {
+//       "name": "galaxies-64",
+//       "bands": ["r"],                                // one per in_channel
+//       "image_size": 64,                              // optional; must equal the flag
+//       "pixel_scale": 0.4, "pixel_scale_unit": "kpc/px",   // or "arcsec/px"
+//       "pixel_transform": {"type": "asinh", "softening": 0.02, "gain": 1, "offset": 0},
 //                     // or {"type": "affine", "scale": s, "offset": o}
 //                     // or {"type": "gamma-root", "gamma": g, "max": m}
-//     "prediction_type": "epsilon",                    // optional: epsilon | x0 | v (default from predict_xstart)
-//     "weights": "weights.safetensors",                // optional (this default)
-//     "weights_sha256": "…",                           // optional: checked by `tweedie prior info`
-//     "variance_map": {"file": "variance.fits", "samples": 512, "space": "network"}  // optional
+//       "weights": "weights.safetensors",              // optional (this default)
+//       "weights_sha256": "…",                         // optional: checked by `tweedie prior info`
+//       "variance_map": {"file": "variance.fits", "samples": 512, "space": "network"}  // optional
+//     }
 //   }
+//
+// Reading also accepts the metadata keys at the top level (a flat flags file,
+// convenient for `tweedie prior import --config`) and "pixel_scale" as an
+// object {"value": 0.4, "unit": "kpc/px"}; "kpc/pixel" and "arcsec/pixel" are
+// accepted units. Writing always produces the layout above.
 //
 // Pixel transforms are the `PixelTransform`s of TweedieCore: u is network
 // space, x physical flux, x = T(u).
@@ -105,12 +115,15 @@ public struct PriorConfig: Sendable {
     /// SHA-256 of the weights file recorded when the directory was made (nil when not recorded).
     public var weightsSHA256: String?
     public var varianceMap: VarianceMapInfo?
-    /// Keys not interpreted by Tweedie, kept verbatim (JSON values).
+    /// Top-level keys not interpreted by Tweedie, kept verbatim (JSON values).
     public var otherKeys: [String: JSONValue]
+    /// Keys of the "prior" object not interpreted by Tweedie (e.g. "flux_unit", "generator"), kept verbatim.
+    public var otherPriorKeys: [String: JSONValue] = [:]
 
     /// Keys this type interprets (UNetConfig's flags plus the prior metadata).
-    static let metadataKeys: Set<String> = ["name", "bands", "pixel_scale", "pixel_transform", "prediction_type",
-                                            "weights", "weights_sha256", "variance_map"]
+    static let metadataKeys: Set<String> = ["name", "bands", "image_size", "pixel_scale", "pixel_scale_unit",
+                                            "pixel_transform", "prediction_type", "weights", "weights_sha256",
+                                            "variance_map"]
     static let unetKeys: Set<String> = ["architecture", "image_size", "in_channels", "num_channels", "num_res_blocks",
                                         "channel_mult", "attention_resolutions", "num_heads", "num_head_channels",
                                         "num_heads_upsample", "use_scale_shift_norm", "resblock_updown",

@@ -17,10 +17,26 @@ extension PriorConfig {
         }
         let unet = try decodeUNet(data, fail: fail)
         try checkUNet(unet, object, fail: fail)
+        // Metadata lives in the "prior" object (as training writes it) or, in a flat flags file, at the top level.
+        var meta: [String: Any] = [:]
+        if let p = object["prior"] {
+            guard let m = p as? [String: Any] else { throw fail("key 'prior' must be an object holding the prior's metadata") }
+            meta = m
+        }
+        func value(_ key: String) -> Any? {
+            if let v = object[key], !(v is NSNull), !unetKeys.contains(key) { return v }
+            if let v = meta[key], !(v is NSNull) { return v }
+            return nil
+        }
+        func string(_ key: String) throws -> String? {
+            guard let v = value(key) else { return nil }
+            guard let s = v as? String else { throw fail("key '\(key)' must be a string") }
+            return s
+        }
 
-        let name = try optionalString(object, "name", fail) ?? defaultName
+        let name = try string("name") ?? defaultName
         // Bands: one name per input channel.
-        guard let bandsAny = object["bands"] else {
+        guard let bandsAny = value("bands") else {
             let example = (0..<max(unet.inChannels, 1)).map { i in i < 5 ? "\"\(["g", "r", "i", "z", "y"][i])\"" : "\"b\(i)\"" }
             throw fail("missing key 'bands'; add the band of each of the \(unet.inChannels) channel(s), e.g. \"bands\": [\(example.joined(separator: ", "))]")
         }
@@ -30,11 +46,16 @@ extension PriorConfig {
         guard bands.count == unet.inChannels else {
             throw fail("key 'bands' names \(bands.count) band(s) but in_channels is \(unet.inChannels); give one band per channel")
         }
-        let pixelScale = try parsePixelScale(object["pixel_scale"], fail: fail)
-        let transform = try parseTransform(object["pixel_transform"], fail: fail)
+        if let size = meta["image_size"] {
+            guard let n = size as? NSNumber, n.intValue == unet.imageSize, n.doubleValue == Double(unet.imageSize) else {
+                throw fail("prior image_size \(size) disagrees with the network flag image_size \(unet.imageSize)")
+            }
+        }
+        let pixelScale = try parsePixelScale(value("pixel_scale"), unit: value("pixel_scale_unit"), fail: fail)
+        let transform = try parseTransform(value("pixel_transform"), fail: fail)
 
         var prediction = unet.predictionType
-        if let p = try optionalString(object, "prediction_type", fail) {
+        if let p = try string("prediction_type") {
             guard let t = PredictionType(rawValue: p) else {
                 throw fail("key 'prediction_type' is '\(p)'; use one of \(PredictionType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -43,25 +64,29 @@ extension PriorConfig {
             }
             prediction = t
         }
-        let weights = try optionalString(object, "weights", fail) ?? "weights.safetensors"
+        let weights = try string("weights") ?? "weights.safetensors"
         guard !weights.isEmpty, !weights.contains("/"), weights != ".", weights != ".." else {
             throw fail("key 'weights' must be a file name inside the prior directory, got '\(weights)'")
         }
         var sha: String?
-        if let s = try optionalString(object, "weights_sha256", fail) {
+        if let s = try string("weights_sha256") {
             let hex = s.lowercased()
             guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else {
                 throw fail("key 'weights_sha256' is not a 64-digit hexadecimal SHA-256")
             }
             sha = hex
         }
-        let variance = try parseVarianceMap(object["variance_map"], fail: fail)
+        let variance = try parseVarianceMap(value("variance_map"), fail: fail)
 
         var other: [String: JSONValue] = [:]
-        for (k, v) in object where !unetKeys.contains(k) && !metadataKeys.contains(k) { other[k] = JSONValue(v) }
-        return PriorConfig(unet: unet, name: name, bands: bands, pixelScale: pixelScale, pixelTransform: transform,
-                           predictionType: prediction, weightsFile: weights, weightsSHA256: sha,
-                           varianceMap: variance, otherKeys: other)
+        for (k, v) in object where k != "prior" && !unetKeys.contains(k) && !metadataKeys.contains(k) { other[k] = JSONValue(v) }
+        var otherPrior: [String: JSONValue] = [:]
+        for (k, v) in meta where !metadataKeys.contains(k) { otherPrior[k] = JSONValue(v) }
+        var config = PriorConfig(unet: unet, name: name, bands: bands, pixelScale: pixelScale, pixelTransform: transform,
+                                 predictionType: prediction, weightsFile: weights, weightsSHA256: sha,
+                                 varianceMap: variance, otherKeys: other)
+        config.otherPriorKeys = otherPrior
+        return config
     }
 
     /// Reads and parses a config file.
@@ -76,7 +101,8 @@ extension PriorConfig {
         return try parse(data, path: url.path, defaultName: defaultName)
     }
 
-    /// config.json bytes: the kept keys, the U-Net flags and the metadata, keys sorted, pretty-printed.
+    /// config.json bytes: the U-Net flags and prediction type at the top level, the metadata in "prior",
+    /// kept keys where they were; keys sorted, pretty-printed.
     public func jsonData() throws -> Data {
         var object: [String: Any] = otherKeys.mapValues(\.any)
         let unetData = try JSONEncoder().encode(unet)
@@ -84,15 +110,20 @@ extension PriorConfig {
             throw TweedieError.numerical(problem: "internal: U-Net config did not encode to a JSON object")
         }
         for (k, v) in unetObject { object[k] = v }
-        object["name"] = name
-        object["bands"] = bands
-        object["pixel_scale"] = ["value": pixelScale.value, "unit": pixelScale.unit.rawValue]
-        object["pixel_transform"] = pixelTransform.json
         object["prediction_type"] = predictionType.rawValue
-        object["weights"] = weightsFile
-        if let weightsSHA256 { object["weights_sha256"] = weightsSHA256 }
-        if let varianceMap { object["variance_map"] = varianceMap.json }
-        var data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        var prior: [String: Any] = otherPriorKeys.mapValues(\.any)
+        prior["name"] = name
+        prior["bands"] = bands
+        prior["image_size"] = unet.imageSize
+        prior["pixel_scale"] = pixelScale.value
+        prior["pixel_scale_unit"] = pixelScale.unit.rawValue
+        prior["pixel_transform"] = pixelTransform.json
+        prior["weights"] = weightsFile
+        if let weightsSHA256 { prior["weights_sha256"] = weightsSHA256 }
+        if let varianceMap { prior["variance_map"] = varianceMap.json }
+        object["prior"] = prior
+        var data = try JSONSerialization.data(withJSONObject: object,
+                                              options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         data.append(0x0A)
         return data
     }
@@ -141,12 +172,6 @@ extension PriorConfig {
         }
     }
 
-    private static func optionalString(_ o: [String: Any], _ key: String, _ fail: (String) -> TweedieError) throws -> String? {
-        guard let v = o[key], !(v is NSNull) else { return nil }
-        guard let s = v as? String else { throw fail("key '\(key)' must be a string") }
-        return s
-    }
-
     private static func number(_ o: [String: Any], _ key: String, in what: String, default d: Double? = nil,
                                _ fail: (String) -> TweedieError) throws -> Double {
         guard let v = o[key] else {
@@ -159,13 +184,24 @@ extension PriorConfig {
         return n.doubleValue
     }
 
-    static func parsePixelScale(_ v: Any?, fail: (String) -> TweedieError) throws -> PixelScale {
-        let example = "e.g. \"pixel_scale\": {\"value\": 0.4, \"unit\": \"kpc/px\"} (unit kpc/px or arcsec/px)"
+    /// pixel_scale as a number with pixel_scale_unit, or as an object {"value": …, "unit": …}.
+    static func parsePixelScale(_ v: Any?, unit unitAny: Any?, fail: (String) -> TweedieError) throws -> PixelScale {
+        let example = "e.g. \"pixel_scale\": 0.4, \"pixel_scale_unit\": \"kpc/px\" (or arcsec/px)"
         guard let v else { throw fail("missing key 'pixel_scale'; add the physical size of a prior pixel, \(example)") }
-        guard let o = v as? [String: Any] else { throw fail("key 'pixel_scale' must be an object, \(example)") }
-        let value = try number(o, "value", in: "pixel_scale", fail)
-        guard value > 0 else { throw fail("pixel_scale value must be positive, got \(value)") }
-        guard let unitText = o["unit"] as? String else { throw fail("pixel_scale needs a 'unit', \(example)") }
+        let valueAny: Any?
+        var unitText = unitAny as? String
+        if let o = v as? [String: Any] {
+            valueAny = o["value"]
+            unitText = (o["unit"] as? String) ?? unitText
+        } else {
+            valueAny = v
+        }
+        guard let n = valueAny as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue.isFinite else {
+            throw fail("key 'pixel_scale' must be a finite number, \(example)")
+        }
+        let value = n.doubleValue
+        guard value > 0 else { throw fail("pixel_scale must be positive, got \(value)") }
+        guard let unitText else { throw fail("pixel_scale needs a unit, \(example)") }
         let aliases: [String: PixelScale.Unit] = [
             "kpc/px": .kiloparsecPerPixel, "kpc/pixel": .kiloparsecPerPixel, "kpc": .kiloparsecPerPixel,
             "arcsec/px": .arcsecondPerPixel, "arcsec/pixel": .arcsecondPerPixel, "arcsec": .arcsecondPerPixel,

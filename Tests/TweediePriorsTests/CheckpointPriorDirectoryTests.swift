@@ -207,6 +207,37 @@ import TweedieCore
         #expect(abs(t.toPhysical(t.toNetwork(0.7)) - 0.7) < 1e-6)
     }
 
+    /// The layout Priors/training/train.py writes: metadata nested under "prior", the pixel scale as a
+    /// number with "pixel_scale_unit", extra keys ("flux_unit", "generator", "training") to keep.
+    @Test func readsTheTrainingPipelinesLayoutAndKeepsItsExtraKeys() throws {
+        let text = """
+        {"architecture": "improved-diffusion", "image_size": 64, "in_channels": 3, "num_channels": 64,
+         "num_res_blocks": 2, "channel_mult": [1, 2, 2], "attention_resolutions": [16], "num_heads": 4,
+         "num_head_channels": -1, "num_heads_upsample": -1, "use_scale_shift_norm": true,
+         "resblock_updown": false, "use_new_attention_order": false, "learn_sigma": false, "dropout": 0.0,
+         "diffusion_steps": 1000, "noise_schedule": "cosine", "predict_xstart": false,
+         "prediction_type": "epsilon",
+         "prior": {"name": "galaxy-gri-64", "bands": ["g", "r", "i"], "image_size": 64,
+                   "pixel_scale": 0.25, "pixel_scale_unit": "kpc/pixel",
+                   "flux_unit": "normalised", "pixel_transform": {"type": "asinh", "softening": 0.01, "gain": 1.0, "offset": 0.0},
+                   "generator": {"module": "galaxies.py", "version": 2}},
+         "training": {"steps": 1000, "loss": "mse"}}
+        """
+        let a = try PriorConfig.parse(Data(text.utf8), path: "config.json", defaultName: "dir")
+        #expect(a.name == "galaxy-gri-64" && a.bands == ["g", "r", "i"])
+        #expect(a.pixelScale == PixelScale(value: 0.25, unit: .kiloparsecPerPixel))
+        #expect(a.pixelTransform == .asinh(softening: 0.01, gain: 1, offset: 0))
+        #expect(a.otherKeys["training"] == .object(["steps": .number(1000), "loss": .string("mse")]))
+        #expect(a.otherPriorKeys["flux_unit"] == .string("normalised"))
+        let b = try PriorConfig.parse(try a.jsonData(), path: "b", defaultName: "x")
+        #expect(b.name == a.name && b.pixelScale == a.pixelScale && b.unet == a.unet)
+        #expect(b.otherKeys == a.otherKeys && b.otherPriorKeys == a.otherPriorKeys)
+        // The prior's image size must agree with the network's.
+        let wrong = text.replacingOccurrences(of: "\"i\"], \"image_size\": 64", with: "\"i\"], \"image_size\": 32")
+        #expect(wrong != text)
+        #expect(throws: TweedieError.self) { _ = try PriorConfig.parse(Data(wrong.utf8), path: "c", defaultName: "x") }
+    }
+
     @Test func varianceMapIsRecordedAndMustExist() throws {
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
