@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CFITSIO", path: "Sources/CFITSIO"),
         .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // Core: image batches, FITS, FFT, RNG, PNG, the protocols operators and priors implement.
         .target(
@@ -41,7 +42,7 @@ let package = Package(
         // Score priors: the U-Net, checkpoint loading, schedules, analytic priors.
         .target(
             name: "TweediePriors",
-            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW", "CGSL"],
+            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW", "CGSL", "CZlib"],
             path: "Priors",
             exclude: ["Models", "training"]
         ),

@@ -36,12 +36,18 @@ extension SafeTensors {
     }
 
     /// Writes `tensors` as float32 safetensors to `url` (atomically: temporary file, then rename).
-    public static func write(_ tensors: StateDict, metadata: [String: String] = [:], to url: URL) throws {
+    /// - Returns: the SHA-256 of the file written (hashed as it is written), lower-case hex.
+    @discardableResult
+    public static func write(_ tensors: StateDict, metadata: [String: String] = [:], to url: URL) throws -> String {
         let (header, order) = headerJSON(for: tensors, metadata: metadata)
+        var hash = SHA256()
         try AtomicFile.write(to: url) { handle in
             var length = UInt64(header.count).littleEndian
-            try handle.write(contentsOf: Data(bytes: &length, count: 8))
+            let lengthBytes = Data(bytes: &length, count: 8)
+            try handle.write(contentsOf: lengthBytes)
             try handle.write(contentsOf: header)
+            hash.update(lengthBytes)
+            hash.update(header)
             for name in order {
                 let values = tensors[name]!.values
                 // Host order is little-endian on every platform Tweedie builds for (x86-64, arm64).
@@ -51,13 +57,16 @@ extension SafeTensors {
                     var start = 0
                     while start < raw.count {
                         let end = min(start + chunk, raw.count)
-                        try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress! + start),
-                                                          count: end - start, deallocator: .none))
+                        let piece = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                        try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: piece.baseAddress!),
+                                                          count: piece.count, deallocator: .none))
+                        hash.update(piece)
                         start = end
                     }
                 }
             }
         }
+        return hash.hexDigest()
     }
 
     /// Serialises `tensors` to safetensors bytes in memory (for tests and small files).

@@ -48,7 +48,8 @@ import TweedieCore
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("w.safetensors")
-        try SafeTensors.write(sd, metadata: ["k": "v\n"], to: url)
+        let digest = try SafeTensors.write(sd, metadata: ["k": "v\n"], to: url)
+        #expect(digest == SHA256.hex(try Data(contentsOf: url)))
         let header = try SafeTensors.readHeader(contentsOf: url)
         #expect(header.dataStart % 8 == 0)
         let back = try SafeTensors.read(contentsOf: url)

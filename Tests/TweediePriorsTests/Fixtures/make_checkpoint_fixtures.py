@@ -15,8 +15,10 @@ serialization id, so the .pt bytes (not their contents) change between runs.
 """
 import collections
 import hashlib
+import io
 import json
 import os
+import pickle
 import struct
 import zipfile
 
@@ -28,11 +30,19 @@ OUT = os.path.join(HERE, "checkpoint")
 
 
 def state_dict():
-    """A small state dict with improved-diffusion parameter names and every case the loader handles."""
+    """A small state dict with improved-diffusion parameter names and every case the loader handles.
+
+    The stem tensors are shaped as improved-diffusion's UNetModel with in_channels 3,
+    num_channels 4, learn_sigma False (time_embed 4 -> 16 -> 16, input conv 3 -> 4,
+    output GroupNorm on 4 channels and conv 4 -> 3), so that the file can be
+    imported as a prior with that configuration.
+    """
     g = torch.Generator().manual_seed(1234)
     sd = collections.OrderedDict()
     sd["time_embed.0.weight"] = torch.randn(16, 4, generator=g)
     sd["time_embed.0.bias"] = torch.randn(16, generator=g)
+    sd["time_embed.2.weight"] = torch.randn(16, 16, generator=g)
+    sd["time_embed.2.bias"] = torch.randn(16, generator=g)
     sd["input_blocks.0.0.weight"] = torch.randn(4, 3, 3, 3, generator=g)
     sd["input_blocks.0.0.bias"] = torch.randn(4, generator=g)
     sd["input_blocks.1.0.in_layers.0.weight"] = 1 + 0.1 * torch.randn(4, generator=g)
@@ -50,9 +60,13 @@ def state_dict():
     sd["middle_block.1.proj_out.weight"] = base[1:5, 2:9:3]
     sd["middle_block.1.norm.weight"] = base[0]
     # A 0-d tensor, an empty tensor and an integer buffer.
-    sd["out.0.weight"] = torch.tensor(2.5)
-    sd["out.2.bias"] = torch.zeros(0)
+    sd["middle_block.2.scale"] = torch.tensor(2.5)
+    sd["output_blocks.0.0.empty"] = torch.zeros(0)
     sd["output_blocks.0.0.skip_connection.num_batches_tracked"] = torch.tensor(7, dtype=torch.int64)
+    sd["out.0.weight"] = torch.ones(4)
+    sd["out.0.bias"] = torch.zeros(4)
+    sd["out.2.weight"] = 0.01 * torch.randn(3, 4, 3, 3, generator=g)
+    sd["out.2.bias"] = torch.zeros(3)
     return sd
 
 
@@ -111,6 +125,51 @@ def write_bad_safetensors(good_path):
     emit("bad_truncated_data.safetensors", header, data[: len(data) // 2])
 
 
+def write_big_endian(src_path, dst_path, reference):
+    """Re-packs a torch.save zip as a big-endian machine would have written it.
+
+    Every storage record is byte-swapped per element and the byteorder record
+    says "big"; torch.load must give back `reference` (checked here).
+    """
+    sizes = {"FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "DoubleStorage": 8, "LongStorage": 8}
+    src = zipfile.ZipFile(src_path)
+    pkl = [n for n in src.namelist() if n.endswith("data.pkl")][0]
+    prefix = pkl[: -len("data.pkl")]
+    storage_type = {}
+
+    class StorageTypes(pickle.Unpickler):
+        def find_class(self, module, name):
+            if module == "torch" and name.endswith("Storage"):
+                return name
+            if module == "torch._utils":
+                return lambda *args: None
+            return super().find_class(module, name)
+
+        def persistent_load(self, pid):
+            storage_type[pid[2]] = pid[1]
+            return None
+
+    StorageTypes(io.BytesIO(src.read(pkl))).load()
+    # Written through a file object, as improved-diffusion's checkpoints were: the records are under "archive/".
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            name = "archive/" + info.filename[len(prefix):]
+            if info.filename == prefix + "byteorder":
+                data = b"big"
+            elif info.filename.startswith(prefix + "data/"):
+                size = sizes[storage_type[info.filename[len(prefix + "data/"):]]]
+                data = b"".join(data[i:i + size][::-1] for i in range(0, len(data), size))
+            dst.writestr(name, data)
+    with open(dst_path, "wb") as f:
+        f.write(buf.getvalue())
+    back = torch.load(dst_path)
+    for k, v in reference.items():
+        assert back[k].shape == v.shape and back[k].dtype == v.dtype, k
+        assert torch.equal(back[k].double().nan_to_num(), v.double().nan_to_num()), k
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     sd = state_dict()
@@ -137,12 +196,36 @@ def main():
         conv.bias.copy_(torch.tensor([1.0, -1.0, 0.25]))
     save("parameters.pt", conv.state_dict(keep_vars=True))
 
+    # Finite float tensors only (no specials, no integer buffer): importable as a prior with
+    # in_channels 3, num_channels 4, learn_sigma False.
+    importable = collections.OrderedDict(
+        (k, v) for k, v in sd.items()
+        if v.dtype.is_floating_point and bool(torch.isfinite(v).all()) and v.numel() > 0)
+    save("importable.pt", importable)
+
+    # Big-endian storages under an "archive/" prefix, checked by torch.load.
+    write_big_endian(files["plain.pt"], os.path.join(OUT, "big_endian.pt"), sd)
+    files["big_endian.pt"] = os.path.join(OUT, "big_endian.pt")
+
     # The same archive re-packed with DEFLATE compression (torch itself stores entries uncompressed).
     deflated = os.path.join(OUT, "deflated.pt")
     with zipfile.ZipFile(files["plain.pt"]) as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
     files["deflated.pt"] = deflated
+
+    # ZIP64 records (as for checkpoints over 4 GiB): zipfile is made to treat every size and
+    # offset above 64 bytes as needing ZIP64 fields and end records; torch.load must agree.
+    limit = zipfile.ZIP64_LIMIT
+    zipfile.ZIP64_LIMIT = 64
+    try:
+        with zipfile.ZipFile(files["plain.pt"]) as src, zipfile.ZipFile(os.path.join(OUT, "zip64.pt"), "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info.filename))
+    finally:
+        zipfile.ZIP64_LIMIT = limit
+    back = torch.load(os.path.join(OUT, "zip64.pt"))
+    assert all(torch.equal(back[k].double().nan_to_num(), v.double().nan_to_num()) for k, v in sd.items())
 
     # Safetensors needs contiguous, non-shared tensors.
     contiguous = collections.OrderedDict((k, v.contiguous().clone()) for k, v in sd.items())
@@ -161,6 +244,7 @@ def main():
         "tensors": {k: expected_entry(v) for k, v in sd.items()},
         "ema_time_embed_0_bias": [float(v) for v in ema["time_embed.0.bias"].double().tolist()],
         "parameters_pt": {k: expected_entry(v.detach()) for k, v in conv.state_dict().items()},
+        "importable_pt": {k: expected_entry(v) for k, v in importable.items()},
         "sha256": {},
     }
     for name in sorted(os.listdir(OUT)):
