@@ -14,7 +14,7 @@
 // each pixel value is the profile's integral over the pixel by an n×n
 // Gauss–Legendre rule (n chosen from the profile's width, or given); the stamp
 // is normalised to unit sum, and a warning reports when it captures less than
-// 98 % of the profile's total flux.
+// 98 % of the profile's total flux (`originalSums` holds that captured fraction).
 
 @preconcurrency import CGSL
 import Foundation
@@ -157,18 +157,21 @@ extension AnalyticPSFProfile {
                 }
             }
         }
+        // Express the stamp as a fraction of the profile's total flux: its sum is then the
+        // captured fraction (reported when < 98 %), and it is normalised to unit sum below.
         var warnings: [String] = []
-        if let total = totalFlux {
-            let captured = integral / total
-            if captured < 0.98 {
-                warnings.append("\(summary): the \(height)×\(width) stamp at \(pixelScale)″/px holds only "
-                                + String(format: "%.1f", 100 * captured) + " % of the profile's flux; "
-                                + "it is normalised to unit sum (use a larger size to keep the wings)")
-            }
+        let total = totalFlux ?? integral
+        let captured = integral / total
+        if captured < 0.98 {
+            warnings.append("\(summary): the \(height)×\(width) stamp at \(pixelScale)″/px holds only "
+                            + String(format: "%.1f", 100 * captured) + " % of the profile's flux; "
+                            + "it is normalised to unit sum (use a larger size to keep the wings)")
         }
-        let img = try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: height, width: width), data: values)
+        let inv = 1 / total
+        let img = try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: height, width: width),
+                                 data: values.map { Float(Double($0) * inv) })
         return try PointSpreadFunction(image: img, source: "\(summary) at \(pixelScale)″/px",
-                                       normalize: true, extraWarnings: warnings)
+                                       normalize: true, extraWarnings: warnings, reportNormalisation: false)
     }
 }
 

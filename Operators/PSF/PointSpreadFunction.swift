@@ -33,8 +33,10 @@ public struct PointSpreadFunction: Sendable {
     ///   - image: one image (count 1), one channel per band (a single channel may serve every band).
     ///   - source: names the PSF in errors and provenance (e.g. the FITS path).
     ///   - normalize: divide each band's kernel by its sum (DESIGN §2 default).
+    ///   - reportNormalisation: warn when a sum off by > 1 % is normalised (renderers that
+    ///     report flux outside their stamp themselves turn this off).
     public init(image: ImageBatch, source: String = "PSF", normalize: Bool = true,
-                extraWarnings: [String] = []) throws {
+                extraWarnings: [String] = [], reportNormalisation: Bool = true) throws {
         guard image.count == 1 else {
             throw TweedieError.invalidInput(what: source,
                                             problem: "expected one PSF image (bands along the third axis), got \(image.count)")
@@ -66,12 +68,12 @@ public struct PointSpreadFunction: Sendable {
             }
             sums.append(sum)
             if normalize {
-                if abs(sum - 1) > 0.01 {
+                if abs(sum - 1) > 0.01 && reportNormalisation {
                     warnings.append("\(source)\(band): sum was \(formatSum(sum)), normalised to 1")
                 }
                 let inv = 1 / sum
                 for j in (c * hw)..<((c + 1) * hw) { kernels.data[j] = Float(Double(kernels.data[j]) * inv) }
-            } else if abs(sum - 1) > 0.01 {
+            } else if abs(sum - 1) > 0.01 && reportNormalisation {
                 warnings.append("\(source)\(band): sum is \(formatSum(sum)), not 1, and was left unnormalised as asked")
             }
         }
@@ -87,24 +89,31 @@ public struct PointSpreadFunction: Sendable {
         return Array(kernels.plane(0, b))
     }
 
-    /// One PSF per band from single-band PSFs (all of the same size).
+    /// One PSF per band from single-band PSFs. Kernels of different sizes are
+    /// zero-padded to the largest height and width, each keeping its centre on
+    /// pixel (H/2, W/2) of the padded stamp.
     public static func perBand(_ psfs: [PointSpreadFunction], bands: [String] = []) throws -> PointSpreadFunction {
-        guard let first = psfs.first else {
+        guard !psfs.isEmpty else {
             throw TweedieError.invalidInput(what: "PSF list", problem: "is empty; give one PSF per band")
         }
-        for p in psfs {
-            guard p.bandCount == 1 else {
-                throw TweedieError.invalidInput(what: p.source, problem: "has \(p.bandCount) bands; expected one per entry")
-            }
-            guard p.height == first.height, p.width == first.width else {
-                throw TweedieError.shapeMismatch(what: "per-band PSF sizes (\(p.source))",
-                                                 expected: "\(first.height)×\(first.width)", got: "\(p.height)×\(p.width)")
+        for p in psfs where p.bandCount != 1 {
+            throw TweedieError.invalidInput(what: p.source, problem: "has \(p.bandCount) bands; expected one per entry")
+        }
+        let H = psfs.map(\.height).max()!, W = psfs.map(\.width).max()!
+        var data = [Float](repeating: 0, count: psfs.count * H * W)
+        for (c, p) in psfs.enumerated() {
+            let oy = H / 2 - p.height / 2, ox = W / 2 - p.width / 2
+            for y in 0..<p.height {
+                for x in 0..<p.width {
+                    data[(c * H + oy + y) * W + ox + x] = p.kernels.data[y * p.width + x]
+                }
             }
         }
-        let shape = ImageShape(channels: psfs.count, height: first.height, width: first.width)
-        let img = try ImageBatch(count: 1, shape: shape, data: psfs.flatMap { $0.kernels.data }, bands: bands)
+        let img = try ImageBatch(count: 1, shape: ImageShape(channels: psfs.count, height: H, width: W), data: data,
+                                 bands: bands.count == psfs.count ? bands : [])
         return try PointSpreadFunction(image: img, source: psfs.map(\.source).joined(separator: " | "),
-                                       normalize: false, extraWarnings: psfs.flatMap(\.warnings))
+                                       normalize: false, extraWarnings: psfs.flatMap(\.warnings),
+                                       reportNormalisation: false)
     }
 }
 
