@@ -88,3 +88,27 @@ import TweedieCore
         #expect(throws: TweedieError.self) { try NoiseEstimation.estimate(from: flat) }
     }
 }
+
+@Suite struct SimulationTests {
+    @Test func simulatedNoiseHasTheRequestedLevel() throws {
+        let prior = ImageShape(channels: 1, height: 64, width: 64)
+        var truth = ImageBatch(count: 1, shape: prior)
+        for y in 24..<40 { for x in 24..<40 { truth[0, 0, y, x] = 5 } }
+        let op = try PSFConvolution(psf: GaussianPSF(fwhm: 3).render(pixelScale: 1, height: 15, width: 15), imageShape: prior)
+        let a = try ObservationSimulator.simulate(truth: truth, operator: op, noise: .sigma(0.5), seed: 11)
+        let b = try ObservationSimulator.simulate(truth: truth, operator: op, noise: .sigma(0.5), seed: 11)
+        #expect(a.noisy.data == b.noisy.data)                                // reproducible from the seed
+        #expect(try a.clean.data == op.apply(truth).data)                    // noise-free part is A x
+        var s1 = 0.0, s2 = 0.0
+        for j in a.noisy.data.indices { let r = Double(a.noisy.data[j] - a.clean.data[j]); s1 += r; s2 += r * r }
+        let n = Double(prior.count)
+        #expect(abs(s1 / n) < 4 * 0.5 / n.squareRoot())
+        #expect(abs((s2 / n).squareRoot() - 0.5) < 0.02)
+        // SNR = ‖A x‖ / σ.
+        let c = try ObservationSimulator.simulate(truth: truth, operator: op, noise: .snr(50), seed: 1)
+        let norm = c.clean.data.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(abs(norm / c.sigma - 50) < 1e-9 && abs(c.snr - 50) < 1e-9)
+        #expect(throws: TweedieError.self) { try ObservationSimulator.simulate(truth: truth, operator: op, noise: .sigma(0), seed: 1) }
+        #expect(throws: TweedieError.self) { try ObservationSimulator.simulate(truth: truth, operator: op, noise: .snr(-3), seed: 1) }
+    }
+}
