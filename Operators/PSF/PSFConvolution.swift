@@ -71,7 +71,7 @@ public struct PSFConvolution: ForwardOperator {
         x.data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 let s = SendableFloatPointer(src.baseAddress!), d = SendableMutableFloatPointer(dst.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: planes) { p in
+                concurrentForEach(planes) { p in
                     let i = UnsafeBufferPointer(start: s.p + p * hw, count: hw)
                     let o = UnsafeMutableBufferPointer(start: d.p + p * hw, count: hw)
                     if adjoint { convs[p % channels].correlate(i, into: o) } else { convs[p % channels].convolve(i, into: o) }

@@ -118,7 +118,7 @@ public struct AreaOverlapResampling: ForwardOperator {
         x.data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 let s = SendableFloatPointer(src.baseAddress!), d = SendableMutableFloatPointer(dst.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: planes) { p in
+                concurrentForEach(planes) { p in
                     let (fx, sx, vx) = (rowsX.first, rowsX.start, rowsX.values)
                     let (fy, sy, vy) = (rowsY.first, rowsY.start, rowsY.values)
                     let input = s.p + p * hin * win, output = d.p + p * hout * wout
