@@ -124,7 +124,7 @@ public final class FFTConvolution: @unchecked Sendable {
         batch.data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 let s = UnsafeBufferPointerBox(src), d = UnsafeMutableBufferPointerBox(dst)
-                DispatchQueue.concurrentPerform(iterations: planes) { p in
+                concurrentForEach(planes) { p in
                     let i = UnsafeBufferPointer(rebasing: s.p[(p * hw)..<((p + 1) * hw)])
                     let o = UnsafeMutableBufferPointer(rebasing: d.p[(p * hw)..<((p + 1) * hw)])
                     run(i, o, conjugate: adjoint)
