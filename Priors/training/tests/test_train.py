@@ -101,7 +101,7 @@ def test_ema_with_warmup_follows_the_closed_form():
     with torch.no_grad():
         m.weight.fill_(1.0); e.weight.fill_(0.0)
     train.ema_update(e, m, 0.75)
-    assert float(e.weight) == pytest.approx(0.25)
+    assert float(e.weight.detach()) == pytest.approx(0.25)
 
 
 def test_training_set_cache_is_reused_and_equals_direct_generation(tmp_path):
