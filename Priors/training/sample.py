@@ -86,10 +86,10 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", required=True, help="output stem (.npy and .png are added)")
     a = ap.parse_args(argv)
-    import unet
     from safetensors.torch import load_file
+    from train import build_unet
     config = json.load(open(os.path.join(a.prior, "config.json")))
-    model = unet.from_config(config).to(a.device).eval()
+    model = build_unet(config).to(a.device).eval()
     model.load_state_dict(load_file(os.path.join(a.prior, "weights.safetensors")), strict=True)
     u = sample(model, config, a.count, a.steps, a.seed, a.batch, torch.device(a.device))
     x = to_physical(u, config["prior"]["pixel_transform"]).astype(np.float32)

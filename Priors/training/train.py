@@ -86,8 +86,8 @@ def parser() -> argparse.ArgumentParser:
     # U-Net (improved-diffusion flag names)
     ap.add_argument("--num-channels", type=int, default=32)
     ap.add_argument("--num-res-blocks", type=int, default=1)
-    ap.add_argument("--channel-mult", type=int_list, default=[1, 2])
-    ap.add_argument("--attention-resolutions", type=int_list, default=[32],
+    ap.add_argument("--channel-mult", type=int_list, default=[1, 2, 2])
+    ap.add_argument("--attention-resolutions", type=int_list, default=[16],
                     help="image sizes (px) at which attention blocks sit")
     ap.add_argument("--num-heads", type=int, default=2)
     ap.add_argument("--num-head-channels", type=int, default=-1)
@@ -139,8 +139,10 @@ def unet_config(a, in_channels: int, image_size: int) -> dict:
 
 
 def build_unet(config: dict) -> torch.nn.Module:
+    """unet.py's network for a config.json dict (module-level from_config or UNetModel.from_config)."""
     import unet
-    return unet.from_config(config)
+    factory = getattr(unet, "from_config", None) or unet.UNetModel.from_config
+    return factory(config)
 
 
 def resolve_out(path: str) -> str:
