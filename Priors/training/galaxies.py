@@ -287,7 +287,8 @@ def m_table(redshifts=(0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0),
 
 
 def write_images(path: str, images: np.ndarray, meta: dict) -> None:
-    """Writes .npy or a FITS cube (one HDU per image? no: a 4-D primary array [N][band][y][x])."""
+    """Writes images [N][band][y][x] atomically as .npy, or as FITS (a 4-D primary array; FITS
+    NAXIS1 = x) with `meta` as header cards."""
     tmp = path + ".tmp"
     if path.endswith(".npy"):
         with open(tmp, "wb") as f:
@@ -298,7 +299,6 @@ def write_images(path: str, images: np.ndarray, meta: dict) -> None:
         for k, v in meta.items():
             hdu.header[k[:8].upper()] = v
         hdu.writeto(tmp, overwrite=True, output_verify="silentfix")
-        # astropy appends nothing to tmp's name, so it is a plain file
     os.replace(tmp, path)
 
 
