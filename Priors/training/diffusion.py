@@ -50,6 +50,6 @@ class EpsilonLoss:
         eps = torch.randn(x0.shape, generator=generator, device=x0.device)
         a = self.sqrt_ab[t].view(n, 1, 1, 1)
         b = self.sqrt_1mab[t].view(n, 1, 1, 1)
-        out = model(a * x0 + b * eps, t)
+        out = model(a * x0 + b * eps, t).float()
         per = ((out - eps) ** 2).mean(dim=(1, 2, 3))
         return per.mean(), per.detach(), t

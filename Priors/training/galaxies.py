@@ -38,8 +38,9 @@ Why 0.6 kpc/px (observed cutout m(z, p) = round(n·s/D_A(z)/p), flat ΛCDM H0 = 
 
 Distributions (per galaxy; all independent unless stated)
 ---------------------------------------------------------
-* Disk half-light radius r_d [kpc]: log-normal, median 3.0, σ(ln r_d) = 0.40,
-  truncated to [1.2, 8.0] by rejection.
+* Disk half-light radius r_d [kpc]: log-normal, median 3.5, σ(ln r_d) = 0.45,
+  truncated to [1.0, 8.0] by rejection. (The galaxy's total circular half-light radius,
+  bulge included and measured by evaluate_galaxy.py, is smaller: see README.md.)
 * Bulge-to-total flux ratio (r band) B/T ~ Beta(1.2, 2.0)   (mean 0.375).
 * Bulge: Sérsic index n_b uniform on {3.0, 3.5, 4.0, 4.5} (de Vaucouleurs-like;
   discrete so GalSim's Sérsic tables are cached), half-light radius
@@ -102,10 +103,10 @@ COLOUR_JITTER_MAG = 0.05
 
 # Pixel transform (Tweedie AsinhTransform): u = asinh(x / softening)·gain + offset.
 # Chosen from the generator's pixel statistics (`python galaxies.py --transform-stats
-# --split train --count 400`: per-image brightest pixel median 0.094, 99.9 % 0.45, max 0.46):
+# --split train --count 400`: per-image brightest pixel median 0.080, 99.9 % 0.43, max 0.44):
 # softening 1e-3 ≈ 1 % of a typical galaxy's peak, like paper 003's asinh scale 0.01 on
 # peak-normalised images (linear below it, logarithmic above); offset −1 puts the empty
-# background at u = −1 and gain 0.29 puts the 99.9 % brightest peak (0.45) at u ≈ 0.97.
+# background at u = −1 and gain 0.29 puts x = 0.45 (above the 99.9 % brightest peak, 0.43) at u ≈ 0.97.
 ASINH_SOFTENING = 1.0e-3
 ASINH_GAIN = 0.29
 ASINH_OFFSET = -1.0
@@ -146,8 +147,8 @@ def draw_parameters(index: int) -> GalaxyParameters:
     """The parameters of galaxy `index`, from the distributions in the module docstring."""
     rng = galaxy_rng(index)
     while True:
-        r_d = math.exp(math.log(3.0) + 0.40 * rng.standard_normal())
-        if 1.2 <= r_d <= 8.0:
+        r_d = math.exp(math.log(3.5) + 0.45 * rng.standard_normal())
+        if 1.0 <= r_d <= 8.0:
             break
     bt = float(rng.beta(1.2, 2.0))
     n_b = float(SERSIC_INDICES[rng.integers(len(SERSIC_INDICES))])
@@ -286,7 +287,8 @@ def m_table(redshifts=(0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0),
 
 
 def write_images(path: str, images: np.ndarray, meta: dict) -> None:
-    """Writes .npy or a FITS cube (one HDU per image? no: a 4-D primary array [N][band][y][x])."""
+    """Writes images [N][band][y][x] atomically as .npy, or as FITS (a 4-D primary array; FITS
+    NAXIS1 = x) with `meta` as header cards."""
     tmp = path + ".tmp"
     if path.endswith(".npy"):
         with open(tmp, "wb") as f:
@@ -297,7 +299,6 @@ def write_images(path: str, images: np.ndarray, meta: dict) -> None:
         for k, v in meta.items():
             hdu.header[k[:8].upper()] = v
         hdu.writeto(tmp, overwrite=True, output_verify="silentfix")
-        # astropy appends nothing to tmp's name, so it is a plain file
     os.replace(tmp, path)
 
 

@@ -86,8 +86,8 @@ def parser() -> argparse.ArgumentParser:
     # U-Net (improved-diffusion flag names)
     ap.add_argument("--num-channels", type=int, default=32)
     ap.add_argument("--num-res-blocks", type=int, default=1)
-    ap.add_argument("--channel-mult", type=int_list, default=[1, 2])
-    ap.add_argument("--attention-resolutions", type=int_list, default=[32],
+    ap.add_argument("--channel-mult", type=int_list, default=[1, 2, 2])
+    ap.add_argument("--attention-resolutions", type=int_list, default=[16],
                     help="image sizes (px) at which attention blocks sit")
     ap.add_argument("--num-heads", type=int, default=2)
     ap.add_argument("--num-head-channels", type=int, default=-1)
@@ -110,6 +110,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--stop-after", type=int, default=0,
                     help="leave after this many steps of this invocation (checkpointed; rerun to resume)")
+    ap.add_argument("--time-limit", type=float, default=0,
+                    help="leave after this many seconds of training in this invocation (checkpointed)")
+    ap.add_argument("--amp", choices=["none", "bf16"], default="none",
+                    help="bf16 autocast of the network on CUDA (weights, optimiser and EMA stay float32)")
     ap.add_argument("--export-only", action="store_true", help="export the checkpoint's EMA weights and exit")
     return ap
 
@@ -139,8 +143,10 @@ def unet_config(a, in_channels: int, image_size: int) -> dict:
 
 
 def build_unet(config: dict) -> torch.nn.Module:
+    """unet.py's network for a config.json dict (module-level from_config or UNetModel.from_config)."""
     import unet
-    return unet.from_config(config)
+    factory = getattr(unet, "from_config", None) or unet.UNetModel.from_config
+    return factory(config)
 
 
 def resolve_out(path: str) -> str:
@@ -247,11 +253,16 @@ def train(a, model_factory=build_unet, log=print) -> dict:
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
-        gen.set_state(ck["generator"].to("cpu") if device.type == "cpu" else ck["generator"].cpu())
-        torch.set_rng_state(ck["torch_rng"].cpu())
-        if device.type == "cuda" and ck.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(ck["cuda_rng"].cpu())
         step, elapsed = ck["step"], ck["seconds"]
+        torch.set_rng_state(ck["torch_rng"].cpu())
+        if ck.get("device", "cpu") == device.type:
+            gen.set_state(ck["generator"].cpu())
+            if device.type == "cuda" and ck.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(ck["cuda_rng"].cpu())
+        else:   # a generator's state does not carry across device types: a new, seeded stream
+            gen.manual_seed(a.seed * 1_000_003 + step)
+            log(f"checkpoint from {ck.get('device', 'cpu')}, running on {device.type}: "
+                f"random stream reseeded with seed·1000003 + step")
         log(f"resumed {ckpt_path} at step {step}")
     _truncate_csv(csv_path, step)
 
@@ -262,7 +273,7 @@ def train(a, model_factory=build_unet, log=print) -> dict:
         "augmentation": "random D4 (rotations by 90°, flips)", "loss": "MSE on epsilon, t ~ U{0..T-1}",
         "optimizer": "AdamW", "lr": a.lr, "warmup": a.warmup, "weight_decay": a.weight_decay,
         "grad_clip": a.grad_clip, "ema_rate": a.ema_rate, "ema_warmup": "min(rate, (1+step)/(10+step))",
-        "parameters": n_params, "seconds": round(elapsed, 1), "device": str(device),
+        "parameters": n_params, "seconds": round(elapsed, 1), "device": str(device), "amp": a.amp,
         "torch": torch.__version__, "python": platform.python_version(),
     }
     if a.export_only:
@@ -290,11 +301,19 @@ def train(a, model_factory=build_unet, log=print) -> dict:
     def save():
         atomic_torch_save({
             "step": step, "seconds": elapsed + (time.time() - t_start), "settings": settings, "config": config,
+            "device": device.type,
             "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
             "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
         }, ckpt_path)
 
+    import contextlib
+    if a.amp == "bf16":
+        if device.type != "cuda":
+            raise SystemExit("error: --amp bf16 needs --device cuda")
+        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
+    else:
+        autocast = contextlib.nullcontext
     model.train()
     while step < a.steps:
         lr = a.lr * min(1.0, (step + 1) / a.warmup) if a.warmup > 0 else a.lr
@@ -303,7 +322,8 @@ def train(a, model_factory=build_unet, log=print) -> dict:
         idx = torch.randint(0, len(data), (a.batch_size,), generator=gen, device=device)
         ops = torch.randint(0, 8, (a.batch_size,), generator=gen, device=device)
         x0 = dihedral(data[idx], ops)
-        loss, per, t = loss_fn(model, x0, gen)
+        with autocast():
+            loss, per, t = loss_fn(model, x0, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
@@ -328,8 +348,10 @@ def train(a, model_factory=build_unet, log=print) -> dict:
             qsum[:], qcnt[:] = 0, 0
         if step % a.checkpoint_every == 0 or step == a.steps:
             save()
-        if a.stop_after and step - start_step >= a.stop_after:
+        if (a.stop_after and step - start_step >= a.stop_after) or \
+                (a.time_limit and time.time() - t_start >= a.time_limit):
             save()
+            log(f"stopped at step {step} (--stop-after / --time-limit); rerun the command to resume")
             break
     csv_file.close()
     elapsed += time.time() - t_start

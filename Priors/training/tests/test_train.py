@@ -101,7 +101,7 @@ def test_ema_with_warmup_follows_the_closed_form():
     with torch.no_grad():
         m.weight.fill_(1.0); e.weight.fill_(0.0)
     train.ema_update(e, m, 0.75)
-    assert float(e.weight) == pytest.approx(0.25)
+    assert float(e.weight.detach()) == pytest.approx(0.25)
 
 
 def test_training_set_cache_is_reused_and_equals_direct_generation(tmp_path):
@@ -112,3 +112,9 @@ def test_training_set_cache_is_reused_and_equals_direct_generation(tmp_path):
     assert os.path.getmtime(tmp_path / "radio-v1-train-20.npy") == mtime
     ref = radio_skies.to_network(radio_skies.generate(range(20))).astype(np.float32)
     assert np.array_equal(np.asarray(a), ref) and np.array_equal(np.asarray(b), ref)
+
+
+def test_time_limit_checkpoints_and_leaves_without_export(tmp_path, tiny_factory):
+    train.train(_args(tmp_path, 50, time_limit=1e-9), tiny_factory, log=lambda *a: None)
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 1 and not (tmp_path / "run" / "prior").exists()
