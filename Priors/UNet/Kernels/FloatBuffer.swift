@@ -1,0 +1,110 @@
+// Reusable Float32 workspaces and the parallel loop the U-Net's element-wise
+// kernels use.
+//
+// A `FloatBuffer` owns a 64-byte aligned allocation that grows on demand and
+// is never shrunk, so the same memory serves every call of the same (or a
+// smaller) batch: allocation happens only when a batch larger than any before
+// arrives, never inside a loop. Contents are not preserved when it grows.
+//
+// `ParallelLoop` splits an index range into one contiguous chunk per worker
+// (DispatchQueue.concurrentPerform). The worker count is `UNetThreading`'s.
+
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// A growable, aligned Float32 buffer owned by one layer or workspace.
+/// Not thread-safe: one owner uses it at a time (the model is serialised by its denoiser's lock).
+final class FloatBuffer {
+    private(set) var pointer: UnsafeMutablePointer<Float>
+    private(set) var capacity: Int
+
+    init(capacity: Int = 0) {
+        self.capacity = max(capacity, 16)
+        pointer = FloatBuffer.allocate(self.capacity)
+    }
+
+    deinit { pointer.deinitialize(count: capacity); UnsafeMutableRawPointer(pointer).deallocate() }
+
+    private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+        let p = raw.bindMemory(to: Float.self, capacity: n)
+        p.initialize(repeating: 0, count: n)
+        return p
+    }
+
+    /// Makes room for `n` values and returns the pointer (contents undefined after growth).
+    @discardableResult
+    func reserve(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n > capacity {
+            pointer.deinitialize(count: capacity)
+            UnsafeMutableRawPointer(pointer).deallocate()
+            capacity = n
+            pointer = FloatBuffer.allocate(n)
+        }
+        return pointer
+    }
+}
+
+/// Thread counts of the U-Net: OpenBLAS threads for GEMM and workers for element-wise loops.
+public enum UNetThreading {
+    nonisolated(unsafe) private static var workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 64))
+
+    /// Sets both the OpenBLAS thread count and the element-wise worker count (call before using a model).
+    public static func setThreads(_ n: Int) {
+        workers = max(1, n)
+        openblas_set_num_threads(Int32(workers))
+    }
+
+    /// Worker count of the element-wise loops.
+    public static var threads: Int { workers }
+    /// OpenBLAS's current thread count.
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+}
+
+/// A parallel loop over 0..<count in contiguous chunks, one per worker.
+enum ParallelLoop {
+    /// Calls `body(range)` on disjoint ranges covering 0..<count; runs inline when the work is small.
+    @inline(__always)
+    static func run(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        let workers = UNetThreading.threads
+        if workers <= 1 || count < 2 * minimumChunk || count < 2 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        let chunks = min(workers, count / max(minimumChunk, 1))
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { i in
+                let lo = count * i / chunks, hi = count * (i + 1) / chunks
+                if hi > lo { box.value(lo..<hi) }
+            }
+        }
+    }
+
+    /// Like `run`, also passing the chunk's worker index (0..<threads), for per-worker scratch memory.
+    @inline(__always)
+    static func runIndexed(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>, Int) -> Void) {
+        let workers = UNetThreading.threads
+        if workers <= 1 || count < 2 * minimumChunk || count < 2 {
+            if count > 0 { body(0..<count, 0) }
+            return
+        }
+        let chunks = min(workers, count / max(minimumChunk, 1))
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { i in
+                let lo = count * i / chunks, hi = count * (i + 1) / chunks
+                if hi > lo { box.value(lo..<hi, i) }
+            }
+        }
+    }
+}
+
+/// Carries a loop body into concurrentPerform. Invariant that makes this sound: every ParallelLoop body
+/// writes only the elements of its own index range (or its own worker's scratch), and concurrentPerform
+/// returns after all chunks finish, so no memory is shared mutably between the chunks.
+private struct UncheckedSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
