@@ -14,23 +14,30 @@ enum Ref {
         let p = k / 2
         let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
         var y = [Double](repeating: 0, count: co * b * ho * wo)
-        for o in 0..<co {
-            for n in 0..<b {
-                for yo in 0..<ho {
-                    for xo in 0..<wo {
-                        var acc = bias[o]
-                        for i in 0..<c {
-                            for ky in 0..<k {
-                                let yi = yo * s + ky - p
-                                if yi < 0 || yi >= h { continue }
-                                for kx in 0..<k {
-                                    let xi = xo * s + kx - p
-                                    if xi < 0 || xi >= w { continue }
-                                    acc += weight[((o * c + i) * k + ky) * k + kx] * x[((i * b + n) * h + yi) * w + xi]
+        // Plain loops over buffer pointers (the tests run in debug builds).
+        x.withUnsafeBufferPointer { xp in
+            weight.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for o in 0..<co {
+                        for n in 0..<b {
+                            for yo in 0..<ho {
+                                for xo in 0..<wo {
+                                    var acc = bias[o]
+                                    for i in 0..<c {
+                                        for ky in 0..<k {
+                                            let yi = yo * s + ky - p
+                                            if yi < 0 || yi >= h { continue }
+                                            for kx in 0..<k {
+                                                let xi = xo * s + kx - p
+                                                if xi < 0 || xi >= w { continue }
+                                                acc += wp[((o * c + i) * k + ky) * k + kx] * xp[((i * b + n) * h + yi) * w + xi]
+                                            }
+                                        }
+                                    }
+                                    yp[((o * b + n) * ho + yo) * wo + xo] = acc
                                 }
                             }
                         }
-                        y[((o * b + n) * ho + yo) * wo + xo] = acc
                     }
                 }
             }
