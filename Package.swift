@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators"],
                     path: "Tests/TweedieOperatorsTests"),
         .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors"],
-                    path: "Tests/TweediePriorsTests"),
+                    path: "Tests/TweediePriorsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieSamplingTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
                     path: "Tests/TweedieSamplingTests"),
