@@ -30,7 +30,7 @@ public final class UNetDenoiser: Denoiser, @unchecked Sendable {
     public let maxBatch: Int
 
     public init(model: UNetModel, schedule: NoiseSchedule, predictionType: PredictionType? = nil,
-                pixelTransform: any PixelTransform = AffineTransform(), bands: [String] = [],
+                pixelTransform: any PixelTransform = AffinePixelTransform(), bands: [String] = [],
                 summary: String? = nil, maxBatch: Int = 16) {
         self.model = model
         let c = model.config

@@ -57,14 +57,22 @@ import torch.nn.functional as F
 # Building blocks
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 → float32 (as the openai code computes norms and softmax); float32/64 unchanged."""
+    return x.float() if x.dtype in _LOW_PRECISION else x
+
+
 class GroupNorm32(nn.GroupNorm):
-    """GroupNorm(32 groups, eps 1e-5) evaluated in float32."""
+    """GroupNorm(32 groups, eps 1e-5), evaluated in at least float32."""
 
     def __init__(self, channels: int):
         super().__init__(32, channels, eps=1e-5)
 
     def forward(self, x):
-        return super().forward(x.float()).type(x.dtype)
+        return super().forward(_at_least_float32(x)).type(x.dtype)
 
 
 def zero_module(module: nn.Module) -> nn.Module:
@@ -225,7 +233,7 @@ def _attention_legacy(qkv: torch.Tensor, heads: int) -> torch.Tensor:
     q, k, v = qkv.reshape(b * heads, 3 * ch, length).split(ch, dim=1)
     scale = 1.0 / math.sqrt(math.sqrt(ch))
     w = torch.einsum("bct,bcs->bts", q * scale, k * scale)
-    w = torch.softmax(w.float(), dim=-1).type(w.dtype)
+    w = torch.softmax(_at_least_float32(w), dim=-1).type(w.dtype)
     return torch.einsum("bts,bcs->bct", w, v).reshape(b, heads * ch, length)
 
 
@@ -237,7 +245,7 @@ def _attention_new_order(qkv: torch.Tensor, heads: int) -> torch.Tensor:
     scale = 1.0 / math.sqrt(math.sqrt(ch))
     w = torch.einsum("bct,bcs->bts", (q * scale).reshape(b * heads, ch, length),
                      (k * scale).reshape(b * heads, ch, length))
-    w = torch.softmax(w.float(), dim=-1).type(w.dtype)
+    w = torch.softmax(_at_least_float32(w), dim=-1).type(w.dtype)
     return torch.einsum("bts,bcs->bct", w, v.reshape(b * heads, ch, length)).reshape(b, heads * ch, length)
 
 
@@ -368,7 +376,8 @@ class UNetModel(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        emb = self.time_embed(timestep_embedding(timesteps, self.model_channels))
+        # The sinusoids are computed in float32 (as openai's code does), then cast to the MLP's dtype.
+        emb = self.time_embed(timestep_embedding(timesteps, self.model_channels).to(self.time_embed[0].weight.dtype))
         skips = []
         h = x
         for block in self.input_blocks:
