@@ -164,6 +164,9 @@ extension UNetConfig {
             throw bad("attention_resolutions", "entries must be positive, got \(attentionResolutions)")
         }
         if architecture == .improvedDiffusion {
+            if mult[0] != 1 {
+                throw bad("channel_mult", "improved-diffusion's UNetModel needs channel_mult[0] = 1 (its first and last convs have num_channels channels), got \(mult[0]); use guided-diffusion for other widths")
+            }
             if resblockUpdown || useNewAttentionOrder || numHeadChannels != -1 {
                 throw bad("architecture", "resblock_updown, use_new_attention_order and num_head_channels are guided-diffusion options; set \"architecture\": \"guided-diffusion\"")
             }

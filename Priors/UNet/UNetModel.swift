@@ -53,87 +53,42 @@ public final class UNetModel {
     /// checkpoint in errors. Throws `TweedieError.model` for any missing, unexpected or mis-shaped tensor,
     /// `TweedieError.invalidInput` for a config the architecture cannot have.
     public init(config: UNetConfig, stateDict: StateDict, source: String) throws {
-        try config.validate()
+        let plan = try UNetPlan(config)
         self.config = config
-        let C = config.numChannels, mult = config.resolvedChannelMult
-        let emb = 4 * C
-        modelChannels = C; embeddingChannels = emb
+        modelChannels = plan.modelChannels; embeddingChannels = plan.embeddingChannels
+        let E = plan.embeddingChannels, scaleShift = config.useScaleShiftNorm
         let r = UNetWeightReader(stateDict, source: source, configSummary: config.summary)
-        let scaleShift = config.useScaleShiftNorm
-        let attentionDS = config.attentionDownsampleFactors
-
-        func resBlock(_ p: String, _ cin: Int, _ cout: Int, _ resampling: Resampling = .none) -> ResBlock {
-            ResBlock(channels: cin, outChannels: cout, useScaleShiftNorm: scaleShift, resampling: resampling,
-                     inNorm: r.groupNorm(p + ".in_layers.0", channels: cin, silu: true),
-                     inConv: r.conv(p + ".in_layers.2", in: cin, out: cout, kernel: 3),
-                     embLayer: r.linear(p + ".emb_layers.1", in: emb, out: scaleShift ? 2 * cout : cout),
-                     outNorm: r.groupNorm(p + ".out_layers.0", channels: cout, silu: true),
-                     outConv: r.conv(p + ".out_layers.3", in: cout, out: cout, kernel: 3),
-                     skip: cin == cout ? nil : r.conv(p + ".skip_connection", in: cin, out: cout, kernel: 1))
-        }
-        func attention(_ p: String, _ ch: Int, heads: Int) -> AttentionBlock {
-            AttentionBlock(channels: ch, heads: config.headCount(channels: ch, numHeads: heads),
-                           newOrder: config.useNewAttentionOrder,
-                           norm: r.groupNorm(p + ".norm", channels: ch, silu: false),
-                           qkv: r.conv1d(p + ".qkv", in: ch, out: 3 * ch),
-                           projOut: r.conv1d(p + ".proj_out", in: ch, out: ch))
-        }
-
-        timeEmbed0 = r.linear("time_embed.0", in: C, out: emb)
-        timeEmbed2 = r.linear("time_embed.2", in: emb, out: emb)
-
-        var ch = mult[0] * C
-        var inputs: [[UNetModule]] = [[ConvModule(r.conv("input_blocks.0.0", in: config.inChannels, out: ch, kernel: 3))]]
-        var skipChannels = [ch]
-        var ds = 1
-        for (level, m) in mult.enumerated() {
-            for _ in 0..<config.numResBlocks {
-                let p = "input_blocks.\(inputs.count)"
-                var block: [UNetModule] = [resBlock(p + ".0", ch, m * C)]
-                ch = m * C
-                if attentionDS.contains(ds) { block.append(attention(p + ".1", ch, heads: config.numHeads)) }
-                inputs.append(block)
-                skipChannels.append(ch)
-            }
-            if level != mult.count - 1 {
-                let p = "input_blocks.\(inputs.count).0"
-                if config.resblockUpdown {
-                    inputs.append([resBlock(p, ch, ch, .down)])
-                } else {
-                    inputs.append([Downsample(channels: ch, conv: r.conv(p + ".op", in: ch, out: ch, kernel: 3, stride: 2))])
-                }
-                skipChannels.append(ch)
-                ds *= 2
+        func module(_ m: UNetPlan.Module) -> UNetModule {
+            switch m {
+            case let .conv(p, cin, cout):
+                return ConvModule(r.conv(p, in: cin, out: cout, kernel: 3))
+            case let .res(p, cin, cout, resampling):
+                return ResBlock(channels: cin, outChannels: cout, useScaleShiftNorm: scaleShift, resampling: resampling,
+                                inNorm: r.groupNorm(p + ".in_layers.0", channels: cin, silu: true),
+                                inConv: r.conv(p + ".in_layers.2", in: cin, out: cout, kernel: 3),
+                                embLayer: r.linear(p + ".emb_layers.1", in: E, out: scaleShift ? 2 * cout : cout),
+                                outNorm: r.groupNorm(p + ".out_layers.0", channels: cout, silu: true),
+                                outConv: r.conv(p + ".out_layers.3", in: cout, out: cout, kernel: 3),
+                                skip: cin == cout ? nil : r.conv(p + ".skip_connection", in: cin, out: cout, kernel: 1))
+            case let .attention(p, ch, heads):
+                return AttentionBlock(channels: ch, heads: heads, newOrder: config.useNewAttentionOrder,
+                                      norm: r.groupNorm(p + ".norm", channels: ch, silu: false),
+                                      qkv: r.conv1d(p + ".qkv", in: ch, out: 3 * ch),
+                                      projOut: r.conv1d(p + ".proj_out", in: ch, out: ch))
+            case let .downsample(p, ch):
+                return Downsample(channels: ch, conv: r.conv(p, in: ch, out: ch, kernel: 3, stride: 2))
+            case let .upsample(p, ch):
+                return Upsample(channels: ch, conv: r.conv(p, in: ch, out: ch, kernel: 3))
             }
         }
-        inputBlocks = inputs
-        middleBlock = [resBlock("middle_block.0", ch, ch), attention("middle_block.1", ch, heads: config.numHeads),
-                       resBlock("middle_block.2", ch, ch)]
-        var outputs: [[UNetModule]] = []
-        for (level, m) in mult.enumerated().reversed() {
-            for i in 0...config.numResBlocks {
-                let p = "output_blocks.\(outputs.count)"
-                var block: [UNetModule] = [resBlock(p + ".0", ch + skipChannels.removeLast(), m * C)]
-                ch = m * C
-                if attentionDS.contains(ds) {
-                    block.append(attention(p + ".\(block.count)", ch, heads: config.resolvedHeadsUpsample))
-                }
-                if level != 0 && i == config.numResBlocks {
-                    let q = p + ".\(block.count)"
-                    if config.resblockUpdown {
-                        block.append(resBlock(q, ch, ch, .up))
-                    } else {
-                        block.append(Upsample(channels: ch, conv: r.conv(q + ".conv", in: ch, out: ch, kernel: 3)))
-                    }
-                    ds /= 2
-                }
-                outputs.append(block)
-            }
-        }
-        outputBlocks = outputs
-        concatBuffers = outputs.map { _ in FloatBuffer() }
-        outNorm = r.groupNorm("out.0", channels: ch, silu: true)
-        outConv = r.conv("out.2", in: ch, out: config.outChannels, kernel: 3)
+        timeEmbed0 = r.linear("time_embed.0", in: plan.modelChannels, out: E)
+        timeEmbed2 = r.linear("time_embed.2", in: E, out: E)
+        inputBlocks = plan.inputBlocks.map { $0.map(module) }
+        middleBlock = plan.middleBlock.map(module)
+        outputBlocks = plan.outputBlocks.map { $0.map(module) }
+        concatBuffers = plan.outputBlocks.map { _ in FloatBuffer() }
+        outNorm = r.groupNorm("out.0", channels: plan.finalChannels, silu: true)
+        outConv = r.conv("out.2", in: plan.finalChannels, out: config.outChannels, kernel: 3)
         try r.finish()
         parameterCount = r.parameterCount
     }

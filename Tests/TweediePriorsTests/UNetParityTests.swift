@@ -64,3 +64,33 @@ enum UNetFixtures {
         }
     }
 }
+
+@Suite struct UNetLayoutTests {
+    /// The seed paper's prior (DESIGN §4.3): 369,547,779 parameters — Priors/training/unet.py gives the
+    /// same count for learn_sigma false, and 369,552,966 with learn_sigma (python3 Priors/training/unet.py).
+    @Test func seedPaperParameterCount() throws {
+        var c = UNetConfig(architecture: .improvedDiffusion, imageSize: 256, inChannels: 3, numChannels: 192,
+                           numResBlocks: 3, channelMult: [1, 1, 2, 2, 4, 4], attentionResolutions: [16, 8], numHeads: 4,
+                           useScaleShiftNorm: true, learnSigma: false)
+        #expect(try UNetModel.parameterCount(for: c) == 369_547_779)
+        c.learnSigma = true
+        #expect(try UNetModel.parameterCount(for: c) == 369_552_966)
+        let shapes = try UNetModel.parameterShapes(for: c)
+        #expect(shapes["input_blocks.1.0.in_layers.0.weight"] == [192])
+        // Names and shapes as PyTorch lists them for this config (Priors/training/unet.py, meta device).
+        #expect(shapes["input_blocks.16.0.op.weight"] == [384, 384, 3, 3])
+        #expect(shapes["input_blocks.13.1.qkv.weight"] == nil)  // attention only at 16 and 8 px
+        #expect(shapes["input_blocks.17.1.qkv.weight"] == [2304, 768, 1])
+        #expect(shapes["output_blocks.7.2.conv.weight"] == [768, 768, 3, 3])
+        #expect(shapes["output_blocks.11.1.conv.weight"] == [384, 384, 3, 3])
+        #expect(shapes["out.2.weight"] == [6, 192, 3, 3])
+    }
+
+    /// The plan's names and shapes are exactly those of the PyTorch state dicts.
+    @Test(arguments: ["improved", "guided"])
+    func layoutMatchesPyTorchStateDict(_ name: String) throws {
+        let url = UNetFixtures.directory.appendingPathComponent("\(name).safetensors")
+        let dict = try SafeTensors.read(contentsOf: url).tensors
+        #expect(try UNetModel.parameterShapes(for: try UNetFixtures.config(name)) == dict.mapValues(\.shape))
+    }
+}
