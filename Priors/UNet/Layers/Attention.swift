@@ -131,7 +131,7 @@ final class AttentionBlock: UNetModule {
 
     /// In-place softmax of each row (max-subtracted; sums in Float64).
     static func softmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        ParallelLoop.run(rows, minimumChunk: 16) { range in
+        KernelProfile.measure("softmax") { ParallelLoop.run(rows, minimumChunk: 16) { range in
             for t in range {
                 let row = S + t * columns
                 var mx = -Float.infinity
@@ -140,17 +140,17 @@ final class AttentionBlock: UNetModule {
                 let inv = Float(1 / Reduce.sum(row, columns))
                 for s in 0..<columns { row[s] *= inv }
             }
-        }
+        } }
     }
 
     /// dP ← P ⊙ (dP − Σ_s P·dP), row by row (the softmax VJP), in place in dP.
     static func softmaxBackwardRows(_ P: UnsafePointer<Float>, _ dP: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        ParallelLoop.run(rows, minimumChunk: 16) { range in
+        KernelProfile.measure("softmax backward") { ParallelLoop.run(rows, minimumChunk: 16) { range in
             for t in range {
                 let p = P + t * columns, d = dP + t * columns
                 let k = Float(Reduce.dot(p, d, columns))
                 for s in 0..<columns { d[s] = p[s] * (d[s] - k) }
             }
-        }
+        } }
     }
 }

@@ -18,11 +18,12 @@
 
 import Foundation
 
-/// Scratch memory shared by the layers of one network: the im2col matrix.
+/// Scratch memory shared by the layers of one network: the im2col matrix and Winograd's buffers.
 final class ConvWorkspace {
     let col = FloatBuffer()
+    let winograd = WinogradWorkspace()
     /// Upper bound on the floats of one im2col chunk (≈ 16 MiB); bigger layers are chunked by output rows.
-    var colBudget = 1 << 22
+    var colBudget = Int(ProcessInfo.processInfo.environment["TWEEDIE_COL_BUDGET"] ?? "") ?? (1 << 22)
 }
 
 final class Conv2D {
@@ -37,6 +38,10 @@ final class Conv2D {
     let bias: UnsafeMutablePointer<Float>
     /// For 3×3 stride 1: `[Cin][Cout·9]`, the kernel of the transposed (input-gradient) convolution.
     private let weightFlipped: UnsafeMutablePointer<Float>?
+    /// For 3×3 stride 1: Winograd F(2×2, 3×3) transforms of the kernel and of the flipped kernel.
+    private let winograd: WinogradKernel?, winogradFlipped: WinogradKernel?
+    /// Whether this 3×3 stride-1 convolution uses Winograd (true) or im2col + GEMM (both exact; tests run both).
+    var useWinograd = true
 
     /// A layer from PyTorch-layout weights (`weight.count == Cout·Cin·k²`, `bias.count == Cout`).
     init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, weight w: [Float], bias b: [Float]) {
@@ -56,8 +61,10 @@ final class Conv2D {
                 }
             }
             weightFlipped = f
+            winograd = WinogradKernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
+            winogradFlipped = WinogradKernel(weight: f, inChannels: outChannels, outChannels: inChannels)
         } else {
-            weightFlipped = nil
+            weightFlipped = nil; winograd = nil; winogradFlipped = nil
         }
     }
 
@@ -81,14 +88,19 @@ final class Conv2D {
                  into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, workspace: ConvWorkspace) {
         let (ho, wo) = outputSize(height: height, width: width)
         let n = batch * ho * wo
+        if let winograd, useWinograd {
+            WinogradConvolution.forward(x, batch: batch, height: height, width: width, kernel: winograd, bias: bias,
+                                        into: y, accumulate: accumulate, workspace: workspace.winograd)
+            return
+        }
         // Bias first, then GEMMs accumulate on top (β = 1).
         let bias = self.bias
-        ParallelLoop.run(outChannels, minimumChunk: 4) { r in
+        KernelProfile.measure("conv bias") { ParallelLoop.run(outChannels, minimumChunk: 4) { r in
             for o in r {
                 let row = y + o * n, b = bias[o]
                 if accumulate { for j in 0..<n { row[j] += b } } else { for j in 0..<n { row[j] = b } }
             }
-        }
+        } }
         if kernel == 1 && stride == 1 {
             sgemm(m: outChannels, n: n, k: inChannels, a: weight, lda: inChannels, b: x, ldb: n,
                   beta: 1, c: y, ldc: n)
@@ -109,8 +121,13 @@ final class Conv2D {
                   beta: accumulate ? 1 : 0, c: dx, ldc: nIn)
             return
         }
+        if let wk = winogradFlipped, useWinograd {
+            WinogradConvolution.forward(dy, batch: batch, height: height, width: width, kernel: wk, bias: nil,
+                                        into: dx, accumulate: accumulate, workspace: workspace.winograd)
+            return
+        }
         if let wf = weightFlipped {
-            if !accumulate { dx.update(repeating: 0, count: inChannels * nIn) }
+            if !accumulate { KernelProfile.measure("zero fill") { dx.update(repeating: 0, count: inChannels * nIn) } }
             Conv2D.convolveIm2col(dy, channels: outChannels, batch: batch, height: height, width: width,
                                   kernel: 3, stride: 1, padding: 1, weight: wf, outChannels: inChannels,
                                   into: dx, workspace: workspace)
@@ -128,9 +145,9 @@ final class Conv2D {
             let cols = (r1 - r0) * wo
             sgemm(transA: true, m: kRows, n: cols, k: outChannels, a: weight, lda: kRows,
                   b: dy + r0 * wo, ldb: nOut, beta: 0, c: col, ldc: cols)
-            Conv2D.col2im(col, channels: inChannels, batch: batch, height: height, width: width,
+            KernelProfile.measure("col2im") { Conv2D.col2im(col, channels: inChannels, batch: batch, height: height, width: width,
                           outHeight: ho, outWidth: wo, kernel: kernel, stride: stride, padding: padding,
-                          rows: r0..<r1, into: dx)
+                          rows: r0..<r1, into: dx) }
             r0 = r1
         }
     }
@@ -148,8 +165,10 @@ final class Conv2D {
         var r0 = 0
         while r0 < rows {
             let r1 = min(rows, r0 + rowsPerChunk)
-            im2col(x, channels: channels, batch: batch, height: height, width: width, outHeight: ho, outWidth: wo,
-                   kernel: kernel, stride: stride, padding: padding, rows: r0..<r1, into: col)
+            KernelProfile.measure("im2col") {
+                im2col(x, channels: channels, batch: batch, height: height, width: width, outHeight: ho, outWidth: wo,
+                       kernel: kernel, stride: stride, padding: padding, rows: r0..<r1, into: col)
+            }
             let cols = (r1 - r0) * wo
             sgemm(m: outChannels, n: cols, k: kRows, a: weight, lda: kRows, b: col, ldb: cols,
                   beta: 1, c: y + r0 * wo, ldc: nOut)

@@ -53,7 +53,7 @@ final class GroupNormActivation {
         let gamma = self.gamma, beta = self.beta, act = applySiLU
         savedInput = x; savedModulation = modulation; savedBatch = batch; savedPlane = plane
         let m = Double(cpg * plane)
-        ParallelLoop.run(batch * G) { range in
+        KernelProfile.measure("groupnorm+silu") { ParallelLoop.run(batch * G) { range in
             for bg in range {
                 let b = bg / G, g = bg % G
                 var s = 0.0
@@ -78,7 +78,7 @@ final class GroupNormActivation {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// dx = (∂y/∂x)ᵀ dy for the last forward call (dx += … when `accumulate`). dy, dx: `[C][B][plane]`.
@@ -92,7 +92,7 @@ final class GroupNormActivation {
         let groupSize = cpg * plane
         let scratchP = scratch.reserve(groupSize * UNetThreading.threads)
         let m = Double(groupSize)
-        ParallelLoop.runIndexed(batch * G) { range, worker in
+        KernelProfile.measure("groupnorm+silu backward") { ParallelLoop.runIndexed(batch * G) { range, worker in
             let gbuf = scratchP + worker * groupSize
             for bg in range {
                 let b = bg / G, g = bg % G
@@ -125,7 +125,7 @@ final class GroupNormActivation {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
