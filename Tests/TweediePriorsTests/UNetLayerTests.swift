@@ -63,14 +63,14 @@ final class Buf {
     // MARK: Convolutions
 
     func checkConv(cin: Int, cout: Int, kernel: Int, stride: Int, batch: Int, h: Int, w: Int, seed: UInt64,
-                   winograd: Bool = false) {
+                   algorithm: Conv2D.Algorithm = .im2col) {
         var rng = TestRandom(seed: seed)
         let wt = rng.floats(cout * cin * kernel * kernel, std: 0.3), bs = rng.floats(cout, std: 0.1)
         let conv = Conv2D(inChannels: cin, outChannels: cout, kernel: kernel, stride: stride, weight: wt, bias: bs)
-        conv.useWinograd = winograd
+        conv.algorithm = algorithm
         let ws = ConvWorkspace()
         ws.colBudget = 40  // forces several im2col chunks
-        ws.winograd.budget = 16 * (cin + cout) * ((w + 1) / 2) * 2  // two tile rows per chunk
+        ws.winograd.budget = 36 * (cin + cout) * ((w + 1) / 2) * 2  // a few tile rows per chunk
         let x = Buf(rng.floats(cin * batch * h * w))
         let (ho, wo) = conv.outputSize(height: h, width: w)
         let y = Buf(count: cout * batch * ho * wo)
@@ -99,11 +99,13 @@ final class Buf {
         checkConv(cin: 2, cout: 3, kernel: 3, stride: 1, batch: 1, h: 1, w: 4, seed: 2)
     }
 
-    @Test func winogradConv3x3MatchesReferenceAndFiniteDifferences() {
-        checkConv(cin: 3, cout: 5, kernel: 3, stride: 1, batch: 2, h: 6, w: 5, seed: 1, winograd: true)
-        checkConv(cin: 2, cout: 3, kernel: 3, stride: 1, batch: 1, h: 1, w: 4, seed: 2, winograd: true)
-        checkConv(cin: 4, cout: 2, kernel: 3, stride: 1, batch: 3, h: 7, w: 3, seed: 7, winograd: true)
-        checkConv(cin: 1, cout: 1, kernel: 3, stride: 1, batch: 1, h: 1, w: 1, seed: 8, winograd: true)
+    @Test(arguments: [Conv2D.Algorithm.winograd2x2, .winograd4x4])
+    func winogradConv3x3MatchesReferenceAndFiniteDifferences(_ algorithm: Conv2D.Algorithm) {
+        checkConv(cin: 3, cout: 5, kernel: 3, stride: 1, batch: 2, h: 6, w: 5, seed: 1, algorithm: algorithm)
+        checkConv(cin: 2, cout: 3, kernel: 3, stride: 1, batch: 1, h: 1, w: 4, seed: 2, algorithm: algorithm)
+        checkConv(cin: 4, cout: 2, kernel: 3, stride: 1, batch: 3, h: 7, w: 3, seed: 7, algorithm: algorithm)
+        checkConv(cin: 1, cout: 1, kernel: 3, stride: 1, batch: 1, h: 1, w: 1, seed: 8, algorithm: algorithm)
+        checkConv(cin: 4, cout: 3, kernel: 3, stride: 1, batch: 2, h: 9, w: 12, seed: 9, algorithm: algorithm)
     }
 
     @Test func stridedConvMatchesReferenceAndFiniteDifferences() {

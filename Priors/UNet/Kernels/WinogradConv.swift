@@ -90,7 +90,7 @@ enum WinogradConvolution {
             for xi in 0..<16 {
                 sgemm(m: cout, n: tiles, k: cin, a: kernel.u + xi * cout * cin, lda: cin,
                       b: V + xi * (cin * tiles + planePad), ldb: tiles, beta: 0,
-                      c: M + xi * (cout * tiles + planePad), ldc: tiles)
+                      c: M + xi * (cout * tiles + planePad), ldc: tiles, category: "sgemm (winograd)")
             }
             KernelProfile.measure("winograd output") {
                 outputTransform(M, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
@@ -105,6 +105,7 @@ enum WinogradConvolution {
     ///
     /// Each input row is split into even and odd columns of the padded row — E[k] = x[2k−1], O[k] = x[2k] —
     /// so tile tx reads E[tx], O[tx], E[tx+1], O[tx+1] and every inner loop is contiguous (vectorises).
+    @inline(never)
     static func inputTransform(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                tileRows: Range<Int>, tilesX: Int, tilesY: Int, into V: UnsafeMutablePointer<Float>,
                                scratch: UnsafeMutablePointer<Float>, rowLength L: Int) {
@@ -159,6 +160,7 @@ enum WinogradConvolution {
     }
 
     /// y[o][b][2ty+p][2tx+q] (+)= bias[o] + (Aᵀ M A)_{pq} for the tiles of `tileRows`, cropped to H×W.
+    @inline(never)
     static func outputTransform(_ M: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                 tileRows: Range<Int>, tilesX: Int, tilesY: Int, bias: UnsafePointer<Float>?,
                                 into y: UnsafeMutablePointer<Float>, accumulate: Bool,

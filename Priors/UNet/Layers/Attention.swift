@@ -79,11 +79,11 @@ final class AttentionBlock: UNetModule {
                 let Pb = P + (b * heads + h) * T * T
                 // S[t][s] = α Σ_c q[c][t] k[c][s]
                 sgemm(transA: true, m: T, n: T, k: ch, alpha: alpha, a: q3 + rq * n + b * T, lda: n,
-                      b: q3 + rk * n + b * T, ldb: n, beta: 0, c: Pb, ldc: T)
+                      b: q3 + rk * n + b * T, ldb: n, beta: 0, c: Pb, ldc: T, category: "sgemm (attention)")
                 AttentionBlock.softmaxRows(Pb, rows: T, columns: T)
                 // o[c][t] = Σ_s v[c][s] P[t][s]
                 sgemm(transB: true, m: ch, n: T, k: T, a: q3 + rv * n + b * T, lda: n, b: Pb, ldb: T,
-                      beta: 0, c: o + h * ch * n + b * T, ldc: n)
+                      beta: 0, c: o + h * ch * n + b * T, ldc: n, category: "sgemm (attention)")
             }
         }
         let y = output.reserve(C * n)
@@ -110,15 +110,15 @@ final class AttentionBlock: UNetModule {
                 let dOh = dO + h * ch * n + b * T
                 // dP[t][s] = Σ_c dO[c][t] v[c][s]
                 sgemm(transA: true, m: T, n: T, k: ch, a: dOh, lda: n, b: q3 + rv * n + b * T, ldb: n,
-                      beta: 0, c: dP, ldc: T)
+                      beta: 0, c: dP, ldc: T, category: "sgemm (attention)")
                 // dV[c][s] = Σ_t dO[c][t] P[t][s]
-                sgemm(m: ch, n: T, k: T, a: dOh, lda: n, b: Pb, ldb: T, beta: 0, c: dq3 + rv * n + b * T, ldc: n)
+                sgemm(m: ch, n: T, k: T, a: dOh, lda: n, b: Pb, ldb: T, beta: 0, c: dq3 + rv * n + b * T, ldc: n, category: "sgemm (attention)")
                 AttentionBlock.softmaxBackwardRows(Pb, dP, rows: T, columns: T)
                 // dQ[c][t] = α Σ_s k[c][s] dS[t][s];  dK[c][s] = α Σ_t q[c][t] dS[t][s]
                 sgemm(transB: true, m: ch, n: T, k: T, alpha: alpha, a: q3 + rk * n + b * T, lda: n, b: dP, ldb: T,
-                      beta: 0, c: dq3 + rq * n + b * T, ldc: n)
+                      beta: 0, c: dq3 + rq * n + b * T, ldc: n, category: "sgemm (attention)")
                 sgemm(m: ch, n: T, k: T, alpha: alpha, a: q3 + rq * n + b * T, lda: n, b: dP, ldb: T,
-                      beta: 0, c: dq3 + rk * n + b * T, ldc: n)
+                      beta: 0, c: dq3 + rk * n + b * T, ldc: n, category: "sgemm (attention)")
             }
         }
         let dn = dO  // dO no longer needed

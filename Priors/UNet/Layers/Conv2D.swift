@@ -38,10 +38,12 @@ final class Conv2D {
     let bias: UnsafeMutablePointer<Float>
     /// For 3×3 stride 1: `[Cin][Cout·9]`, the kernel of the transposed (input-gradient) convolution.
     private let weightFlipped: UnsafeMutablePointer<Float>?
-    /// For 3×3 stride 1: Winograd F(2×2, 3×3) transforms of the kernel and of the flipped kernel.
+    /// For 3×3 stride 1: Winograd transforms of the kernel and of the flipped kernel, F(2×2, 3×3) and F(4×4, 3×3).
     private let winograd: WinogradKernel?, winogradFlipped: WinogradKernel?
-    /// Whether this 3×3 stride-1 convolution uses Winograd (true) or im2col + GEMM (both exact; tests run both).
-    var useWinograd = true
+    private let winograd43: Winograd43Kernel?, winograd43Flipped: Winograd43Kernel?
+    /// How this layer computes a 3×3 stride-1 convolution (all exact up to rounding; the tests run each).
+    enum Algorithm { case im2col, winograd2x2, winograd4x4 }
+    var algorithm = Algorithm.winograd4x4
 
     /// A layer from PyTorch-layout weights (`weight.count == Cout·Cin·k²`, `bias.count == Cout`).
     init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, weight w: [Float], bias b: [Float]) {
@@ -63,8 +65,10 @@ final class Conv2D {
             weightFlipped = f
             winograd = WinogradKernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
             winogradFlipped = WinogradKernel(weight: f, inChannels: outChannels, outChannels: inChannels)
+            winograd43 = Winograd43Kernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
+            winograd43Flipped = Winograd43Kernel(weight: f, inChannels: outChannels, outChannels: inChannels)
         } else {
-            weightFlipped = nil; winograd = nil; winogradFlipped = nil
+            weightFlipped = nil; winograd = nil; winogradFlipped = nil; winograd43 = nil; winograd43Flipped = nil
         }
     }
 
@@ -88,7 +92,12 @@ final class Conv2D {
                  into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, workspace: ConvWorkspace) {
         let (ho, wo) = outputSize(height: height, width: width)
         let n = batch * ho * wo
-        if let winograd, useWinograd {
+        if let winograd43, algorithm == .winograd4x4 {
+            Winograd43Convolution.forward(x, batch: batch, height: height, width: width, kernel: winograd43, bias: bias,
+                                          into: y, accumulate: accumulate, workspace: workspace.winograd)
+            return
+        }
+        if let winograd, algorithm == .winograd2x2 {
             WinogradConvolution.forward(x, batch: batch, height: height, width: width, kernel: winograd, bias: bias,
                                         into: y, accumulate: accumulate, workspace: workspace.winograd)
             return
@@ -103,7 +112,7 @@ final class Conv2D {
         } }
         if kernel == 1 && stride == 1 {
             sgemm(m: outChannels, n: n, k: inChannels, a: weight, lda: inChannels, b: x, ldb: n,
-                  beta: 1, c: y, ldc: n)
+                  beta: 1, c: y, ldc: n, category: "sgemm (1x1)")
             return
         }
         Conv2D.convolveIm2col(x, channels: inChannels, batch: batch, height: height, width: width,
@@ -118,10 +127,15 @@ final class Conv2D {
         let nOut = batch * ho * wo, nIn = batch * height * width
         if kernel == 1 && stride == 1 {
             sgemm(transA: true, m: inChannels, n: nIn, k: outChannels, a: weight, lda: inChannels, b: dy, ldb: nOut,
-                  beta: accumulate ? 1 : 0, c: dx, ldc: nIn)
+                  beta: accumulate ? 1 : 0, c: dx, ldc: nIn, category: "sgemm (1x1)")
             return
         }
-        if let wk = winogradFlipped, useWinograd {
+        if let wk = winograd43Flipped, algorithm == .winograd4x4 {
+            Winograd43Convolution.forward(dy, batch: batch, height: height, width: width, kernel: wk, bias: nil,
+                                          into: dx, accumulate: accumulate, workspace: workspace.winograd)
+            return
+        }
+        if let wk = winogradFlipped, algorithm == .winograd2x2 {
             WinogradConvolution.forward(dy, batch: batch, height: height, width: width, kernel: wk, bias: nil,
                                         into: dx, accumulate: accumulate, workspace: workspace.winograd)
             return
