@@ -54,6 +54,7 @@ public final class UNetModel {
     /// `TweedieError.invalidInput` for a config the architecture cannot have.
     public init(config: UNetConfig, stateDict: StateDict, source: String) throws {
         let plan = try UNetPlan(config)
+        UNetThreading.configureBLAS()
         self.config = config
         modelChannels = plan.modelChannels; embeddingChannels = plan.embeddingChannels
         let E = plan.embeddingChannels, scaleShift = config.useScaleShiftNorm

@@ -46,19 +46,28 @@ final class FloatBuffer {
     }
 }
 
-/// Thread counts of the U-Net: OpenBLAS threads for GEMM and workers for element-wise loops.
+/// Threads of the U-Net. The U-Net parallelises itself — Winograd tile chunks per worker, column
+/// slices of the other GEMMs, (image, head) pairs of attention, channel groups of the element-wise
+/// loops — and calls OpenBLAS single-threaded from each worker: OpenBLAS's own threads would
+/// synchronise on every one of the many small GEMMs and spin on cores the element-wise loops need.
 public enum UNetThreading {
     nonisolated(unsafe) private static var workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 64))
+    nonisolated(unsafe) private static var blasConfigured = false
 
-    /// Sets both the OpenBLAS thread count and the element-wise worker count (call before using a model).
+    /// Sets the worker count (call before using a model; not while one runs).
     public static func setThreads(_ n: Int) {
         workers = max(1, n)
-        openblas_set_num_threads(Int32(workers))
+        configureBLAS()
     }
 
-    /// Worker count of the element-wise loops.
+    /// Puts OpenBLAS in single-threaded mode (idempotent; called when a model is built).
+    static func configureBLAS() {
+        if !blasConfigured { openblas_set_num_threads(1); blasConfigured = true }
+    }
+
+    /// Worker count.
     public static var threads: Int { workers }
-    /// OpenBLAS's current thread count.
+    /// OpenBLAS's thread count per call (1 once a model exists).
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 }
 

@@ -17,10 +17,20 @@ public enum KernelProfile {
         return totals.map { ($0.key, Double($0.value) / 1e9) }.sorted { $0.1 > $1.1 }
     }
 
-    /// Runs `body`, adding its wall time to `category` when profiling.
+    /// Adds `nanoseconds` to `category` (from the driving thread, e.g. per-worker averages).
+    static func add(_ category: String, nanoseconds: UInt64) {
+        if enabled { totals[category, default: 0] += nanoseconds }
+    }
+
+    /// Nanoseconds since boot (for per-worker accounting).
     @inline(__always)
-    static func measure<R>(_ category: String, _ body: () throws -> R) rethrows -> R {
-        if !enabled { return try body() }
+    static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Runs `body`, adding its wall time to `category` when profiling. Only called from the thread
+    /// that drives the model (nil: not measured, for calls made from inside parallel workers).
+    @inline(__always)
+    static func measure<R>(_ category: String?, _ body: () throws -> R) rethrows -> R {
+        guard enabled, let category else { return try body() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = try body()
         totals[category, default: 0] += DispatchTime.now().uptimeNanoseconds - t0

@@ -56,6 +56,7 @@ final class WinogradWorkspace {
     let v = FloatBuffer()
     let m = FloatBuffer()
     let rows = FloatBuffer()
+    let clock = FloatBuffer()
     /// Upper bound on the floats of V + M for one chunk; chunks are whole tile rows.
     var budget = Int(ProcessInfo.processInfo.environment["TWEEDIE_WINOGRAD_BUDGET"] ?? "") ?? (1 << 20)
 }
@@ -66,6 +67,8 @@ enum WinogradConvolution {
     static let planePad = 16
 
     /// y = conv3×3(x) + bias (y += … when `accumulate`), stride 1, padding 1. bias may be nil (zero).
+    /// Chunks of whole tile rows run in parallel, one worker per chunk sequence, each with its own
+    /// transform buffers and single-threaded GEMMs.
     static func forward(_ x: UnsafePointer<Float>, batch: Int, height H: Int, width W: Int, kernel: WinogradKernel,
                         bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool,
                         workspace ws: WinogradWorkspace) {
@@ -73,31 +76,50 @@ enum WinogradConvolution {
         let tilesX = (W + 1) / 2, tilesY = (H + 1) / 2
         let tileRows = batch * tilesY
         let perRow = 16 * (cin + cout) * tilesX
-        let rowsPerChunk = max(1, min(tileRows, ws.budget / max(1, perRow)))
-        let maxTiles = rowsPerChunk * tilesX
-        let V = ws.v.reserve(16 * (cin * maxTiles + planePad)), M = ws.m.reserve(16 * (cout * maxTiles + planePad))
-        let rowLength = tilesX + 1  // one even / odd half-row
         let workers = UNetThreading.threads
-        let scratch = ws.rows.reserve(workers * 16 * rowLength)
-        var r0 = 0
-        while r0 < tileRows {
-            let r1 = min(tileRows, r0 + rowsPerChunk)
-            let tiles = (r1 - r0) * tilesX
-            KernelProfile.measure("winograd input") {
-                inputTransform(x, channels: cin, batch: batch, height: H, width: W, tileRows: r0..<r1,
-                               tilesX: tilesX, tilesY: tilesY, into: V, scratch: scratch, rowLength: rowLength)
+        var rowsPerChunk = max(1, min(tileRows, ws.budget / max(1, perRow)))
+        if workers > 1 { rowsPerChunk = min(rowsPerChunk, (tileRows + workers - 1) / workers) }
+        let chunks = (tileRows + rowsPerChunk - 1) / rowsPerChunk
+        let active = min(workers, chunks)
+        let maxTiles = rowsPerChunk * tilesX
+        let vSize = 16 * (cin * maxTiles + planePad), mSize = 16 * (cout * maxTiles + planePad)
+        let L = tilesX + 1  // one even / odd half-row
+        let sSize = 16 * L
+        let V = ws.v.reserve(active * vSize), M = ws.m.reserve(active * mSize), S = ws.rows.reserve(active * sSize)
+        let clock = ws.clock.reserve(3 * active)  // per-worker ns in the three phases (profiling)
+        let profiling = KernelProfile.enabled
+        if profiling { clock.update(repeating: 0, count: 3 * active) }
+        ParallelLoop.runIndexed(chunks) { range, w in
+            let Vw = V + w * vSize, Mw = M + w * mSize, Sw = S + w * sSize
+            for chunk in range {
+                let r0 = chunk * rowsPerChunk, r1 = min(tileRows, r0 + rowsPerChunk)
+                let tiles = (r1 - r0) * tilesX
+                let t0 = profiling ? KernelProfile.now : 0
+                inputTransform(x, channels: cin, batch: batch, height: H, width: W, tileRows: r0..<r1, tilesX: tilesX,
+                               tilesY: tilesY, into: Vw, scratch: Sw, rowLength: L)
+                let t1 = profiling ? KernelProfile.now : 0
+                for xi in 0..<16 {
+                    sgemm(m: cout, n: tiles, k: cin, a: kernel.u + xi * cout * cin, lda: cin,
+                          b: Vw + xi * (cin * tiles + planePad), ldb: tiles, beta: 0,
+                          c: Mw + xi * (cout * tiles + planePad), ldc: tiles, category: "")
+                }
+                let t2 = profiling ? KernelProfile.now : 0
+                outputTransform(Mw, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
+                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, accumulate: accumulate,
+                                scratch: Sw, rowLength: L)
+                if profiling {
+                    let t3 = KernelProfile.now
+                    clock[3 * w] += Float(t1 - t0); clock[3 * w + 1] += Float(t2 - t1); clock[3 * w + 2] += Float(t3 - t2)
+                }
             }
-            for xi in 0..<16 {
-                sgemm(m: cout, n: tiles, k: cin, a: kernel.u + xi * cout * cin, lda: cin,
-                      b: V + xi * (cin * tiles + planePad), ldb: tiles, beta: 0,
-                      c: M + xi * (cout * tiles + planePad), ldc: tiles, category: "sgemm (winograd)")
-            }
-            KernelProfile.measure("winograd output") {
-                outputTransform(M, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
-                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y,
-                                accumulate: accumulate, scratch: scratch, rowLength: rowLength)
-            }
-            r0 = r1
+        }
+        if profiling {
+            var sums: (Float, Float, Float) = (0, 0, 0)
+            for w in 0..<active { sums.0 += clock[3 * w]; sums.1 += clock[3 * w + 1]; sums.2 += clock[3 * w + 2] }
+            let n = Float(active)
+            KernelProfile.add("winograd input", nanoseconds: UInt64(sums.0 / n))
+            KernelProfile.add("sgemm (winograd)", nanoseconds: UInt64(sums.1 / n))
+            KernelProfile.add("winograd output", nanoseconds: UInt64(sums.2 / n))
         }
     }
 
@@ -113,10 +135,10 @@ enum WinogradConvolution {
         let plane = H * W
         let stride = channels * tiles + planePad  // between ξ planes of V
         let K = tilesX + 1             // entries of E and O
-        ParallelLoop.runIndexed(channels, minimumChunk: 1) { range, worker in
+        do {
             // 8 rows of length L ≥ K: E_r, O_r for the 4 input rows, then reused for the vertical transform.
-            let buf = scratch + worker * 16 * L
-            for c in range {
+            let buf = scratch
+            for c in 0..<channels {
                 for (rowIndex, row) in tileRows.enumerated() {
                     let b = row / tilesY, ty = row % tilesY
                     for r in 0..<4 {
@@ -168,12 +190,12 @@ enum WinogradConvolution {
         let tiles = tileRows.count * tilesX
         let plane = H * W
         let stride = channels * tiles + planePad
-        ParallelLoop.runIndexed(channels, minimumChunk: 1) { range, worker in
+        do {
             // Scratch rows (length L ≥ tilesX): 0–3 the output rows' even / odd columns
             // (y0e, y0o, y1e, y1o), 4–11 s_pj = Σ_i Aᵀ[p][i] m_ij.
-            let buf = scratch + worker * 16 * L
+            let buf = scratch
             let y0e = buf, y0o = buf + L, y1e = buf + 2 * L, y1o = buf + 3 * L
-            for o in range {
+            for o in 0..<channels {
                 let bo = bias?[o] ?? 0
                 for (rowIndex, row) in tileRows.enumerated() {
                     let b = row / tilesY, ty = row % tilesY

@@ -55,6 +55,8 @@ enum Winograd43Convolution {
     static let planePad = 16
 
     /// y = conv3×3(x) + bias (y += … when `accumulate`), stride 1, padding 1. bias may be nil (zero).
+    /// Chunks of whole tile rows run in parallel, one worker per chunk sequence, each with its own
+    /// transform buffers and single-threaded GEMMs.
     static func forward(_ x: UnsafePointer<Float>, batch: Int, height H: Int, width W: Int, kernel: Winograd43Kernel,
                         bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool,
                         workspace ws: WinogradWorkspace) {
@@ -62,31 +64,50 @@ enum Winograd43Convolution {
         let tilesX = (W + 3) / 4, tilesY = (H + 3) / 4
         let tileRows = batch * tilesY
         let perRow = 36 * (cin + cout) * tilesX
-        let rowsPerChunk = max(1, min(tileRows, ws.budget / max(1, perRow)))
+        let workers = UNetThreading.threads
+        var rowsPerChunk = max(1, min(tileRows, ws.budget / max(1, perRow)))
+        if workers > 1 { rowsPerChunk = min(rowsPerChunk, (tileRows + workers - 1) / workers) }
+        let chunks = (tileRows + rowsPerChunk - 1) / rowsPerChunk
+        let active = min(workers, chunks)
         let maxTiles = rowsPerChunk * tilesX
-        let V = ws.v.reserve(36 * (cin * maxTiles + planePad)), M = ws.m.reserve(36 * (cout * maxTiles + planePad))
+        let vSize = 36 * (cin * maxTiles + planePad), mSize = 36 * (cout * maxTiles + planePad)
         let L = 4 * tilesX + 8  // a padded row: columns −1 … 4·tilesX + 4, rounded up
-        let perWorker = 16 * L + 24 * tilesX
-        let scratch = ws.rows.reserve(UNetThreading.threads * perWorker)
-        var r0 = 0
-        while r0 < tileRows {
-            let r1 = min(tileRows, r0 + rowsPerChunk)
-            let tiles = (r1 - r0) * tilesX
-            KernelProfile.measure("winograd input") {
+        let sSize = 16 * L + 24 * tilesX
+        let V = ws.v.reserve(active * vSize), M = ws.m.reserve(active * mSize), S = ws.rows.reserve(active * sSize)
+        let clock = ws.clock.reserve(3 * active)  // per-worker ns in the three phases (profiling)
+        let profiling = KernelProfile.enabled
+        if profiling { clock.update(repeating: 0, count: 3 * active) }
+        ParallelLoop.runIndexed(chunks) { range, w in
+            let Vw = V + w * vSize, Mw = M + w * mSize, Sw = S + w * sSize
+            for chunk in range {
+                let r0 = chunk * rowsPerChunk, r1 = min(tileRows, r0 + rowsPerChunk)
+                let tiles = (r1 - r0) * tilesX
+                let t0 = profiling ? KernelProfile.now : 0
                 inputTransform(x, channels: cin, batch: batch, height: H, width: W, tileRows: r0..<r1, tilesX: tilesX,
-                               tilesY: tilesY, into: V, scratch: scratch, rowLength: L, perWorker: perWorker)
+                               tilesY: tilesY, into: Vw, scratch: Sw, rowLength: L)
+                let t1 = profiling ? KernelProfile.now : 0
+                for xi in 0..<36 {
+                    sgemm(m: cout, n: tiles, k: cin, a: kernel.u + xi * cout * cin, lda: cin,
+                          b: Vw + xi * (cin * tiles + planePad), ldb: tiles, beta: 0,
+                          c: Mw + xi * (cout * tiles + planePad), ldc: tiles, category: "")
+                }
+                let t2 = profiling ? KernelProfile.now : 0
+                outputTransform(Mw, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
+                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, accumulate: accumulate,
+                                scratch: Sw, rowLength: L)
+                if profiling {
+                    let t3 = KernelProfile.now
+                    clock[3 * w] += Float(t1 - t0); clock[3 * w + 1] += Float(t2 - t1); clock[3 * w + 2] += Float(t3 - t2)
+                }
             }
-            for xi in 0..<36 {
-                sgemm(m: cout, n: tiles, k: cin, a: kernel.u + xi * cout * cin, lda: cin,
-                      b: V + xi * (cin * tiles + planePad), ldb: tiles, beta: 0,
-                      c: M + xi * (cout * tiles + planePad), ldc: tiles, category: "sgemm (winograd)")
-            }
-            KernelProfile.measure("winograd output") {
-                outputTransform(M, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1, tilesX: tilesX,
-                                tilesY: tilesY, bias: bias, into: y, accumulate: accumulate, scratch: scratch,
-                                rowLength: L, perWorker: perWorker)
-            }
-            r0 = r1
+        }
+        if profiling {
+            var sums: (Float, Float, Float) = (0, 0, 0)
+            for w in 0..<active { sums.0 += clock[3 * w]; sums.1 += clock[3 * w + 1]; sums.2 += clock[3 * w + 2] }
+            let n = Float(active)
+            KernelProfile.add("winograd input", nanoseconds: UInt64(sums.0 / n))
+            KernelProfile.add("sgemm (winograd)", nanoseconds: UInt64(sums.1 / n))
+            KernelProfile.add("winograd output", nanoseconds: UInt64(sums.2 / n))
         }
     }
 
@@ -94,14 +115,14 @@ enum Winograd43Convolution {
     @inline(never)
     static func inputTransform(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                tileRows: Range<Int>, tilesX: Int, tilesY: Int, into V: UnsafeMutablePointer<Float>,
-                               scratch: UnsafeMutablePointer<Float>, rowLength L: Int, perWorker: Int) {
+                               scratch: UnsafeMutablePointer<Float>, rowLength L: Int) {
         let tiles = tileRows.count * tilesX
         let plane = H * W
         let stride = channels * tiles + planePad
-        ParallelLoop.runIndexed(channels, minimumChunk: 1) { range, worker in
+        do {
             // Rows 0–5: the padded input rows (index k holds column k − 1); rows 6–11: Bᵀ applied along y.
-            let buf = scratch + worker * perWorker
-            for c in range {
+            let buf = scratch
+            for c in 0..<channels {
                 for (rowIndex, row) in tileRows.enumerated() {
                     let b = row / tilesY, ty = row % tilesY
                     for r in 0..<6 {
@@ -153,15 +174,15 @@ enum Winograd43Convolution {
     static func outputTransform(_ M: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                 tileRows: Range<Int>, tilesX: Int, tilesY: Int, bias: UnsafePointer<Float>?,
                                 into y: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                scratch: UnsafeMutablePointer<Float>, rowLength L: Int, perWorker: Int) {
+                                scratch: UnsafeMutablePointer<Float>, rowLength L: Int) {
         let tiles = tileRows.count * tilesX
         let plane = H * W
         let stride = channels * tiles + planePad
-        ParallelLoop.runIndexed(channels, minimumChunk: 1) { range, worker in
+        do {
             // Rows 0–3 (length L ≥ 4·tilesX): the 4 output rows of a tile row; then 24 arrays s_pj (tilesX each).
-            let buf = scratch + worker * perWorker
+            let buf = scratch
             let sBase = buf + 16 * L
-            for o in range {
+            for o in 0..<channels {
                 let bo = bias?[o] ?? 0
                 for (rowIndex, row) in tileRows.enumerated() {
                     let b = row / tilesY, ty = row % tilesY

@@ -73,17 +73,21 @@ final class AttentionBlock: UNetModule {
         let P = probs.reserve(batch * heads * T * T)
         let o = nrm  // GN output no longer needed
         let alpha = Float(1 / Double(ch).squareRoot())  // (ch^(−1/4))² on q·k
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let (rq, rk, rv) = rows(head: h)
-                let Pb = P + (b * heads + h) * T * T
-                // S[t][s] = α Σ_c q[c][t] k[c][s]
-                sgemm(transA: true, m: T, n: T, k: ch, alpha: alpha, a: q3 + rq * n + b * T, lda: n,
-                      b: q3 + rk * n + b * T, ldb: n, beta: 0, c: Pb, ldc: T, category: "sgemm (attention)")
-                AttentionBlock.softmaxRows(Pb, rows: T, columns: T)
-                // o[c][t] = Σ_s v[c][s] P[t][s]
-                sgemm(transB: true, m: ch, n: T, k: T, a: q3 + rv * n + b * T, lda: n, b: Pb, ldb: T,
-                      beta: 0, c: o + h * ch * n + b * T, ldc: n, category: "sgemm (attention)")
+        // One (image, head) pair per task: two single-threaded GEMMs and a softmax.
+        KernelProfile.measure("attention core") {
+            ParallelLoop.run(batch * heads) { range in
+                for pair in range {
+                    let b = pair / self.heads, h = pair % self.heads
+                    let (rq, rk, rv) = self.rows(head: h)
+                    let Pb = P + pair * T * T
+                    // S[t][s] = α Σ_c q[c][t] k[c][s]
+                    sgemm(transA: true, m: T, n: T, k: ch, alpha: alpha, a: q3 + rq * n + b * T, lda: n,
+                          b: q3 + rk * n + b * T, ldb: n, beta: 0, c: Pb, ldc: T, category: "")
+                    for t in 0..<T { AttentionBlock.softmaxRow(Pb + t * T, count: T) }
+                    // o[c][t] = Σ_s v[c][s] P[t][s]
+                    sgemm(transB: true, m: ch, n: T, k: T, a: q3 + rv * n + b * T, lda: n, b: Pb, ldb: T,
+                          beta: 0, c: o + h * ch * n + b * T, ldc: n, category: "")
+                }
             }
         }
         let y = output.reserve(C * n)
@@ -101,24 +105,29 @@ final class AttentionBlock: UNetModule {
         let dO = context.workspace.a.reserve(C * n)
         projOut.backward(dy, batch: 1, height: 1, width: n, into: dO, workspace: workspace)
         let dq3 = context.workspace.b.reserve(3 * C * n)
-        let dP = context.workspace.c.reserve(T * T)
+        let dPAll = context.workspace.c.reserve(UNetThreading.threads * T * T)
         let alpha = Float(1 / Double(ch).squareRoot())
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let (rq, rk, rv) = rows(head: h)
-                let Pb = P + (b * heads + h) * T * T
-                let dOh = dO + h * ch * n + b * T
-                // dP[t][s] = Σ_c dO[c][t] v[c][s]
-                sgemm(transA: true, m: T, n: T, k: ch, a: dOh, lda: n, b: q3 + rv * n + b * T, ldb: n,
-                      beta: 0, c: dP, ldc: T, category: "sgemm (attention)")
-                // dV[c][s] = Σ_t dO[c][t] P[t][s]
-                sgemm(m: ch, n: T, k: T, a: dOh, lda: n, b: Pb, ldb: T, beta: 0, c: dq3 + rv * n + b * T, ldc: n, category: "sgemm (attention)")
-                AttentionBlock.softmaxBackwardRows(Pb, dP, rows: T, columns: T)
-                // dQ[c][t] = α Σ_s k[c][s] dS[t][s];  dK[c][s] = α Σ_t q[c][t] dS[t][s]
-                sgemm(transB: true, m: ch, n: T, k: T, alpha: alpha, a: q3 + rk * n + b * T, lda: n, b: dP, ldb: T,
-                      beta: 0, c: dq3 + rq * n + b * T, ldc: n, category: "sgemm (attention)")
-                sgemm(m: ch, n: T, k: T, alpha: alpha, a: q3 + rq * n + b * T, lda: n, b: dP, ldb: T,
-                      beta: 0, c: dq3 + rk * n + b * T, ldc: n, category: "sgemm (attention)")
+        KernelProfile.measure("attention core backward") {
+            ParallelLoop.runIndexed(batch * heads) { range, worker in
+                let dP = dPAll + worker * T * T
+                for pair in range {
+                    let b = pair / self.heads, h = pair % self.heads
+                    let (rq, rk, rv) = self.rows(head: h)
+                    let Pb = P + pair * T * T
+                    let dOh = dO + h * ch * n + b * T
+                    // dP[t][s] = Σ_c dO[c][t] v[c][s]
+                    sgemm(transA: true, m: T, n: T, k: ch, a: dOh, lda: n, b: q3 + rv * n + b * T, ldb: n,
+                          beta: 0, c: dP, ldc: T, category: "")
+                    // dV[c][s] = Σ_t dO[c][t] P[t][s]
+                    sgemm(m: ch, n: T, k: T, a: dOh, lda: n, b: Pb, ldb: T, beta: 0, c: dq3 + rv * n + b * T, ldc: n,
+                          category: "")
+                    for t in 0..<T { AttentionBlock.softmaxBackwardRow(Pb + t * T, dP + t * T, count: T) }
+                    // dQ[c][t] = α Σ_s k[c][s] dS[t][s];  dK[c][s] = α Σ_t q[c][t] dS[t][s]
+                    sgemm(transB: true, m: ch, n: T, k: T, alpha: alpha, a: q3 + rk * n + b * T, lda: n, b: dP, ldb: T,
+                          beta: 0, c: dq3 + rq * n + b * T, ldc: n, category: "")
+                    sgemm(m: ch, n: T, k: T, alpha: alpha, a: q3 + rq * n + b * T, lda: n, b: dP, ldb: T,
+                          beta: 0, c: dq3 + rk * n + b * T, ldc: n, category: "")
+                }
             }
         }
         let dn = dO  // dO no longer needed
@@ -129,28 +138,20 @@ final class AttentionBlock: UNetModule {
         return dx
     }
 
-    /// In-place softmax of each row (max-subtracted; sums in Float64).
-    static func softmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        KernelProfile.measure("softmax") { ParallelLoop.run(rows, minimumChunk: 16) { range in
-            for t in range {
-                let row = S + t * columns
-                var mx = -Float.infinity
-                for s in 0..<columns { mx = max(mx, row[s]) }
-                for s in 0..<columns { row[s] = fastExp(row[s] - mx) }
-                let inv = Float(1 / Reduce.sum(row, columns))
-                for s in 0..<columns { row[s] *= inv }
-            }
-        } }
+    /// In-place softmax of one row (max-subtracted; the sum in Float64).
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
+        var mx = -Float.infinity
+        for s in 0..<count { mx = max(mx, row[s]) }
+        for s in 0..<count { row[s] = fastExp(row[s] - mx) }
+        let inv = Float(1 / Reduce.sum(row, count))
+        for s in 0..<count { row[s] *= inv }
     }
 
-    /// dP ← P ⊙ (dP − Σ_s P·dP), row by row (the softmax VJP), in place in dP.
-    static func softmaxBackwardRows(_ P: UnsafePointer<Float>, _ dP: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        KernelProfile.measure("softmax backward") { ParallelLoop.run(rows, minimumChunk: 16) { range in
-            for t in range {
-                let p = P + t * columns, d = dP + t * columns
-                let k = Float(Reduce.dot(p, d, columns))
-                for s in 0..<columns { d[s] = p[s] * (d[s] - k) }
-            }
-        } }
+    /// d ← p ⊙ (d − Σ_s p·d) for one row (the softmax VJP), in place in d.
+    @inline(__always)
+    static func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, count: Int) {
+        let k = Float(Reduce.dot(p, d, count))
+        for s in 0..<count { d[s] = p[s] * (d[s] - k) }
     }
 }

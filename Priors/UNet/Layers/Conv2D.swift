@@ -111,7 +111,7 @@ final class Conv2D {
             }
         } }
         if kernel == 1 && stride == 1 {
-            sgemm(m: outChannels, n: n, k: inChannels, a: weight, lda: inChannels, b: x, ldb: n,
+            parallelSgemm(m: outChannels, n: n, k: inChannels, a: weight, lda: inChannels, b: x, ldb: n,
                   beta: 1, c: y, ldc: n, category: "sgemm (1x1)")
             return
         }
@@ -126,7 +126,7 @@ final class Conv2D {
         let (ho, wo) = outputSize(height: height, width: width)
         let nOut = batch * ho * wo, nIn = batch * height * width
         if kernel == 1 && stride == 1 {
-            sgemm(transA: true, m: inChannels, n: nIn, k: outChannels, a: weight, lda: inChannels, b: dy, ldb: nOut,
+            parallelSgemm(transA: true, m: inChannels, n: nIn, k: outChannels, a: weight, lda: inChannels, b: dy, ldb: nOut,
                   beta: accumulate ? 1 : 0, c: dx, ldc: nIn, category: "sgemm (1x1)")
             return
         }
@@ -157,7 +157,7 @@ final class Conv2D {
         while r0 < rows {
             let r1 = min(rows, r0 + rowsPerChunk)
             let cols = (r1 - r0) * wo
-            sgemm(transA: true, m: kRows, n: cols, k: outChannels, a: weight, lda: kRows,
+            parallelSgemm(transA: true, m: kRows, n: cols, k: outChannels, a: weight, lda: kRows,
                   b: dy + r0 * wo, ldb: nOut, beta: 0, c: col, ldc: cols)
             KernelProfile.measure("col2im") { Conv2D.col2im(col, channels: inChannels, batch: batch, height: height, width: width,
                           outHeight: ho, outWidth: wo, kernel: kernel, stride: stride, padding: padding,
@@ -184,7 +184,7 @@ final class Conv2D {
                        kernel: kernel, stride: stride, padding: padding, rows: r0..<r1, into: col)
             }
             let cols = (r1 - r0) * wo
-            sgemm(m: outChannels, n: cols, k: kRows, a: weight, lda: kRows, b: col, ldb: cols,
+            parallelSgemm(m: outChannels, n: cols, k: kRows, a: weight, lda: kRows, b: col, ldb: cols,
                   beta: 1, c: y + r0 * wo, ldc: nOut)
             r0 = r1
         }
