@@ -49,16 +49,29 @@ public final class UNetModel {
     /// (where its concat input splits into h and the skip).
     private var lastSkipShapes: [ActivationShape] = [], lastConcatSplit: [Int] = []
 
+    /// How the 3×3 convolutions are computed (resolved from `.automatic`).
+    public let convolution: ConvolutionAlgorithm
+
     /// Builds the network of `config` from `stateDict` (PyTorch names and layouts). `source` names the
     /// checkpoint in errors. Throws `TweedieError.model` for any missing, unexpected or mis-shaped tensor,
-    /// `TweedieError.invalidInput` for a config the architecture cannot have.
-    public init(config: UNetConfig, stateDict: StateDict, source: String) throws {
+    /// `TweedieError.invalidInput` for a config the architecture cannot have. `convolution` picks the
+    /// 3×3 algorithm: `.automatic` is Winograd F(4×4, 3×3) up to 50 M parameters (its kernels take 4× the
+    /// weights per direction), F(2×2, 3×3) above (16/9×).
+    public init(config: UNetConfig, stateDict: StateDict, source: String,
+                convolution: ConvolutionAlgorithm = .automatic) throws {
         let plan = try UNetPlan(config)
         UNetThreading.configureBLAS()
         self.config = config
+        if convolution == .automatic {
+            let count = plan.parameterShapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+            self.convolution = count <= 50_000_000 ? .winograd4x4 : .winograd2x2
+        } else {
+            self.convolution = convolution
+        }
         modelChannels = plan.modelChannels; embeddingChannels = plan.embeddingChannels
         let E = plan.embeddingChannels, scaleShift = config.useScaleShiftNorm
         let r = UNetWeightReader(stateDict, source: source, configSummary: config.summary)
+        r.convolution = self.convolution
         func module(_ m: UNetPlan.Module) -> UNetModule {
             switch m {
             case let .conv(p, cin, cout):

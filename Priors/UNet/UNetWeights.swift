@@ -14,6 +14,8 @@ final class UNetWeightReader {
     private var missing: [String] = []
     private var misshaped: [String] = []
     private(set) var parameterCount = 0
+    /// Algorithm given to the 3×3 convolutions built by `conv`.
+    var convolution = ConvolutionAlgorithm.winograd4x4
 
     init(_ dict: StateDict, source: String, configSummary: String) {
         self.dict = dict; self.source = source; self.configSummary = configSummary
@@ -37,7 +39,8 @@ final class UNetWeightReader {
 
     func conv(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1) -> Conv2D {
         Conv2D(inChannels: cin, outChannels: cout, kernel: kernel, stride: stride,
-               weight: tensor(prefix + ".weight", [cout, cin, kernel, kernel]), bias: tensor(prefix + ".bias", [cout]))
+               weight: tensor(prefix + ".weight", [cout, cin, kernel, kernel]), bias: tensor(prefix + ".bias", [cout]),
+               algorithm: convolution)
     }
 
     /// A PyTorch Conv1d with kernel 1 (weight `[out][in][1]`) as a 1×1 convolution.

@@ -43,6 +43,9 @@ struct BenchUNet: TweedieCommand {
     @Option(help: "Timed runs after one warm-up; the best and the median are reported.")
     var repeats = 5
 
+    @Option(help: "3×3 convolution algorithm: automatic, im2col, winograd2, winograd4.")
+    var convolution: ConvolutionAlgorithm = .automatic
+
     @Flag(help: "Also split one forward + VJP by kernel (GEMM, im2col, GroupNorm, …).")
     var profile = false
 
@@ -62,7 +65,8 @@ struct BenchUNet: TweedieCommand {
         let name: String
         if reference {
             let cfg = UNetBenchmark.referenceConfig
-            model = try UNetModel(config: cfg, stateDict: try UNetBenchmark.randomStateDict(for: cfg), source: "reference")
+            model = try UNetModel(config: cfg, stateDict: try UNetBenchmark.randomStateDict(for: cfg), source: "reference",
+                              convolution: convolution)
             name = "reference network (DESIGN §7)"
         } else {
             let cfgPath = config!, ckpt = checkpoint!
@@ -75,14 +79,16 @@ struct BenchUNet: TweedieCommand {
                 throw TweedieError.invalidInput(what: cfgPath, problem: "not a U-Net config (improved-diffusion flag names as JSON): \(error)")
             }
             let weights = try SafeTensors.read(contentsOf: URL(fileURLWithPath: ckpt)).tensors
-            model = try UNetModel(config: cfg, stateDict: weights, source: ckpt)
+            model = try UNetModel(config: cfg, stateDict: weights, source: ckpt, convolution: convolution)
             name = ckpt
         }
         let result = try UNetBenchmark.run(model, batch: batch, repeats: repeats, profiled: profile)
         var load = [Double](repeating: 0, count: 3)
         let got = getloadavg(&load, 3)
-        print("U-Net benchmark: \(name)")
+        print("U-Net benchmark: \(name), 3×3 convolutions: \(model.convolution.rawValue)")
         print(result.description)
         if got == 3 { print(String(format: "load average: %.2f %.2f %.2f", load[0], load[1], load[2])) }
     }
 }
+
+extension ConvolutionAlgorithm: ExpressibleByArgument {}

@@ -63,7 +63,7 @@ final class Buf {
     // MARK: Convolutions
 
     func checkConv(cin: Int, cout: Int, kernel: Int, stride: Int, batch: Int, h: Int, w: Int, seed: UInt64,
-                   algorithm: Conv2D.Algorithm = .im2col) {
+                   algorithm: ConvolutionAlgorithm = .im2col) {
         var rng = TestRandom(seed: seed)
         let wt = rng.floats(cout * cin * kernel * kernel, std: 0.3), bs = rng.floats(cout, std: 0.1)
         let conv = Conv2D(inChannels: cin, outChannels: cout, kernel: kernel, stride: stride, weight: wt, bias: bs)
@@ -99,8 +99,8 @@ final class Buf {
         checkConv(cin: 2, cout: 3, kernel: 3, stride: 1, batch: 1, h: 1, w: 4, seed: 2)
     }
 
-    @Test(arguments: [Conv2D.Algorithm.winograd2x2, .winograd4x4])
-    func winogradConv3x3MatchesReferenceAndFiniteDifferences(_ algorithm: Conv2D.Algorithm) {
+    @Test(arguments: [ConvolutionAlgorithm.winograd2x2, .winograd4x4])
+    func winogradConv3x3MatchesReferenceAndFiniteDifferences(_ algorithm: ConvolutionAlgorithm) {
         checkConv(cin: 3, cout: 5, kernel: 3, stride: 1, batch: 2, h: 6, w: 5, seed: 1, algorithm: algorithm)
         checkConv(cin: 2, cout: 3, kernel: 3, stride: 1, batch: 1, h: 1, w: 4, seed: 2, algorithm: algorithm)
         checkConv(cin: 4, cout: 2, kernel: 3, stride: 1, batch: 3, h: 7, w: 3, seed: 7, algorithm: algorithm)

@@ -33,10 +33,11 @@ enum UNetFixtures {
 }
 
 @Suite struct UNetParityTests {
-    func checkParity(_ name: String, stateDict: StateDict, source: String) throws {
+    func checkParity(_ name: String, stateDict: StateDict, source: String,
+                     convolution: ConvolutionAlgorithm = .automatic) throws {
         let config = try UNetFixtures.config(name)
         let io = try UNetFixtures.io(name)
-        let model = try UNetModel(config: config, stateDict: stateDict, source: source)
+        let model = try UNetModel(config: config, stateDict: stateDict, source: source, convolution: convolution)
         let b = io.x.shape[0], h = io.x.shape[2], w = io.x.shape[3]
         #expect(io.out.shape == [b, config.outChannels, h, w])
         let out = try model.forward(io.x.values, batch: b, height: h, width: w, timesteps: io.timesteps)
@@ -47,10 +48,11 @@ enum UNetFixtures {
         #expect(vjpErr < 1e-4, "\(name) (\(source)) VJP: relative error \(vjpErr)")
     }
 
-    @Test(arguments: ["improved", "guided"])
-    func safetensorsParity(_ name: String) throws {
+    @Test(arguments: ["improved", "guided"], [ConvolutionAlgorithm.im2col, .winograd2x2, .winograd4x4])
+    func safetensorsParity(_ name: String, _ convolution: ConvolutionAlgorithm) throws {
         let url = UNetFixtures.directory.appendingPathComponent("\(name).safetensors")
-        try checkParity(name, stateDict: try SafeTensors.read(contentsOf: url).tensors, source: url.lastPathComponent)
+        try checkParity(name, stateDict: try SafeTensors.read(contentsOf: url).tensors,
+                        source: "\(url.lastPathComponent), \(convolution)", convolution: convolution)
     }
 
     @Test func fixtureParameterCountsMatchPyTorch() throws {

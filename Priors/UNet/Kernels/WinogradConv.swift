@@ -29,19 +29,20 @@ final class WinogradKernel {
     /// From a row-major `[Cout][Cin][3][3]` kernel.
     init(weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int) {
         self.inChannels = inChannels; self.outChannels = outChannels
-        let count = 16 * outChannels * inChannels
-        u = .allocate(capacity: count)
-        let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        u = .allocate(capacity: 16 * outChannels * inChannels)
+        let G: [(Double, Double, Double)] = [(1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1)]
+        let plane = outChannels * inChannels
         for o in 0..<outChannels {
             for i in 0..<inChannels {
                 let g = weight + (o * inChannels + i) * 9
-                // Gg (4×3), then (Gg)Gᵀ (4×4), in Float64.
-                var gg = [[Double]](repeating: [0, 0, 0], count: 4)
-                for r in 0..<4 { for c in 0..<3 { gg[r][c] = (0..<3).reduce(0) { $0 + G[r][$1] * Double(g[$1 * 3 + c]) } } }
                 for r in 0..<4 {
-                    for c in 0..<4 {
-                        let v = (0..<3).reduce(0) { $0 + gg[r][$1] * G[c][$1] }
-                        u[((r * 4 + c) * outChannels + o) * inChannels + i] = Float(v)
+                    let (a, b, c) = G[r]
+                    let h0 = a * Double(g[0]) + b * Double(g[3]) + c * Double(g[6])
+                    let h1 = a * Double(g[1]) + b * Double(g[4]) + c * Double(g[7])
+                    let h2 = a * Double(g[2]) + b * Double(g[5]) + c * Double(g[8])
+                    for col in 0..<4 {
+                        let (p, q, s) = G[col]
+                        u[(r * 4 + col) * plane + o * inChannels + i] = Float(p * h0 + q * h1 + s * h2)
                     }
                 }
             }

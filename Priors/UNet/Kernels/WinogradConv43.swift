@@ -32,16 +32,22 @@ final class Winograd43Kernel {
     init(weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int) {
         self.inChannels = inChannels; self.outChannels = outChannels
         u = .allocate(capacity: 36 * outChannels * inChannels)
-        let G: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
-        var gg = [[Double]](repeating: [0, 0, 0], count: 6)
+        // G's rows as (a, b, c) with (G g)_r = a·g0 + b·g1 + c·g2 (applied to the kernel's columns, then rows).
+        let G: [(Double, Double, Double)] = [(1.0 / 4, 0, 0), (-1.0 / 6, -1.0 / 6, -1.0 / 6), (-1.0 / 6, 1.0 / 6, -1.0 / 6),
+                                             (1.0 / 24, 1.0 / 12, 1.0 / 6), (1.0 / 24, -1.0 / 12, 1.0 / 6), (0, 0, 1)]
+        let plane = outChannels * inChannels
         for o in 0..<outChannels {
             for i in 0..<inChannels {
                 let g = weight + (o * inChannels + i) * 9
-                for r in 0..<6 { for c in 0..<3 { gg[r][c] = (0..<3).reduce(0) { $0 + G[r][$1] * Double(g[$1 * 3 + c]) } } }
                 for r in 0..<6 {
-                    for c in 0..<6 {
-                        u[((r * 6 + c) * outChannels + o) * inChannels + i] = Float((0..<3).reduce(0) { $0 + gg[r][$1] * G[c][$1] })
+                    // Row r of G·g (3 values), in Float64.
+                    let (a, b, c) = G[r]
+                    let h0 = a * Double(g[0]) + b * Double(g[3]) + c * Double(g[6])
+                    let h1 = a * Double(g[1]) + b * Double(g[4]) + c * Double(g[7])
+                    let h2 = a * Double(g[2]) + b * Double(g[5]) + c * Double(g[8])
+                    for col in 0..<6 {
+                        let (p, q, s) = G[col]
+                        u[(r * 6 + col) * plane + o * inChannels + i] = Float(p * h0 + q * h1 + s * h2)
                     }
                 }
             }

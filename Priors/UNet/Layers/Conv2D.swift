@@ -18,6 +18,18 @@
 
 import Foundation
 
+/// How the U-Net computes its 3×3 stride-1 convolutions (strided and 1×1 ones always use GEMM directly).
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// Winograd F(4×4, 3×3) for networks up to 50 M parameters, F(2×2, 3×3) above (memory: see Conv2D).
+    case automatic
+    /// im2col + GEMM (9 multiply-adds per output and input channel; least memory).
+    case im2col
+    /// Winograd F(2×2, 3×3) (4 multiply-adds; kernels 16/9× the weights per direction).
+    case winograd2x2 = "winograd2"
+    /// Winograd F(4×4, 3×3) (2.25 multiply-adds; kernels 4× the weights per direction; fastest).
+    case winograd4x4 = "winograd4"
+}
+
 /// Scratch memory shared by the layers of one network: the im2col matrix and Winograd's buffers.
 final class ConvWorkspace {
     let col = FloatBuffer()
@@ -36,44 +48,72 @@ final class Conv2D {
     let weight: UnsafeMutablePointer<Float>
     /// `[Cout]`.
     let bias: UnsafeMutablePointer<Float>
-    /// For 3×3 stride 1: `[Cin][Cout·9]`, the kernel of the transposed (input-gradient) convolution.
-    private let weightFlipped: UnsafeMutablePointer<Float>?
-    /// For 3×3 stride 1: Winograd transforms of the kernel and of the flipped kernel, F(2×2, 3×3) and F(4×4, 3×3).
-    private let winograd: WinogradKernel?, winogradFlipped: WinogradKernel?
-    private let winograd43: Winograd43Kernel?, winograd43Flipped: Winograd43Kernel?
-    /// How this layer computes a 3×3 stride-1 convolution (all exact up to rounding; the tests run each).
-    enum Algorithm { case im2col, winograd2x2, winograd4x4 }
-    var algorithm = Algorithm.winograd4x4
+    /// How this layer computes a 3×3 stride-1 convolution and its VJP (all exact up to rounding; the tests
+    /// run each). Transformed kernels are built on first use, so only the chosen algorithm costs memory:
+    /// im2col 1× the weights for the VJP's flipped kernel, F(2×2, 3×3) 16/9× per direction, F(4×4, 3×3) 4×.
+    var algorithm = ConvolutionAlgorithm.winograd4x4
+
+    // Built on first use (3×3 stride 1 only): the flipped, transposed kernel `[Cin][Cout·9]` of the
+    // input-gradient convolution, and the Winograd transforms of the kernel and of the flipped kernel.
+    private var flippedStorage: UnsafeMutablePointer<Float>?
+    private var winograd22: (forward: WinogradKernel?, backward: WinogradKernel?) = (nil, nil)
+    private var winograd44: (forward: Winograd43Kernel?, backward: Winograd43Kernel?) = (nil, nil)
 
     /// A layer from PyTorch-layout weights (`weight.count == Cout·Cin·k²`, `bias.count == Cout`).
-    init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, weight w: [Float], bias b: [Float]) {
+    init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, weight w: [Float], bias b: [Float],
+         algorithm: ConvolutionAlgorithm = .winograd4x4) {
         precondition(kernel == 1 || kernel == 3, "kernel must be 1 or 3")
         precondition(stride == 1 || stride == 2, "stride must be 1 or 2")
         precondition(w.count == outChannels * inChannels * kernel * kernel && b.count == outChannels)
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel; self.stride = stride
         weight = .allocate(capacity: w.count); weight.initialize(from: w, count: w.count)
         bias = .allocate(capacity: b.count); bias.initialize(from: b, count: b.count)
-        if kernel == 3 && stride == 1 {
-            let f = UnsafeMutablePointer<Float>.allocate(capacity: w.count)
-            for o in 0..<outChannels {
-                for i in 0..<inChannels {
-                    for k in 0..<9 {
-                        f[(i * outChannels + o) * 9 + (8 - k)] = w[(o * inChannels + i) * 9 + k]
-                    }
-                }
+        self.algorithm = algorithm == .automatic ? .winograd4x4 : algorithm
+    }
+
+    /// The kernel of the input-gradient convolution: W'[i][o][2−ky][2−kx] = W[o][i][ky][kx].
+    private var weightFlipped: UnsafeMutablePointer<Float> {
+        if let f = flippedStorage { return f }
+        let f = UnsafeMutablePointer<Float>.allocate(capacity: outChannels * inChannels * 9)
+        for o in 0..<outChannels {
+            for i in 0..<inChannels {
+                for k in 0..<9 { f[(i * outChannels + o) * 9 + (8 - k)] = weight[(o * inChannels + i) * 9 + k] }
             }
-            weightFlipped = f
-            winograd = WinogradKernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
-            winogradFlipped = WinogradKernel(weight: f, inChannels: outChannels, outChannels: inChannels)
-            winograd43 = Winograd43Kernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
-            winograd43Flipped = Winograd43Kernel(weight: f, inChannels: outChannels, outChannels: inChannels)
-        } else {
-            weightFlipped = nil; winograd = nil; winogradFlipped = nil; winograd43 = nil; winograd43Flipped = nil
         }
+        flippedStorage = f
+        return f
+    }
+
+    private var isWinogradCandidate: Bool { kernel == 3 && stride == 1 }
+
+    private func winograd22Kernel(backward: Bool) -> WinogradKernel {
+        if backward {
+            if let k = winograd22.backward { return k }
+            let k = WinogradKernel(weight: weightFlipped, inChannels: outChannels, outChannels: inChannels)
+            winograd22.backward = k
+            return k
+        }
+        if let k = winograd22.forward { return k }
+        let k = WinogradKernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
+        winograd22.forward = k
+        return k
+    }
+
+    private func winograd44Kernel(backward: Bool) -> Winograd43Kernel {
+        if backward {
+            if let k = winograd44.backward { return k }
+            let k = Winograd43Kernel(weight: weightFlipped, inChannels: outChannels, outChannels: inChannels)
+            winograd44.backward = k
+            return k
+        }
+        if let k = winograd44.forward { return k }
+        let k = Winograd43Kernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
+        winograd44.forward = k
+        return k
     }
 
     deinit {
-        weight.deallocate(); bias.deallocate(); weightFlipped?.deallocate()
+        weight.deallocate(); bias.deallocate(); flippedStorage?.deallocate()
     }
 
     func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -92,13 +132,15 @@ final class Conv2D {
                  into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, workspace: ConvWorkspace) {
         let (ho, wo) = outputSize(height: height, width: width)
         let n = batch * ho * wo
-        if let winograd43, algorithm == .winograd4x4 {
-            Winograd43Convolution.forward(x, batch: batch, height: height, width: width, kernel: winograd43, bias: bias,
+        if isWinogradCandidate && algorithm == .winograd4x4 {
+            Winograd43Convolution.forward(x, batch: batch, height: height, width: width,
+                                          kernel: winograd44Kernel(backward: false), bias: bias,
                                           into: y, accumulate: accumulate, workspace: workspace.winograd)
             return
         }
-        if let winograd, algorithm == .winograd2x2 {
-            WinogradConvolution.forward(x, batch: batch, height: height, width: width, kernel: winograd, bias: bias,
+        if isWinogradCandidate && algorithm == .winograd2x2 {
+            WinogradConvolution.forward(x, batch: batch, height: height, width: width,
+                                        kernel: winograd22Kernel(backward: false), bias: bias,
                                         into: y, accumulate: accumulate, workspace: workspace.winograd)
             return
         }
@@ -130,17 +172,20 @@ final class Conv2D {
                   beta: accumulate ? 1 : 0, c: dx, ldc: nIn, category: "sgemm (1x1)")
             return
         }
-        if let wk = winograd43Flipped, algorithm == .winograd4x4 {
-            Winograd43Convolution.forward(dy, batch: batch, height: height, width: width, kernel: wk, bias: nil,
+        if isWinogradCandidate && algorithm == .winograd4x4 {
+            Winograd43Convolution.forward(dy, batch: batch, height: height, width: width,
+                                          kernel: winograd44Kernel(backward: true), bias: nil,
                                           into: dx, accumulate: accumulate, workspace: workspace.winograd)
             return
         }
-        if let wk = winogradFlipped, algorithm == .winograd2x2 {
-            WinogradConvolution.forward(dy, batch: batch, height: height, width: width, kernel: wk, bias: nil,
+        if isWinogradCandidate && algorithm == .winograd2x2 {
+            WinogradConvolution.forward(dy, batch: batch, height: height, width: width,
+                                        kernel: winograd22Kernel(backward: true), bias: nil,
                                         into: dx, accumulate: accumulate, workspace: workspace.winograd)
             return
         }
-        if let wf = weightFlipped {
+        if isWinogradCandidate {
+            let wf = weightFlipped
             if !accumulate { KernelProfile.measure("zero fill") { dx.update(repeating: 0, count: inChannels * nIn) } }
             Conv2D.convolveIm2col(dy, channels: outChannels, batch: batch, height: height, width: width,
                                   kernel: 3, stride: 1, padding: 1, weight: wf, outChannels: inChannels,
