@@ -91,10 +91,10 @@ enum ParallelLoop {
         }
     }
 
-    /// Like `run`, also passing the chunk's worker index (0..<threads), for per-worker scratch memory.
+    /// Like `run`, also passing the chunk's worker index (0..<workers), for per-worker scratch memory:
+    /// callers size that memory with the same `workers` they pass here.
     @inline(__always)
-    static func runIndexed(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>, Int) -> Void) {
-        let workers = UNetThreading.threads
+    static func runIndexed(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (Range<Int>, Int) -> Void) {
         if workers <= 1 || count < 2 * minimumChunk || count < 2 {
             if count > 0 { body(0..<count, 0) }
             return

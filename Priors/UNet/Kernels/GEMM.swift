@@ -31,7 +31,7 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
         if n >= 64 * workers {
             // Column slices (multiples of 16 columns).
             let per = ((n + workers - 1) / workers + 15) / 16 * 16
-            ParallelLoop.run(workers) { r in
+            ParallelLoop.runIndexed(workers, workers: workers) { r, _ in
                 for w in r {
                     let j0 = w * per, j1 = min(n, j0 + per)
                     if j1 <= j0 { continue }
@@ -41,7 +41,7 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
             }
         } else {
             let per = (m + workers - 1) / workers
-            ParallelLoop.run(workers) { r in
+            ParallelLoop.runIndexed(workers, workers: workers) { r, _ in
                 for w in r {
                     let i0 = w * per, i1 = min(m, i0 + per)
                     if i1 <= i0 { continue }

@@ -90,7 +90,7 @@ enum WinogradConvolution {
         let clock = ws.clock.reserve(3 * active)  // per-worker ns in the three phases (profiling)
         let profiling = KernelProfile.enabled
         if profiling { clock.update(repeating: 0, count: 3 * active) }
-        ParallelLoop.runIndexed(chunks) { range, w in
+        ParallelLoop.runIndexed(chunks, workers: active) { range, w in
             let Vw = V + w * vSize, Mw = M + w * mSize, Sw = S + w * sSize
             for chunk in range {
                 let r0 = chunk * rowsPerChunk, r1 = min(tileRows, r0 + rowsPerChunk)

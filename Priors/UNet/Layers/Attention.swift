@@ -105,10 +105,11 @@ final class AttentionBlock: UNetModule {
         let dO = context.workspace.a.reserve(C * n)
         projOut.backward(dy, batch: 1, height: 1, width: n, into: dO, workspace: workspace)
         let dq3 = context.workspace.b.reserve(3 * C * n)
-        let dPAll = context.workspace.c.reserve(UNetThreading.threads * T * T)
+        let workers = UNetThreading.threads
+        let dPAll = context.workspace.c.reserve(workers * T * T)
         let alpha = Float(1 / Double(ch).squareRoot())
         KernelProfile.measure("attention core backward") {
-            ParallelLoop.runIndexed(batch * heads) { range, worker in
+            ParallelLoop.runIndexed(batch * heads, workers: workers) { range, worker in
                 let dP = dPAll + worker * T * T
                 for pair in range {
                     let b = pair / self.heads, h = pair % self.heads

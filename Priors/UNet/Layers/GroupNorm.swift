@@ -90,9 +90,10 @@ final class GroupNormActivation {
         let meanP = mean.pointer, rstdP = rstd.pointer
         let gamma = self.gamma, beta = self.beta, act = applySiLU
         let groupSize = cpg * plane
-        let scratchP = scratch.reserve(groupSize * UNetThreading.threads)
+        let workers = UNetThreading.threads
+        let scratchP = scratch.reserve(groupSize * workers)
         let m = Double(groupSize)
-        KernelProfile.measure("groupnorm+silu backward") { ParallelLoop.runIndexed(batch * G) { range, worker in
+        KernelProfile.measure("groupnorm+silu backward") { ParallelLoop.runIndexed(batch * G, workers: workers) { range, worker in
             let gbuf = scratchP + worker * groupSize
             for bg in range {
                 let b = bg / G, g = bg % G
