@@ -38,9 +38,9 @@ Architecture facts (both code bases):
 Parameter count of the seed paper's checkpoint (``ema_0.9999_525k.pt``,
 improved-diffusion, 256 px, 3 channels, num_channels 192, num_res_blocks 3,
 channel_mult 1,1,2,2,4,4, attention at 16 and 8 -> ds {16, 32}, 4 heads,
-scale-shift norm): 369,547,779 with learn_sigma=False? See
-``seed_paper_parameter_count`` below and its docstring, which records the
-result of running it.
+scale-shift norm): 369,547,779 parameters with learn_sigma=False (it predicts
+ε only); learn_sigma=True would give 369,552,966 (``python3 unet.py`` prints
+both; Tests/TweediePriorsTests/UNetParityTests.swift checks the Swift count).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from typing import Iterable, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 
 # ----------------------------------------------------------------------------
@@ -295,8 +296,11 @@ class UNetModel(nn.Module):
                  channel_mult: Sequence[int] = (1, 2, 4, 8), conv_resample: bool = True, dims: int = 2,
                  num_heads: int = 1, num_head_channels: int = -1, num_heads_upsample: int = -1,
                  use_scale_shift_norm: bool = False, resblock_updown: bool = False,
-                 use_new_attention_order: bool = False, image_size: Optional[int] = None):
+                 use_new_attention_order: bool = False, image_size: Optional[int] = None,
+                 use_checkpoint: bool = False, num_classes: Optional[int] = None):
         super().__init__()
+        if num_classes is not None:
+            raise ValueError("class-conditional UNetModel (num_classes) is not supported")
         if num_heads_upsample == -1:
             num_heads_upsample = num_heads
         self.image_size = image_size
@@ -310,6 +314,7 @@ class UNetModel(nn.Module):
         self.num_heads = num_heads
         self.num_head_channels = num_head_channels
         self.num_heads_upsample = num_heads_upsample
+        self.use_checkpoint = use_checkpoint
 
         emb_dim = model_channels * 4
         self.time_embed = nn.Sequential(
@@ -378,14 +383,21 @@ class UNetModel(nn.Module):
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         # The sinusoids are computed in float32 (as openai's code does), then cast to the MLP's dtype.
         emb = self.time_embed(timestep_embedding(timesteps, self.model_channels).to(self.time_embed[0].weight.dtype))
+
+        def run(block, h):
+            # Gradient checkpointing (use_checkpoint): recompute the block in the backward pass.
+            if self.use_checkpoint and self.training and torch.is_grad_enabled():
+                return torch.utils.checkpoint.checkpoint(block, h, emb, use_reentrant=False)
+            return block(h, emb)
+
         skips = []
         h = x
         for block in self.input_blocks:
-            h = block(h, emb)
+            h = run(block, h)
             skips.append(h)
-        h = self.middle_block(h, emb)
+        h = run(self.middle_block, h)
         for block in self.output_blocks:
-            h = block(torch.cat([h, skips.pop()], dim=1), emb)
+            h = run(block, torch.cat([h, skips.pop()], dim=1))
         return self.out(h)
 
     @staticmethod
@@ -413,6 +425,14 @@ class UNetModel(nn.Module):
         arch = cfg.get("architecture", "improved-diffusion")
         if arch not in ("improved-diffusion", "guided-diffusion"):
             raise ValueError(f"architecture must be improved-diffusion or guided-diffusion, got {arch!r}")
+        if arch == "improved-diffusion":
+            # The same rules as UNetConfig.validate() in Swift, so that every trained prior loads there.
+            if mult[0] != 1:
+                raise ValueError("improved-diffusion's UNetModel needs channel_mult[0] = 1; use guided-diffusion")
+            if (bool(cfg.get("resblock_updown", False)) or bool(cfg.get("use_new_attention_order", False))
+                    or int(cfg.get("num_head_channels", -1)) != -1):
+                raise ValueError("resblock_updown, use_new_attention_order and num_head_channels are "
+                                 "guided-diffusion options; set architecture to guided-diffusion")
         return UNetModel(
             in_channels=in_channels,
             model_channels=int(cfg["num_channels"]),
@@ -428,7 +448,13 @@ class UNetModel(nn.Module):
             resblock_updown=bool(cfg.get("resblock_updown", False)),
             use_new_attention_order=bool(cfg.get("use_new_attention_order", False)),
             image_size=image_size,
+            use_checkpoint=bool(cfg.get("use_checkpoint", False)),
         )
+
+
+def from_config(cfg: dict) -> "UNetModel":
+    """Module-level alias of UNetModel.from_config."""
+    return UNetModel.from_config(cfg)
 
 
 def parameter_count(model: nn.Module) -> int:
