@@ -64,19 +64,31 @@ public enum UNetBenchmark {
         public var forwardVJPMs: (best: Double, median: Double)
         /// With `profiled`: ms per image of one forward + VJP by kernel category.
         public var profile: [(String, Double)]
+        /// The model's estimate of activation memory per image, and the process's peak resident memory.
+        public var estimatedBytesPerImage: Int
+        public var peakResidentBytes: Int
 
         public var forwardGFLOPS: Double { 2 * Double(macsPerImage) / (forwardMs.best * 1e6) }
         public var forwardVJPGFLOPS: Double { 4 * Double(macsPerImage) / (forwardVJPMs.best * 1e6) }
 
         public var description: String {
             String(format: """
-                parameters %d, forward %.2f GFLOP/image, batch %d, threads %d (OpenBLAS %d)
+                parameters %d, forward %.2f GFLOP/image, batch %d, threads %d (OpenBLAS %d per call)
+                memory: activations ≈ %.0f MB/image (estimate), peak resident %.0f MB
                 forward:       %7.1f ms/image (best), median %7.1f, %6.1f GFLOPS
                 forward + VJP: %7.1f ms/image (best), median %7.1f, %6.1f GFLOPS (VJP counted as one more forward)
                 """, parameters, 2 * Double(macsPerImage) / 1e9, batch, threads, blasThreads,
+                   Double(estimatedBytesPerImage) / 1e6, Double(peakResidentBytes) / 1e6,
                    forwardMs.best, forwardMs.median, forwardGFLOPS, forwardVJPMs.best, forwardVJPMs.median, forwardVJPGFLOPS)
                 + profile.map { String(format: "\n  %-44@ %7.1f ms/image", $0.0 as NSString, $0.1) }.joined()
         }
+    }
+
+    /// Peak resident set size of the process (getrusage), bytes.
+    static func peakResident() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
     }
 
     /// Times `model` at `batch` images (random inputs and timesteps), `repeats` runs after a warm-up.
@@ -120,6 +132,7 @@ public enum UNetBenchmark {
         }
         return Result(batch: batch, threads: UNetThreading.threads, blasThreads: UNetThreading.blasThreads,
                       parameters: model.parameterCount, macsPerImage: model.forwardMACsPerImage,
-                      forwardMs: fwd, forwardVJPMs: both, profile: profile)
+                      forwardMs: fwd, forwardVJPMs: both, profile: profile,
+                      estimatedBytesPerImage: model.activationBytesPerImage, peakResidentBytes: peakResident())
     }
 }

@@ -29,9 +29,11 @@ public final class UNetDenoiser: Denoiser, @unchecked Sendable {
     /// Largest batch given to the network at once.
     public let maxBatch: Int
 
+    /// `maxBatch` nil: as many images as fit in `memoryBudget` bytes of activations (1 to 16;
+    /// the reference network of DESIGN §7 takes ~20 MB per image, the seed paper's 256 px network GBs).
     public init(model: UNetModel, schedule: NoiseSchedule, predictionType: PredictionType? = nil,
                 pixelTransform: any PixelTransform = AffinePixelTransform(), bands: [String] = [],
-                summary: String? = nil, maxBatch: Int = 16) {
+                summary: String? = nil, maxBatch: Int? = nil, memoryBudget: Int = 4 << 30) {
         self.model = model
         let c = model.config
         imageShape = ImageShape(channels: c.inChannels, height: c.imageSize, width: c.imageSize)
@@ -40,7 +42,7 @@ public final class UNetDenoiser: Denoiser, @unchecked Sendable {
         self.pixelTransform = pixelTransform
         self.bands = bands
         self.summary = summary ?? "U-Net (\(c.summary); \(model.parameterCount) parameters)"
-        self.maxBatch = max(1, maxBatch)
+        self.maxBatch = max(1, maxBatch ?? min(16, memoryBudget / max(1, model.activationBytesPerImage)))
     }
 
     public func predict(_ xt: ImageBatch, timesteps t: [Int]) throws -> DenoiserPrediction {

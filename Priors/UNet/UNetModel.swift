@@ -125,6 +125,28 @@ public final class UNetModel {
         return total + outConv.macs(height: s.height, width: s.width)
     }
 
+    /// Approximate memory one image of the config's size takes in a forward + VJP (activations kept
+    /// for the VJP, cotangents, shared scratch), in bytes. Weights not included.
+    public var activationBytesPerImage: Int {
+        var s = ActivationShape(channels: config.inChannels, batch: 1, height: config.imageSize, width: config.imageSize)
+        var floats = 2 * s.count
+        var skips: [Int] = []
+        var largest = 0
+        for block in inputBlocks {
+            for m in block { floats += m.storedFloats(s); s = m.outputShape(s); largest = max(largest, s.count) }
+            skips.append(s.channels)
+        }
+        for m in middleBlock { floats += m.storedFloats(s); s = m.outputShape(s) }
+        for block in outputBlocks {
+            s.channels += skips.removeLast()
+            floats += s.count  // the concatenation
+            largest = max(largest, s.count)
+            for m in block { floats += m.storedFloats(s); s = m.outputShape(s) }
+        }
+        // Scratch a–d and the convolution workspace: a few of the largest activations.
+        return 4 * (floats + 8 * largest)
+    }
+
     /// The raw network output for images `x` (`[n][inChannels][H][W]`, H and W multiples of
     /// 2^(levels−1)) at timesteps `t` (one per image), as `[n][outChannels][H][W]`.
     public func forward(_ x: [Float], batch: Int, height: Int, width: Int, timesteps t: [Int]) throws -> [Float] {

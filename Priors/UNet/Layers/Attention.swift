@@ -56,6 +56,8 @@ final class AttentionBlock: UNetModule {
 
     func outputShape(_ input: ActivationShape) -> ActivationShape { input }
 
+    func storedFloats(_ s: ActivationShape) -> Int { 5 * s.count + heads * s.plane * s.plane * s.batch }
+
     /// Multiply-adds for one image: the two 1×1 convs, q·k and P·v.
     func macs(_ s: ActivationShape) -> Int { 4 * channels * channels * s.plane + 2 * s.plane * s.plane * channels }
 

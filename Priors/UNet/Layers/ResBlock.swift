@@ -64,6 +64,11 @@ final class ResBlock: UNetModule {
             + (skip?.macs(height: h, width: w) ?? 0) + embLayer.inFeatures * embLayer.outFeatures
     }
 
+    func storedFloats(_ s: ActivationShape) -> Int {
+        let o = outputShape(s)
+        return 2 * o.count + s.count + embLayer.outFeatures * s.batch
+    }
+
     private func resample(_ x: UnsafePointer<Float>, channels c: Int, _ s: ActivationShape,
                           into y: UnsafeMutablePointer<Float>) {
         switch resampling {

@@ -96,6 +96,7 @@ final class Upsample: UNetModule {
     }
 
     func macs(_ s: ActivationShape) -> Int { conv?.macs(height: 2 * s.height, width: 2 * s.width) ?? 0 }
+    func storedFloats(_ s: ActivationShape) -> Int { outputShape(s).count + s.count }
 
     func forward(_ x: UnsafePointer<Float>, shape s: ActivationShape, context: ModuleContext) -> UnsafeMutablePointer<Float> {
         saved = s
@@ -150,6 +151,7 @@ final class Downsample: UNetModule {
     }
 
     func macs(_ s: ActivationShape) -> Int { conv?.macs(height: s.height, width: s.width) ?? 0 }
+    func storedFloats(_ s: ActivationShape) -> Int { outputShape(s).count + s.count }
 
     func forward(_ x: UnsafePointer<Float>, shape s: ActivationShape, context: ModuleContext) -> UnsafeMutablePointer<Float> {
         saved = s

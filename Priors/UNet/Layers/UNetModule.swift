@@ -44,6 +44,9 @@ protocol UNetModule: AnyObject {
     func backward(_ dy: UnsafePointer<Float>, context: ModuleContext) -> UnsafeMutablePointer<Float>
     /// Multiply-adds of the forward pass for one image of the given input shape.
     func macs(_ input: ActivationShape) -> Int
+    /// Floats the module keeps for one image of the given input shape (outputs, saved state,
+    /// input cotangent), for memory estimates.
+    func storedFloats(_ input: ActivationShape) -> Int
 }
 
 /// A plain convolution as a module (the first input block).
@@ -75,4 +78,5 @@ final class ConvModule: UNetModule {
     }
 
     func macs(_ s: ActivationShape) -> Int { conv.macs(height: s.height, width: s.width) }
+    func storedFloats(_ s: ActivationShape) -> Int { outputShape(s).count + s.count }
 }
