@@ -12,6 +12,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A growable, aligned Float32 buffer owned by one layer or workspace.
 /// Not thread-safe: one owner uses it at a time (the model is serialised by its denoiser's lock).
@@ -108,6 +109,34 @@ enum ParallelLoop {
             }
         }
     }
+}
+
+extension ParallelLoop {
+    /// Calls `body(item, worker)` for every item in 0..<count, the workers taking the next item as they
+    /// become free (so a worker slowed by another process on its core takes fewer items). Per-worker
+    /// memory is indexed by `worker` ∈ 0..<workers.
+    static func runDynamic(_ count: Int, workers: Int, _ body: (Int, Int) -> Void) {
+        if workers <= 1 || count < 2 {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        let next = NextItem()
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: min(workers, count)) { w in
+                while true {
+                    let i = next.value.add(1, ordering: .relaxed).oldValue
+                    if i >= count { break }
+                    box.value(i, w)
+                }
+            }
+        }
+    }
+}
+
+/// The shared item counter of `runDynamic`.
+private final class NextItem: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// Carries a loop body into concurrentPerform. Invariant that makes this sound: every ParallelLoop body

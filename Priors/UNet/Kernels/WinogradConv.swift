@@ -68,8 +68,8 @@ enum WinogradConvolution {
     static let planePad = 16
 
     /// y = conv3×3(x) + bias (y += … when `accumulate`), stride 1, padding 1. bias may be nil (zero).
-    /// Chunks of whole tile rows run in parallel, one worker per chunk sequence, each with its own
-    /// transform buffers and single-threaded GEMMs.
+    /// Chunks of whole tile rows run in parallel, taken by the workers as they become free, each
+    /// worker with its own transform buffers and single-threaded GEMMs.
     static func forward(_ x: UnsafePointer<Float>, batch: Int, height H: Int, width W: Int, kernel: WinogradKernel,
                         bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool,
                         workspace ws: WinogradWorkspace) {
@@ -79,7 +79,11 @@ enum WinogradConvolution {
         let perRow = 16 * (cin + cout) * tilesX
         let workers = UNetThreading.threads
         var rowsPerChunk = max(1, min(tileRows, ws.budget / max(1, perRow)))
-        if workers > 1 { rowsPerChunk = min(rowsPerChunk, (tileRows + workers - 1) / workers) }
+        if workers > 1 {
+            // Several chunks per worker, taken dynamically, but no chunk under ~128 tiles (GEMM efficiency).
+            let minRows = max(1, 128 / tilesX)
+            rowsPerChunk = min(rowsPerChunk, max(minRows, (tileRows + 4 * workers - 1) / (4 * workers)))
+        }
         let chunks = (tileRows + rowsPerChunk - 1) / rowsPerChunk
         let active = min(workers, chunks)
         let maxTiles = rowsPerChunk * tilesX
@@ -90,9 +94,9 @@ enum WinogradConvolution {
         let clock = ws.clock.reserve(3 * active)  // per-worker ns in the three phases (profiling)
         let profiling = KernelProfile.enabled
         if profiling { clock.update(repeating: 0, count: 3 * active) }
-        ParallelLoop.runIndexed(chunks, workers: active) { range, w in
+        ParallelLoop.runDynamic(chunks, workers: active) { chunk, w in
             let Vw = V + w * vSize, Mw = M + w * mSize, Sw = S + w * sSize
-            for chunk in range {
+            do {
                 let r0 = chunk * rowsPerChunk, r1 = min(tileRows, r0 + rowsPerChunk)
                 let tiles = (r1 - r0) * tilesX
                 let t0 = profiling ? KernelProfile.now : 0
