@@ -39,7 +39,7 @@ public final class UNetModel {
     private let outNorm: GroupNormActivation
     private let outConv: Conv2D
 
-    private let workspace = UNetWorkspace()
+    let workspace = UNetWorkspace()
     private let inputBuffer = FloatBuffer(), outputBuffer = FloatBuffer()
     private let embedding = FloatBuffer(), embeddingHidden = FloatBuffer(), embeddingSiLU = FloatBuffer()
     private let concatBuffers: [FloatBuffer]

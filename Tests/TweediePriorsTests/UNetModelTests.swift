@@ -187,3 +187,29 @@ enum TinyConfigs {
         #expect(throws: TweedieError.self) { _ = try model.inputGradient([0]) }
     }
 }
+
+@Suite struct UNetThreadingTests {
+    /// One worker and several give the same network (the parallel paths only partition the work):
+    /// 16×16 images, a Winograd budget small enough for several chunks per convolution.
+    @Test func workerCountDoesNotChangeTheResult() throws {
+        var config = TinyConfigs.guided
+        config.imageSize = 16
+        let dict = RefNet.randomStateDict(config, seed: 500)
+        var rng = TestRandom(seed: 501)
+        let x = rng.floats(3 * 256), v = rng.floats(3 * 2 * 256)
+        let saved = UNetThreading.threads
+        defer { UNetThreading.setThreads(saved) }
+        var results: [([Float], [Float])] = []
+        for workers in [1, 3] {
+            UNetThreading.setThreads(workers)
+            let model = try UNetModel(config: config, stateDict: dict, source: "test")
+            model.workspace.conv.winograd.budget = 36 * 64 * 4  // one tile row per chunk
+            let y = try model.forward(x, batch: 3, height: 16, width: 16, timesteps: [1, 50, 900])
+            results.append((y, try model.inputGradient(v)))
+        }
+        // Not bitwise: OpenBLAS rounds a column slice of a product slightly differently from the whole
+        // (different tail kernels); a wrong partition would be off by O(1).
+        #expect(maxRelativeError(results[0].0.doubles, results[1].0.doubles) < 3e-5)
+        #expect(maxRelativeError(results[0].1.doubles, results[1].1.doubles) < 3e-5)
+    }
+}
