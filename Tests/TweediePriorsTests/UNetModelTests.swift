@@ -200,7 +200,7 @@ enum TinyConfigs {
         let saved = UNetThreading.threads
         defer { UNetThreading.setThreads(saved) }
         var results: [([Float], [Float])] = []
-        for workers in [1, 3] {
+        for workers in [1, 3, 3] {
             UNetThreading.setThreads(workers)
             let model = try UNetModel(config: config, stateDict: dict, source: "test")
             model.workspace.conv.winograd.budget = 36 * 64 * 4  // one tile row per chunk
@@ -211,5 +211,7 @@ enum TinyConfigs {
         // (different tail kernels); a wrong partition would be off by O(1).
         #expect(maxRelativeError(results[0].0.doubles, results[1].0.doubles) < 3e-5)
         #expect(maxRelativeError(results[0].1.doubles, results[1].1.doubles) < 3e-5)
+        // Deterministic: the same worker count twice gives the same bits (no races between workers).
+        #expect(results[1].0 == results[2].0 && results[1].1 == results[2].1)
     }
 }
