@@ -92,6 +92,11 @@ final class Buf {
         let y2 = Buf(Array(repeating: 2, count: y.count))
         conv.forward(x.p, batch: batch, height: h, width: w, into: y2.p, accumulate: true, workspace: ws)
         #expect(maxRelativeError(y2.doubles, ref(x.doubles).map { $0 + 2 }) < 1e-5)
+        // A residual is added.
+        let r = Buf(rng.floats(y.count))
+        let y3 = Buf(count: y.count)
+        conv.forward(x.p, batch: batch, height: h, width: w, into: y3.p, residual: r.p, workspace: ws)
+        #expect(maxRelativeError(y3.doubles, zip(ref(x.doubles), r.doubles).map { $0 + $1 }) < 1e-5)
     }
 
     @Test func conv3x3MatchesReferenceAndFiniteDifferences() {

@@ -67,11 +67,12 @@ enum WinogradConvolution {
     /// transform reads or writes together do not fall on the same cache sets (power-of-two strides would).
     static let planePad = 16
 
-    /// y = conv3×3(x) + bias (y += … when `accumulate`), stride 1, padding 1. bias may be nil (zero).
+    /// y = addend + conv3×3(x) + bias, stride 1, padding 1 (`addend` nil: 0; it may be `y` itself,
+    /// to accumulate). bias may be nil (zero).
     /// Chunks of whole tile rows run in parallel, taken by the workers as they become free, each
     /// worker with its own transform buffers and single-threaded GEMMs.
     static func forward(_ x: UnsafePointer<Float>, batch: Int, height H: Int, width W: Int, kernel: WinogradKernel,
-                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool,
+                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, addend: UnsafePointer<Float>?,
                         workspace ws: WinogradWorkspace) {
         let cin = kernel.inChannels, cout = kernel.outChannels
         let tilesX = (W + 1) / 2, tilesY = (H + 1) / 2
@@ -110,7 +111,7 @@ enum WinogradConvolution {
                 }
                 let t2 = profiling ? KernelProfile.now : 0
                 outputTransform(Mw, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
-                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, accumulate: accumulate,
+                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, addend: addend,
                                 scratch: Sw, rowLength: L)
                 if profiling {
                     let t3 = KernelProfile.now
@@ -186,11 +187,11 @@ enum WinogradConvolution {
         }
     }
 
-    /// y[o][b][2ty+p][2tx+q] (+)= bias[o] + (Aᵀ M A)_{pq} for the tiles of `tileRows`, cropped to H×W.
+    /// y[o][b][2ty+p][2tx+q] = addend[…] + bias[o] + (Aᵀ M A)_{pq} for the tiles of `tileRows`, cropped to H×W.
     @inline(never)
     static func outputTransform(_ M: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                 tileRows: Range<Int>, tilesX: Int, tilesY: Int, bias: UnsafePointer<Float>?,
-                                into y: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                into y: UnsafeMutablePointer<Float>, addend: UnsafePointer<Float>?,
                                 scratch: UnsafeMutablePointer<Float>, rowLength L: Int) {
         let tiles = tileRows.count * tilesX
         let plane = H * W
@@ -232,10 +233,12 @@ enum WinogradConvolution {
                         let yOut = 2 * ty + p
                         if yOut >= H { continue }
                         let ev = buf + 2 * p * L, od = ev + L
-                        let dst = y + (o * batch + b) * plane + yOut * W
-                        if accumulate {
-                            for k in 0..<half { dst[2 * k] += ev[k]; dst[2 * k + 1] += od[k] }
-                            if W % 2 == 1 { dst[W - 1] += ev[half] }
+                        let offset = (o * batch + b) * plane + yOut * W
+                        let dst = y + offset
+                        if let addend {
+                            let a = addend + offset
+                            for k in 0..<half { dst[2 * k] = a[2 * k] + ev[k]; dst[2 * k + 1] = a[2 * k + 1] + od[k] }
+                            if W % 2 == 1 { dst[W - 1] = a[W - 1] + ev[half] }
                         } else {
                             for k in 0..<half { dst[2 * k] = ev[k]; dst[2 * k + 1] = od[k] }
                             if W % 2 == 1 { dst[W - 1] = ev[half] }

@@ -60,11 +60,12 @@ final class Winograd43Kernel {
 enum Winograd43Convolution {
     static let planePad = 16
 
-    /// y = conv3×3(x) + bias (y += … when `accumulate`), stride 1, padding 1. bias may be nil (zero).
+    /// y = addend + conv3×3(x) + bias, stride 1, padding 1 (`addend` nil: 0; it may be `y` itself,
+    /// to accumulate). bias may be nil (zero).
     /// Chunks of whole tile rows run in parallel, taken by the workers as they become free, each
     /// worker with its own transform buffers and single-threaded GEMMs.
     static func forward(_ x: UnsafePointer<Float>, batch: Int, height H: Int, width W: Int, kernel: Winograd43Kernel,
-                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, accumulate: Bool,
+                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, addend: UnsafePointer<Float>?,
                         workspace ws: WinogradWorkspace) {
         let cin = kernel.inChannels, cout = kernel.outChannels
         let tilesX = (W + 3) / 4, tilesY = (H + 3) / 4
@@ -103,7 +104,7 @@ enum Winograd43Convolution {
                 }
                 let t2 = profiling ? KernelProfile.now : 0
                 outputTransform(Mw, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
-                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, accumulate: accumulate,
+                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, addend: addend,
                                 scratch: Sw, rowLength: L)
                 if profiling {
                     let t3 = KernelProfile.now
@@ -179,11 +180,11 @@ enum Winograd43Convolution {
         }
     }
 
-    /// y[o][b][4ty+p][4tx+q] (+)= bias[o] + (Aᵀ M A)_{pq} for the tiles of `tileRows`, cropped to H×W.
+    /// y[o][b][4ty+p][4tx+q] = addend[…] + bias[o] + (Aᵀ M A)_{pq} for the tiles of `tileRows`, cropped to H×W.
     @inline(never)
     static func outputTransform(_ M: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                 tileRows: Range<Int>, tilesX: Int, tilesY: Int, bias: UnsafePointer<Float>?,
-                                into y: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                into y: UnsafeMutablePointer<Float>, addend: UnsafePointer<Float>?,
                                 scratch: UnsafeMutablePointer<Float>, rowLength L: Int) {
         let tiles = tileRows.count * tilesX
         let plane = H * W
@@ -227,9 +228,11 @@ enum Winograd43Convolution {
                         }
                         let yOut = 4 * ty + p
                         if yOut >= H { continue }
-                        let dst = y + (o * batch + b) * plane + yOut * W
-                        if accumulate {
-                            for k in 0..<W { dst[k] += out[k] }
+                        let offset = (o * batch + b) * plane + yOut * W
+                        let dst = y + offset
+                        if let addend {
+                            let a = addend + offset
+                            for k in 0..<W { dst[k] = a[k] + out[k] }
                         } else {
                             dst.update(from: out, count: W)
                         }

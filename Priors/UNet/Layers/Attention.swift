@@ -93,8 +93,7 @@ final class AttentionBlock: UNetModule {
             }
         }
         let y = output.reserve(C * n)
-        y.update(from: x, count: C * n)
-        projOut.forward(o, batch: 1, height: 1, width: n, into: y, accumulate: true, workspace: workspace)
+        projOut.forward(o, batch: 1, height: 1, width: n, into: y, residual: x, workspace: workspace)
         return y
     }
 

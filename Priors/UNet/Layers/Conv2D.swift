@@ -126,22 +126,25 @@ final class Conv2D {
         return outChannels * inChannels * kernel * kernel * ho * wo
     }
 
-    /// y = conv(x) + bias, or y += conv(x) + bias when `accumulate`.
-    /// x: `[Cin][B][H][W]`, y: `[Cout][B][Ho][Wo]`.
+    /// y = conv(x) + bias, or y += conv(x) + bias when `accumulate`, or y = residual + conv(x) + bias.
+    /// x: `[Cin][B][H][W]`, y and residual: `[Cout][B][Ho][Wo]`.
     func forward(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
-                 into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, workspace: ConvWorkspace) {
+                 into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, residual: UnsafePointer<Float>? = nil,
+                 workspace: ConvWorkspace) {
+        precondition(!(accumulate && residual != nil))
         let (ho, wo) = outputSize(height: height, width: width)
         let n = batch * ho * wo
+        let addend = residual ?? (accumulate ? UnsafePointer(y) : nil)
         if isWinogradCandidate && algorithm == .winograd4x4 {
             Winograd43Convolution.forward(x, batch: batch, height: height, width: width,
                                           kernel: winograd44Kernel(backward: false), bias: bias,
-                                          into: y, accumulate: accumulate, workspace: workspace.winograd)
+                                          into: y, addend: addend, workspace: workspace.winograd)
             return
         }
         if isWinogradCandidate && algorithm == .winograd2x2 {
             WinogradConvolution.forward(x, batch: batch, height: height, width: width,
                                         kernel: winograd22Kernel(backward: false), bias: bias,
-                                        into: y, accumulate: accumulate, workspace: workspace.winograd)
+                                        into: y, addend: addend, workspace: workspace.winograd)
             return
         }
         // Bias first, then GEMMs accumulate on top (β = 1).
@@ -149,7 +152,12 @@ final class Conv2D {
         KernelProfile.measure("conv bias") { ParallelLoop.run(outChannels, minimumChunk: 4) { r in
             for o in r {
                 let row = y + o * n, b = bias[o]
-                if accumulate { for j in 0..<n { row[j] += b } } else { for j in 0..<n { row[j] = b } }
+                if let addend {
+                    let a = addend + o * n
+                    for j in 0..<n { row[j] = a[j] + b }
+                } else {
+                    for j in 0..<n { row[j] = b }
+                }
             }
         } }
         if kernel == 1 && stride == 1 {
@@ -175,13 +183,15 @@ final class Conv2D {
         if isWinogradCandidate && algorithm == .winograd4x4 {
             Winograd43Convolution.forward(dy, batch: batch, height: height, width: width,
                                           kernel: winograd44Kernel(backward: true), bias: nil,
-                                          into: dx, accumulate: accumulate, workspace: workspace.winograd)
+                                          into: dx, addend: accumulate ? UnsafePointer(dx) : nil,
+                                          workspace: workspace.winograd)
             return
         }
         if isWinogradCandidate && algorithm == .winograd2x2 {
             WinogradConvolution.forward(dy, batch: batch, height: height, width: width,
                                         kernel: winograd22Kernel(backward: true), bias: nil,
-                                        into: dx, accumulate: accumulate, workspace: workspace.winograd)
+                                        into: dx, addend: accumulate ? UnsafePointer(dx) : nil,
+                                        workspace: workspace.winograd)
             return
         }
         if isWinogradCandidate {

@@ -134,11 +134,12 @@ final class ResBlock: UNetModule {
         let y = output.reserve(outChannels * n)
         if let skip {
             skip.forward(skipInput, batch: s.batch, height: os.height, width: os.width, into: y, workspace: ws.conv)
+            outConv.forward(s2, batch: s.batch, height: os.height, width: os.width, into: y, accumulate: true,
+                            workspace: ws.conv)
         } else {
-            y.update(from: skipInput, count: outChannels * n)
+            outConv.forward(s2, batch: s.batch, height: os.height, width: os.width, into: y, residual: skipInput,
+                            workspace: ws.conv)
         }
-        outConv.forward(s2, batch: s.batch, height: os.height, width: os.width, into: y, accumulate: true,
-                        workspace: ws.conv)
         return y
     }
 
