@@ -111,6 +111,9 @@ final class Buf {
         checkConv(cin: 4, cout: 2, kernel: 3, stride: 1, batch: 3, h: 7, w: 3, seed: 7, algorithm: algorithm)
         checkConv(cin: 1, cout: 1, kernel: 3, stride: 1, batch: 1, h: 1, w: 1, seed: 8, algorithm: algorithm)
         checkConv(cin: 4, cout: 3, kernel: 3, stride: 1, batch: 2, h: 9, w: 12, seed: 9, algorithm: algorithm)
+        // Wide rows: the four-tiles-at-a-time transform paths plus a tail tile.
+        checkConv(cin: 2, cout: 2, kernel: 3, stride: 1, batch: 1, h: 5, w: 20, seed: 10, algorithm: algorithm)
+        checkConv(cin: 2, cout: 3, kernel: 3, stride: 1, batch: 2, h: 4, w: 33, seed: 11, algorithm: algorithm)
     }
 
     @Test func stridedConvMatchesReferenceAndFiniteDifferences() {

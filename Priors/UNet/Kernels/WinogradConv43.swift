@@ -57,6 +57,14 @@ final class Winograd43Kernel {
     deinit { u.deallocate() }
 }
 
+@inline(__always)
+func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
+
+@inline(__always)
+func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+}
+
 enum Winograd43Convolution {
     static let planePad = 16
 
@@ -82,7 +90,7 @@ enum Winograd43Convolution {
         let active = min(workers, chunks)
         let maxTiles = rowsPerChunk * tilesX
         let vSize = 36 * (cin * maxTiles + planePad), mSize = 36 * (cout * maxTiles + planePad)
-        let L = 4 * tilesX + 8  // a padded row: columns −1 … 4·tilesX + 4, rounded up
+        let L = 4 * tilesX + 8  // a padded row: columns −1 … 4·tilesX + 4, rounded up (a multiple of 4)
         let sSize = 16 * L + 24 * tilesX
         let V = ws.v.reserve(active * vSize), M = ws.m.reserve(active * mSize), S = ws.rows.reserve(active * sSize)
         let clock = ws.clock.reserve(3 * active)  // per-worker ns in the three phases (profiling)
@@ -149,22 +157,42 @@ enum Winograd43Convolution {
                     }
                     let d0 = buf, d1 = buf + L, d2 = buf + 2 * L, d3 = buf + 3 * L, d4 = buf + 4 * L, d5 = buf + 5 * L
                     let t0 = buf + 6 * L, t1 = buf + 7 * L, t2 = buf + 8 * L, t3 = buf + 9 * L, t4 = buf + 10 * L, t5 = buf + 11 * L
-                    for k in 0..<L {
-                        let a0 = d0[k], a1 = d1[k], a2 = d2[k], a3 = d3[k], a4 = d4[k], a5 = d5[k]
-                        t0[k] = 4 * a0 - 5 * a2 + a4
-                        t1[k] = -4 * (a1 + a2) + a3 + a4
-                        t2[k] = 4 * (a1 - a2) - a3 + a4
-                        t3[k] = 2 * (a3 - a1) - a2 + a4
-                        t4[k] = 2 * (a1 - a3) - a2 + a4
-                        t5[k] = 4 * a1 - 5 * a3 + a5
+                    var k = 0
+                    while k < L {  // L is a multiple of 4
+                        let a0 = load4(d0 + k), a1 = load4(d1 + k), a2 = load4(d2 + k)
+                        let a3 = load4(d3 + k), a4 = load4(d4 + k), a5 = load4(d5 + k)
+                        store4(4 * a0 - 5 * a2 + a4, t0 + k)
+                        store4(-4 * (a1 + a2) + a3 + a4, t1 + k)
+                        store4(4 * (a1 - a2) - a3 + a4, t2 + k)
+                        store4(2 * (a3 - a1) - a2 + a4, t3 + k)
+                        store4(2 * (a1 - a3) - a2 + a4, t4 + k)
+                        store4(4 * a1 - 5 * a3 + a5, t5 + k)
+                        k += 4
                     }
-                    // B along x: tile tx reads t_i[4tx … 4tx+5].
+                    // B along x: tile tx reads t_i[4tx … 4tx+5]. Four tiles at a time: five SIMD4 loads
+                    // transposed so that lane l holds tile tx+l, then the transform on whole vectors.
                     let base = V + c * tiles + rowIndex * tilesX
+                    let vectorTiles = tilesX & ~3
                     for i in 0..<6 {
                         let t = buf + (6 + i) * L
                         let v0 = base + (6 * i) * stride, v1 = v0 + stride, v2 = v1 + stride
                         let v3 = v2 + stride, v4 = v3 + stride, v5 = v4 + stride
-                        for tx in 0..<tilesX {
+                        var tx = 0
+                        while tx < vectorTiles {
+                            let p = t + 4 * tx
+                            let r0 = load4(p), r1 = load4(p + 4), r2 = load4(p + 8), r3 = load4(p + 12), r4 = load4(p + 16)
+                            let a0 = SIMD4(r0[0], r1[0], r2[0], r3[0]), a1 = SIMD4(r0[1], r1[1], r2[1], r3[1])
+                            let a2 = SIMD4(r0[2], r1[2], r2[2], r3[2]), a3 = SIMD4(r0[3], r1[3], r2[3], r3[3])
+                            let a4 = SIMD4(r1[0], r2[0], r3[0], r4[0]), a5 = SIMD4(r1[1], r2[1], r3[1], r4[1])
+                            store4(4 * a0 - 5 * a2 + a4, v0 + tx)
+                            store4(-4 * (a1 + a2) + a3 + a4, v1 + tx)
+                            store4(4 * (a1 - a2) - a3 + a4, v2 + tx)
+                            store4(2 * (a3 - a1) - a2 + a4, v3 + tx)
+                            store4(2 * (a1 - a3) - a2 + a4, v4 + tx)
+                            store4(4 * a1 - 5 * a3 + a5, v5 + tx)
+                            tx += 4
+                        }
+                        for tx in vectorTiles..<tilesX {
                             let p = t + 4 * tx
                             let a0 = p[0], a1 = p[1], a2 = p[2], a3 = p[3], a4 = p[4], a5 = p[5]
                             v0[tx] = 4 * a0 - 5 * a2 + a4
@@ -203,7 +231,18 @@ enum Winograd43Convolution {
                         let m0 = m + j * stride, m1 = m + (6 + j) * stride, m2 = m + (12 + j) * stride
                         let m3 = m + (18 + j) * stride, m4 = m + (24 + j) * stride, m5 = m + (30 + j) * stride
                         let s0 = sBase + j * tilesX, s1 = s0 + 6 * tilesX, s2 = s1 + 6 * tilesX, s3 = s2 + 6 * tilesX
-                        for tx in 0..<tilesX {
+                        let vectorTiles = tilesX & ~3
+                        var tv = 0
+                        while tv < vectorTiles {
+                            let a1 = load4(m1 + tv), a2 = load4(m2 + tv), a3 = load4(m3 + tv), a4 = load4(m4 + tv)
+                            let p12 = a1 + a2, m12 = a1 - a2, p34 = a3 + a4, m34 = a3 - a4
+                            store4(load4(m0 + tv) + p12 + p34, s0 + tv)
+                            store4(m12 + 2 * m34, s1 + tv)
+                            store4(p12 + 4 * p34, s2 + tv)
+                            store4(m12 + 8 * m34 + load4(m5 + tv), s3 + tv)
+                            tv += 4
+                        }
+                        for tx in vectorTiles..<tilesX {
                             let a1 = m1[tx], a2 = m2[tx], a3 = m3[tx], a4 = m4[tx]
                             let p12 = a1 + a2, m12 = a1 - a2, p34 = a3 + a4, m34 = a3 - a4
                             s0[tx] = m0[tx] + p12 + p34
@@ -217,7 +256,25 @@ enum Winograd43Convolution {
                         let s0 = sBase + (6 * p) * tilesX, s1 = s0 + tilesX, s2 = s1 + tilesX
                         let s3 = s2 + tilesX, s4 = s3 + tilesX, s5 = s4 + tilesX
                         let out = buf + p * L
-                        for tx in 0..<tilesX {
+                        let vectorTiles = tilesX & ~3
+                        var tv = 0
+                        while tv < vectorTiles {
+                            // Four tiles: y_q in lane l for tile tv+l, transposed to one SIMD4 (q0…q3) per tile.
+                            let a1 = load4(s1 + tv), a2 = load4(s2 + tv), a3 = load4(s3 + tv), a4 = load4(s4 + tv)
+                            let p12 = a1 + a2, m12 = a1 - a2, p34 = a3 + a4, m34 = a3 - a4
+                            let bv = SIMD4<Float>(repeating: bo)
+                            let q0 = load4(s0 + tv) + p12 + p34 + bv
+                            let q1 = m12 + 2 * m34 + bv
+                            let q2 = p12 + 4 * p34 + bv
+                            let q3 = m12 + 8 * m34 + load4(s5 + tv) + bv
+                            let q = out + 4 * tv
+                            store4(SIMD4(q0[0], q1[0], q2[0], q3[0]), q)
+                            store4(SIMD4(q0[1], q1[1], q2[1], q3[1]), q + 4)
+                            store4(SIMD4(q0[2], q1[2], q2[2], q3[2]), q + 8)
+                            store4(SIMD4(q0[3], q1[3], q2[3], q3[3]), q + 12)
+                            tv += 4
+                        }
+                        for tx in vectorTiles..<tilesX {
                             let a1 = s1[tx], a2 = s2[tx], a3 = s3[tx], a4 = s4[tx]
                             let p12 = a1 + a2, m12 = a1 - a2, p34 = a3 + a4, m34 = a3 - a4
                             let q = out + 4 * tx
@@ -232,7 +289,9 @@ enum Winograd43Convolution {
                         let dst = y + offset
                         if let addend {
                             let a = addend + offset
-                            for k in 0..<W { dst[k] = a[k] + out[k] }
+                            var k = 0
+                            while k + 4 <= W { store4(load4(a + k) + load4(out + k), dst + k); k += 4 }
+                            while k < W { dst[k] = a[k] + out[k]; k += 1 }
                         } else {
                             dst.update(from: out, count: W)
                         }
