@@ -42,7 +42,7 @@ public struct MixtureComponent: Sendable, Equatable, Codable {
 public final class GaussianMixturePrior: AnalyticPrior {
     public let imageShape: ImageShape
     public let schedule: NoiseSchedule
-    public let pixelTransform: any PixelTransform = AffineTransform()
+    public let pixelTransform: any PixelTransform = AffinePixelTransform()
     public let bands: [String]
     public let summary: String
     /// Normalised prior weights w_k.

@@ -22,7 +22,7 @@ import TweedieCore
 public final class StationaryGaussianPrior: AnalyticPrior {
     public let imageShape: ImageShape
     public let schedule: NoiseSchedule
-    public let pixelTransform: any PixelTransform = AffineTransform()
+    public let pixelTransform: any PixelTransform = AffinePixelTransform()
     public let bands: [String]
     public let summary: String
     /// The power spectrum of every channel (eigenvalues of C).

@@ -58,7 +58,7 @@ public enum PixelTransformSpec: Equatable, Sendable, CustomStringConvertible {
     /// The transform object the sampler uses.
     public func makeTransform() -> any PixelTransform {
         switch self {
-        case let .affine(scale, offset): return AffineTransform(scale: Float(scale), offset: Float(offset))
+        case let .affine(scale, offset): return AffinePixelTransform(scale: Float(scale), offset: Float(offset))
         case let .asinh(softening, gain, offset):
             return AsinhTransform(softening: Float(softening), gain: Float(gain), offset: Float(offset))
         case let .gammaRoot(gamma, maxValue): return GammaRootTransform(gamma: Float(gamma), maxValue: Float(maxValue))
