@@ -96,3 +96,14 @@ enum UNetFixtures {
         #expect(try UNetModel.parameterShapes(for: try UNetFixtures.config(name)) == dict.mapValues(\.shape))
     }
 }
+@Suite struct UNetTorchCheckpointParityTests {
+    /// The same networks read from `torch.save` files (improved: float32 storages; guided: float16).
+    @Test(arguments: ["improved", "guided"])
+    func ptParity(_ name: String) throws {
+        let url = UNetFixtures.directory.appendingPathComponent("\(name).pt")
+        let pt = try CheckpointLoader.load(url).tensors
+        let st = try SafeTensors.read(contentsOf: UNetFixtures.directory.appendingPathComponent("\(name).safetensors")).tensors
+        #expect(pt == st)  // the two formats hold the same values
+        try UNetParityTests().checkParity(name, stateDict: pt, source: url.lastPathComponent)
+    }
+}
