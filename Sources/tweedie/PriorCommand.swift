@@ -15,7 +15,7 @@ struct PriorCommand: ParsableCommand {
 
     /// The network's full expected parameter list (from the U-Net's plan), used to check weights
     /// against a config: every missing, unexpected or mis-shaped tensor is named.
-    static let parameterLayout: ParameterLayout? = { try UNetModel.parameterShapes(for: $0) }
+    static let parameterLayout: ParameterLayout? = UNetModel.parameterLayout
 }
 
 struct PriorImportCommand: TweedieCommand {
