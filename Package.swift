@@ -44,7 +44,7 @@ let package = Package(
             name: "TweediePriors",
             dependencies: ["TweedieCore", "COpenBLAS", "CFFTW", "CGSL", "CZlib"],
             path: "Priors",
-            exclude: ["Models", "training"]
+            exclude: ["Models", "training", "UNet/README.md"]
         ),
         // Posterior samplers, statistics, metrics, studies.
         .target(

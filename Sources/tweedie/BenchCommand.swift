@@ -20,15 +20,19 @@ struct BenchUNet: TweedieCommand {
         discussion: """
             --reference times DESIGN §7's network (64×64×1, base 64, channel_mult 1,2,2, 2 res blocks, \
             attention at 16 px, 4 heads, scale-shift norm) with random weights; compare with \
-            `python3 Priors/training/bench_unet_torch.py` run at the same time. --checkpoint with --config \
-            times a network loaded from weights (safetensors). Say the machine load (uptime) next to the numbers.
+            `python3 Priors/training/bench_unet_torch.py` run at the same time. --prior times a prior \
+            directory's network; --checkpoint with --config a network loaded from weights (safetensors or \
+            PyTorch .pt). Say the machine load (uptime) next to the numbers.
             """
     )
 
     @Flag(help: "Use the reference network of DESIGN §7 with random weights.")
     var reference = false
 
-    @Option(help: "Checkpoint (safetensors) to time instead of the reference network; needs --config.")
+    @Option(help: "Prior directory whose network to time.")
+    var prior: String?
+
+    @Option(help: "Checkpoint (.pt or safetensors) to time; needs --config.")
     var checkpoint: String?
 
     @Option(help: "Network flags (JSON, improved-diffusion names) for --checkpoint.")
@@ -50,8 +54,8 @@ struct BenchUNet: TweedieCommand {
     var profile = false
 
     func validate() throws {
-        if reference == (checkpoint != nil) {
-            throw ValidationError("give either --reference or --checkpoint FILE --config FLAGS.json")
+        if [reference, prior != nil, checkpoint != nil].filter({ $0 }).count != 1 {
+            throw ValidationError("give one of --reference, --prior DIR, or --checkpoint FILE --config FLAGS.json")
         }
         if checkpoint != nil && config == nil { throw ValidationError("--checkpoint needs --config FLAGS.json") }
         if batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -68,6 +72,10 @@ struct BenchUNet: TweedieCommand {
             model = try UNetModel(config: cfg, stateDict: try UNetBenchmark.randomStateDict(for: cfg), source: "reference",
                               convolution: convolution)
             name = "reference network (DESIGN §7)"
+        } else if let prior {
+            let dir = try PriorDirectory.open(URL(fileURLWithPath: prior))
+            model = try UNetModel(prior: dir, convolution: convolution)
+            name = "prior \(dir.config.name) (\(prior))"
         } else {
             let cfgPath = config!, ckpt = checkpoint!
             let cfgData: Data
@@ -78,7 +86,7 @@ struct BenchUNet: TweedieCommand {
             do { cfg = try JSONDecoder().decode(UNetConfig.self, from: cfgData) } catch {
                 throw TweedieError.invalidInput(what: cfgPath, problem: "not a U-Net config (improved-diffusion flag names as JSON): \(error)")
             }
-            let weights = try SafeTensors.read(contentsOf: URL(fileURLWithPath: ckpt)).tensors
+            let weights = try CheckpointLoader.load(URL(fileURLWithPath: ckpt)).tensors
             model = try UNetModel(config: cfg, stateDict: weights, source: ckpt, convolution: convolution)
             name = ckpt
         }

@@ -13,10 +13,9 @@ struct PriorCommand: ParsableCommand {
         subcommands: [PriorImportCommand.self, PriorInfoCommand.self]
     )
 
-    /// The network's full expected parameter list, used to check weights against a config.
-    /// nil until the U-Net provides one: then only the stem tensors (time embedding, input
-    /// and output convolutions) are checked.
-    static let parameterLayout: ParameterLayout? = nil
+    /// The network's full expected parameter list (from the U-Net's plan), used to check weights
+    /// against a config: every missing, unexpected or mis-shaped tensor is named.
+    static let parameterLayout: ParameterLayout? = UNetModel.parameterLayout
 }
 
 struct PriorImportCommand: TweedieCommand {

@@ -96,3 +96,55 @@ enum UNetFixtures {
         #expect(try UNetModel.parameterShapes(for: try UNetFixtures.config(name)) == dict.mapValues(\.shape))
     }
 }
+@Suite struct UNetTorchCheckpointParityTests {
+    /// The same networks read from `torch.save` files (improved: float32 storages; guided: float16).
+    @Test(arguments: ["improved", "guided"])
+    func ptParity(_ name: String) throws {
+        let url = UNetFixtures.directory.appendingPathComponent("\(name).pt")
+        let pt = try CheckpointLoader.load(url).tensors
+        let st = try SafeTensors.read(contentsOf: UNetFixtures.directory.appendingPathComponent("\(name).safetensors")).tensors
+        #expect(pt == st)  // the two formats hold the same values
+        try UNetParityTests().checkParity(name, stateDict: pt, source: url.lastPathComponent)
+    }
+}
+
+@Suite struct UNetPriorDirectoryTests {
+    /// `tweedie prior import`'s library path with the U-Net's full layout, then the network and the
+    /// denoiser read back from the directory reproduce PyTorch's output.
+    @Test func importedPriorReproducesPyTorch() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unet-prior-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let meta = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: UNetFixtures.directory.appendingPathComponent("improved.json"))) as? [String: Any])
+        var flags = try #require(meta["config"] as? [String: Any])
+        flags["bands"] = ["g", "r", "i"]
+        flags["pixel_scale"] = ["value": 0.4, "unit": "kpc/px"]
+        flags["pixel_transform"] = ["type": "affine", "scale": 1.0, "offset": 0.0]
+        let flagsURL = dir.appendingPathComponent("flags.json")
+        try JSONSerialization.data(withJSONObject: flags).write(to: flagsURL)
+        let out = dir.appendingPathComponent("improved-prior")
+        _ = try PriorImport.run(checkpoint: UNetFixtures.directory.appendingPathComponent("improved.pt"), flags: flagsURL,
+                                output: out, layout: UNetModel.parameterLayout)
+        let prior = try PriorDirectory.open(out)
+
+        let io = try UNetFixtures.io("improved")
+        let model = try UNetModel(prior: prior)
+        let y = try model.forward(io.x.values, batch: 2, height: 32, width: 32, timesteps: io.timesteps)
+        #expect(maxRelativeError(y.doubles, io.out.values.doubles) < 1e-4)
+
+        let denoiser = try UNetDenoiser(prior: prior)
+        #expect(denoiser.bands == ["g", "r", "i"] && denoiser.schedule.kind == .cosine && denoiser.predictionType == .epsilon)
+        let xt = try ImageBatch(count: 2, shape: ImageShape(channels: 3, height: 32, width: 32), data: io.x.values)
+        let pred = try denoiser.predict(xt, timesteps: io.timesteps)
+        #expect(maxRelativeError(pred.eps.data.doubles, io.out.values.doubles) < 1e-4)
+
+        // A config whose widths do not match the weights is refused by name at import.
+        flags["num_channels"] = 64
+        try JSONSerialization.data(withJSONObject: flags).write(to: flagsURL)
+        #expect(throws: TweedieError.self) {
+            _ = try PriorImport.run(checkpoint: UNetFixtures.directory.appendingPathComponent("improved.pt"), flags: flagsURL,
+                                    output: dir.appendingPathComponent("wide"), layout: UNetModel.parameterLayout)
+        }
+    }
+}

@@ -3,6 +3,9 @@
 // the given leading dimensions (elements between consecutive rows).
 
 import COpenBLAS
+// cblas.h is also included by the CGSL shim (PLATFORM.md), and in some builds Clang attributes its
+// declarations (CblasRowMajor, …) to that module: import it too so they are visible either way.
+@preconcurrency import CGSL
 
 @inline(__always)
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
