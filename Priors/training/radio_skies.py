@@ -162,7 +162,7 @@ def to_physical(u):
 
 
 def pixel_transform_config() -> dict:
-    return {"type": "gamma-root", "gamma": GAMMA, "max_value": MAX_VALUE}
+    return {"type": "gamma-root", "gamma": GAMMA, "max": MAX_VALUE}
 
 
 def main(argv=None) -> int:

@@ -45,7 +45,7 @@ def to_physical(u: np.ndarray, transform: dict) -> np.ndarray:
         return transform["softening"] * np.sinh((u - transform["offset"]) / transform["gain"])
     if transform["type"] == "gamma-root":
         v = (u + 1) / 2
-        return transform["max_value"] * np.sign(v) * np.abs(v) ** transform["gamma"]
+        return transform.get("max", transform.get("max_value")) * np.sign(v) * np.abs(v) ** transform["gamma"]
     if transform["type"] == "affine":
         return transform["scale"] * u + transform["offset"]
     raise ValueError(f"unknown pixel transform {transform['type']}")

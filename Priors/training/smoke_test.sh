@@ -5,7 +5,9 @@
 #   3. loads the exported prior with safetensors: float32 tensors whose names and shapes are
 #      exactly the state_dict of unet.py's network built from config.json, which loads them strictly and runs;
 #   4. reruns the first 50 steps from scratch in runs/smoke-repeat/ and asserts the logged
-#      losses at steps 25 and 50 are identical to the first run's (seeded, reproducible).
+#      losses at steps 25 and 50 are identical to the first run's (seeded, reproducible);
+#   5. if a tweedie binary is built (.build/release or .build/debug), `tweedie prior info` must
+#      read the export (config.json layout, weight names and shapes, SHA-256).
 # Usage: Priors/training/smoke_test.sh [threads=2]. Takes a few minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -48,3 +50,12 @@ print(f"export: {len(w)} tensors, {sum(v.numel() for v in w.values()):,} paramet
       f"rerun from scratch reproduces steps 25, 50 exactly")
 print("smoke test passed")
 PY
+ROOT=$(cd ../.. && pwd)
+for B in "$ROOT/.build/release/tweedie" "$ROOT/.build/debug/tweedie"; do
+  if [ -x "$B" ]; then
+    "$B" prior info runs/smoke/prior
+    echo "tweedie prior info reads the export ($B)"
+    exit 0
+  fi
+done
+echo "(no tweedie binary built: skipped the tweedie prior info check)"

@@ -190,9 +190,12 @@ def export_prior(ema: torch.nn.Module, config: dict, meta: dict, training: dict,
     tmp = os.path.join(out_dir, "weights.safetensors.tmp")
     save_file(tensors, tmp, metadata={"format": "pt", "source": "Tweedie Priors/training/train.py (EMA)"})
     os.replace(tmp, os.path.join(out_dir, "weights.safetensors"))
+    import hashlib
+    with open(os.path.join(out_dir, "weights.safetensors"), "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
     doc = dict(config)
     doc["prediction_type"] = "epsilon"
-    doc["prior"] = meta
+    doc["prior"] = {**meta, "weights": "weights.safetensors", "weights_sha256": sha}
     doc["training"] = training
     tmp = os.path.join(out_dir, "config.json.tmp")
     with open(tmp, "w") as f:

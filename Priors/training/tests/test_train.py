@@ -88,9 +88,11 @@ def test_export_is_the_ema_state_dict_with_the_declared_config(tmp_path, tiny_fa
     assert cfg["noise_schedule"] == "cosine" and cfg["diffusion_steps"] == 1000 and cfg["predict_xstart"] is False
     assert cfg["prediction_type"] == "epsilon"
     p = cfg["prior"]
-    assert p["bands"] == ["g", "r", "i"] and p["pixel_scale"] == 0.6 and p["pixel_scale_unit"] == "kpc/pixel"
+    assert p["bands"] == ["g", "r", "i"] and p["pixel_scale"] == 0.6 and p["pixel_scale_unit"] == "kpc/px"
     assert p["pixel_transform"] == {"type": "asinh", "softening": 1e-3, "gain": 0.29, "offset": -1.0}
     assert cfg["training"]["steps"] == 10
+    import hashlib
+    assert p["weights_sha256"] == hashlib.sha256((prior / "weights.safetensors").read_bytes()).hexdigest()
     assert (prior / "loss.csv").exists()
     assert not [f for f in os.listdir(prior) if f.endswith(".tmp")]
 
