@@ -137,7 +137,10 @@ public struct PosteriorRun {
     /// Writes a checkpoint atomically (temporary file, then rename).
     public static func writeCheckpoint(_ acc: PosteriorAccumulator, to url: URL) throws {
         let data = try JSONEncoder().encode(acc)
-        try AtomicFile.write(data, to: url)
+        try AtomicFileWrite.write(to: url.path) { tmp in
+            do { try data.write(to: URL(fileURLWithPath: tmp)) }
+            catch { throw TweedieError.io(path: url.path, problem: "cannot write the checkpoint (\(error.localizedDescription))") }
+        }
     }
 
     /// Reads a checkpoint.
@@ -147,23 +150,5 @@ public struct PosteriorRun {
         }
         do { return try JSONDecoder().decode(PosteriorAccumulator.self, from: data) }
         catch { throw TweedieError.io(path: url.path, problem: "checkpoint is unreadable (\(error)); start the run again") }
-    }
-}
-
-/// Atomic file writes: a temporary file in the same directory, then rename.
-public enum AtomicFile {
-    public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        do {
-            try data.write(to: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw TweedieError.io(path: url.path, problem: "cannot write (\(error.localizedDescription)); check the directory exists and is writable")
-        }
-        if rename(tmp.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: tmp)
-            throw TweedieError.io(path: url.path, problem: "cannot move the finished file into place")
-        }
     }
 }
