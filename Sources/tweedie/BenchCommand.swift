@@ -41,13 +41,13 @@ struct BenchUNet: TweedieCommand {
     @Option(help: "Images per network call.")
     var batch = 8
 
-    @Option(help: "Threads for OpenBLAS and the element-wise loops (default: all cores).")
+    @Option(help: "U-Net worker threads (default: all cores; each GEMM call runs single-threaded in OpenBLAS).")
     var threads: Int?
 
     @Option(help: "Timed runs after one warm-up; the best and the median are reported.")
     var repeats = 5
 
-    @Option(help: "3×3 convolution algorithm: automatic, im2col, winograd2, winograd4.")
+    @Option(help: "3×3 convolution algorithm (automatic: Winograd 4×4 up to 50 M parameters, else 2×2).")
     var convolution: ConvolutionAlgorithm = .automatic
 
     @Flag(help: "Also split one forward + VJP by kernel (GEMM, im2col, GroupNorm, …).")
