@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CFITSIO", path: "Sources/CFITSIO"),
         .systemLibrary(name: "CGSL", path: "Sources/CGSL"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // Core: image batches, FITS, FFT, RNG, PNG, the protocols operators and priors implement.
         .target(
@@ -41,9 +42,9 @@ let package = Package(
         // Score priors: the U-Net, checkpoint loading, schedules, analytic priors.
         .target(
             name: "TweediePriors",
-            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW"],
+            dependencies: ["TweedieCore", "COpenBLAS", "CFFTW", "CGSL", "CZlib"],
             path: "Priors",
-            exclude: ["Models", "training"]
+            exclude: ["Models", "training", "UNet/README.md"]
         ),
         // Posterior samplers, statistics, metrics, studies.
         .target(
@@ -65,13 +66,14 @@ let package = Package(
         .testTarget(name: "TweedieCoreTests", dependencies: ["TweedieCore"],
                     path: "Tests/TweedieCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators"],
-                    path: "Tests/TweedieOperatorsTests", resources: [.copy("Fixtures")]),
+                    path: "Tests/TweedieOperatorsTests",
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors"],
-                    path: "Tests/TweediePriorsTests"),
+                    path: "Tests/TweediePriorsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieSamplingTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
                     path: "Tests/TweedieSamplingTests"),
-        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie"], path: "Tests/TweedieCLITests"),
+        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore"], path: "Tests/TweedieCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,12 @@
-// Forward operators (DESIGN §3): PSF convolution, redshift / pixel-scale
-// resampling, radio UV sampling and noise models, against the protocols in TweedieCore.
+// Forward operators (DESIGN §3): y = A(x) + n, against the `ForwardOperator` and
+// `NoiseModel` protocols in TweedieCore. One folder per kind of operator:
+//   PSF/         PointSpreadFunction (validation, normalisation), analytic
+//                Gaussian / Moffat / Airy profiles, PSFConvolution (FFT);
+//   Resampling/  FlatLambdaCDM (D_A by GSL quadrature), AreaOverlapResampling
+//                (flux-conserving, separable, exact adjoint), RedshiftResampling
+//                and PixelScaleResampling (paper 003 §2, Fig. 1: f_{z,p});
+//   Bands/       BandSelection (observe a subset of the prior's bands);
+//   Noise/       DiagonalGaussianNoise (scalar σ, variance / inverse-variance
+//                maps, masks) and robust σ estimation;
+//   OperatorChecks.swift: dot-product test and operator norm, for `tweedie operator check`.
 import TweedieCore

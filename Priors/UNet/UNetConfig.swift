@@ -124,3 +124,76 @@ public struct UNetConfig: Codable, Equatable, Sendable {
         predictXstart = try c.decodeIfPresent(Bool.self, forKey: .predictXstart) ?? false
     }
 }
+
+extension UNetConfig {
+    /// Attention heads of a block with `channels` channels: channels / num_head_channels when that flag is
+    /// set (guided-diffusion), else `numHeads`.
+    public func headCount(channels: Int, numHeads: Int) -> Int {
+        numHeadChannels == -1 ? numHeads : channels / numHeadChannels
+    }
+
+    /// One line naming the flags that shape the weights (for error messages and provenance).
+    public var summary: String {
+        "\(architecture.rawValue), image_size \(imageSize), in_channels \(inChannels), num_channels \(numChannels), "
+            + "num_res_blocks \(numResBlocks), channel_mult \(resolvedChannelMult.map(String.init).joined(separator: ",")), "
+            + "attention_resolutions \(attentionResolutions.map(String.init).joined(separator: ",")), "
+            + "learn_sigma \(learnSigma), use_scale_shift_norm \(useScaleShiftNorm)"
+            + (architecture == .guidedDiffusion ? ", resblock_updown \(resblockUpdown), num_head_channels \(numHeadChannels)" : "")
+    }
+
+    /// Checks that the flags describe a network this architecture can have (channel counts divisible by
+    /// GroupNorm's 32 groups, heads dividing channels, image size divisible by the downsampling).
+    public func validate() throws {
+        func bad(_ what: String, _ problem: String) -> TweedieError {
+            TweedieError.invalidInput(what: "U-Net config \(what)", problem: problem)
+        }
+        guard imageSize > 0 else { throw bad("image_size", "must be positive, got \(imageSize)") }
+        guard inChannels > 0 else { throw bad("in_channels", "must be positive, got \(inChannels)") }
+        guard numChannels > 0 else { throw bad("num_channels", "must be positive, got \(numChannels)") }
+        guard numResBlocks >= 1 else { throw bad("num_res_blocks", "must be at least 1, got \(numResBlocks)") }
+        let mult = resolvedChannelMult
+        guard mult.allSatisfy({ $0 >= 1 }) else { throw bad("channel_mult", "entries must be ≥ 1, got \(mult)") }
+        for m in mult where (m * numChannels) % 32 != 0 {
+            throw bad("num_channels", "\(m)·\(numChannels) = \(m * numChannels) channels is not divisible by GroupNorm's 32 groups; use a multiple of 32")
+        }
+        let factor = 1 << (mult.count - 1)
+        guard imageSize % factor == 0 else {
+            throw bad("image_size", "\(imageSize) is not divisible by \(factor) (\(mult.count) levels of channel_mult)")
+        }
+        guard attentionResolutions.allSatisfy({ $0 > 0 }) else {
+            throw bad("attention_resolutions", "entries must be positive, got \(attentionResolutions)")
+        }
+        if architecture == .improvedDiffusion {
+            if mult[0] != 1 {
+                throw bad("channel_mult", "improved-diffusion's UNetModel needs channel_mult[0] = 1 (its first and last convs have num_channels channels), got \(mult[0]); use guided-diffusion for other widths")
+            }
+            if resblockUpdown || useNewAttentionOrder || numHeadChannels != -1 {
+                throw bad("architecture", "resblock_updown, use_new_attention_order and num_head_channels are guided-diffusion options; set \"architecture\": \"guided-diffusion\"")
+            }
+        }
+        guard numHeadChannels == -1 || numHeadChannels > 0 else {
+            throw bad("num_head_channels", "must be -1 or positive, got \(numHeadChannels)")
+        }
+        // Heads must divide the channels of every attention block.
+        let ds = attentionDownsampleFactors
+        var level = 1
+        for m in mult {
+            if ds.contains(level) || level == factor {
+                let ch = m * numChannels
+                for (flag, heads) in [("num_heads", numHeads), ("num_heads_upsample", resolvedHeadsUpsample)] {
+                    let h = headCount(channels: ch, numHeads: heads)
+                    if numHeadChannels != -1 {
+                        guard ch % numHeadChannels == 0 else {
+                            throw bad("num_head_channels", "\(numHeadChannels) does not divide the \(ch) channels of an attention block")
+                        }
+                    } else {
+                        guard h >= 1, ch % h == 0 else {
+                            throw bad(flag, "\(heads) heads do not divide the \(ch) channels of an attention block")
+                        }
+                    }
+                }
+            }
+            level *= 2
+        }
+    }
+}

@@ -76,6 +76,17 @@ public struct NoiseSchedule: Equatable, Sendable {
             var cur = 0.0
             for _ in 0..<steps { keep.append(Int(cur.rounded())); cur += stride }
         }
+        return try keeping(indices: keep)
+    }
+
+    /// The sub-schedule keeping the steps at `indices` (strictly increasing indices into this schedule):
+    /// ᾱ is kept, β recomputed from consecutive kept ᾱ, original timesteps remembered.
+    public func keeping(indices keep: [Int]) throws -> NoiseSchedule {
+        guard !keep.isEmpty, zip(keep, keep.dropFirst()).allSatisfy({ $0 < $1 }),
+              keep.first! >= 0, keep.last! < count else {
+            throw TweedieError.invalidInput(what: "schedule subsequence",
+                                            problem: "indices must be strictly increasing within 0..<\(count)")
+        }
         var newBetas: [Double] = []
         var last = 1.0
         for i in keep {

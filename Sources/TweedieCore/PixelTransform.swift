@@ -19,7 +19,7 @@ public protocol PixelTransform: Sendable {
 }
 
 /// x = scale·u + offset.
-public struct AffineTransform: PixelTransform, Equatable {
+public struct AffinePixelTransform: PixelTransform, Equatable {
     public var scale: Float
     public var offset: Float
     public init(scale: Float = 1, offset: Float = 0) { self.scale = scale; self.offset = offset }

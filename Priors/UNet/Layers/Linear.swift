@@ -1,0 +1,34 @@
+// Fully connected layer (PyTorch `nn.Linear`): y = x·Wᵀ + b with W `[out][in]`
+// row-major, x `[B][in]`, y `[B][out]`; input VJP dx = dy·W. In the U-Net it
+// maps the timestep embedding (time_embed.0/2, each ResBlock's emb_layers.1),
+// which does not depend on the image, so the network's input VJP never passes
+// through it; the VJP is here for completeness (and tested).
+
+final class Linear {
+    let inFeatures: Int
+    let outFeatures: Int
+    let weight: UnsafeMutablePointer<Float>
+    let bias: UnsafeMutablePointer<Float>
+
+    init(inFeatures: Int, outFeatures: Int, weight w: [Float], bias b: [Float]) {
+        precondition(w.count == inFeatures * outFeatures && b.count == outFeatures)
+        self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        weight = .allocate(capacity: w.count); weight.initialize(from: w, count: w.count)
+        bias = .allocate(capacity: b.count); bias.initialize(from: b, count: b.count)
+    }
+
+    deinit { weight.deallocate(); bias.deallocate() }
+
+    /// y = x·Wᵀ + b for `batch` rows.
+    func forward(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>) {
+        for r in 0..<batch { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        sgemm(transB: true, m: batch, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: weight,
+              ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
+    }
+
+    /// dx = dy·W.
+    func backward(_ dy: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>) {
+        sgemm(m: batch, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: weight, ldb: inFeatures,
+              beta: 0, c: dx, ldc: inFeatures)
+    }
+}

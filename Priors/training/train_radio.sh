@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# CPU training of the radio-sky prior with the settings chosen in README.md ("Compute budget").
+# Resumable: rerun the same command to continue from runs/radio-sky-64/checkpoint.pt; extra
+# flags are passed on (e.g. --time-limit 3600 to leave after an hour, checkpointed).
+# Not started by anyone automatically: it takes ~18 hours of the 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")"
+exec python3 train.py --prior radio --out runs/radio-sky-64 --steps "${STEPS:-30000}" --seed 1 \
+  --dataset-size 20000 --batch-size 16 \
+  --num-channels 32 --num-res-blocks 2 --channel-mult 1,2,2,2 --attention-resolutions 16,8 --num-heads 4 \
+  --lr 2e-4 --warmup 500 --ema-rate 0.999 --grad-clip 1 \
+  --log-every 50 --checkpoint-every 250 --threads "${THREADS:-2}" "$@"

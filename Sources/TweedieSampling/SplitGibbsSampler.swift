@@ -1,0 +1,272 @@
+// Split-Gibbs / plug-and-play diffusion posterior sampling (Wu, Sun, Chen,
+// Zhang, Yue & Bouman 2024, "Principled probabilistic imaging using diffusion
+// models as plug-and-play priors", PnP-DM), in the prior's network space u.
+//
+// Target: π(u, z) ∝ p(y | u) · p(z) · N(u; z, ρ² I), with
+// p(y | u) = N(y; A(s·T(u)), W⁻¹). Its z-marginal tends to the posterior
+// p(z | y) as ρ → 0. Gibbs alternates, per sample (samples never couple):
+//  1. likelihood step, u ~ π(u | z, y):
+//     linearise T at z, x ≈ s·T(z) + s·T'(z)⊙(u − z); with B v = A(s T'(z) ⊙ v)
+//     and ỹ = y − A(s T(z)) the conditional of v = u − z is Gaussian,
+//     precision P = BᵀWB + I/ρ², mean m = P⁻¹BᵀWỹ. A draw comes from
+//     perturb-then-optimise: solve P v = BᵀW(ỹ + W^{−1/2} n₁) + n₂/ρ by
+//     conjugate gradients (n₁, n₂ standard normal). For an affine T this is
+//     the exact conditional; otherwise it is an independence proposal, and a
+//     Metropolis–Hastings test against the exact conditional keeps the chain exact;
+//  2. prior step, z ~ p(z | u) ∝ p(z) N(u; z, ρ²): with ᾱ such that
+//     (1 − ᾱ)/ᾱ = ρ², x_t = √ᾱ·u is a diffusion state at that level, and the
+//     unconditional ancestral reverse process from there to t = 0 samples
+//     p(z | x_t) (DESIGN §5.2). It needs only the denoiser's x̂0 — no VJP.
+// ρ is annealed geometrically from `rhoMax` to the smallest level of the
+// training schedule (t = 0): iteration k uses the original timestep t_k whose
+// ρ_t = √((1 − ᾱ_t)/ᾱ_t) is nearest the target. The prior step runs on a
+// sub-grid of the original timesteps {round(t_k·(j/J)²)}, J = min(t_k,
+// `priorSteps`): coarse at high noise, every timestep near t = 0. The fine
+// bottom matters: an ancestral step replaces x0 by its mean x̂0, so a coarse
+// last step loses the variance of p(x0 | x_t) — negligible for unconditional
+// sampling, but all of it when the prior step starts at small ρ.
+// The sample is z after the last iteration.
+//
+// Cost per sample: Σ_k (J_k + 1) network evaluations (no VJPs), plus 1–2 CG
+// solves per iteration, each a few operator apply + adjoint pairs.
+
+import Foundation
+import TweedieCore
+
+public struct SplitGibbsSettings: Equatable, Sendable, Codable {
+    /// Gibbs iterations of the annealing (≥ 1).
+    public var iterations: Int
+    /// Largest coupling ρ (network units), where annealing starts.
+    public var rhoMax: Double
+    /// Most network evaluations of one prior step (J).
+    public var priorSteps: Int
+    /// Iterations repeated at the smallest ρ at the end.
+    public var finalIterations: Int
+    /// Metropolis–Hastings moves per likelihood step when the pixel transform is not affine
+    /// (each costs one CG solve and no network evaluation).
+    public var likelihoodMoves: Int
+    /// Conjugate-gradient relative tolerance and iteration cap.
+    public var cgTolerance: Double
+    public var cgMaxIterations: Int
+
+    public init(iterations: Int = 30, rhoMax: Double = 1.0, priorSteps: Int = 20, finalIterations: Int = 1,
+                likelihoodMoves: Int = 4, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200) {
+        self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
+        self.likelihoodMoves = max(1, likelihoodMoves)
+        self.finalIterations = finalIterations; self.cgTolerance = cgTolerance; self.cgMaxIterations = cgMaxIterations
+    }
+}
+
+public struct SplitGibbsSampler: PosteriorSampler {
+    public let prior: any Denoiser
+    public let problem: PosteriorProblem
+    public let settings: SplitGibbsSettings
+    /// The training schedule (original timesteps).
+    public let schedule: NoiseSchedule
+    /// Original timestep at which each iteration's prior step starts (non-increasing, ends at 0).
+    public let levels: [Int]
+    /// The prior step's sub-schedule for each distinct level.
+    let priorGrids: [Int: NoiseSchedule]
+    /// True when the pixel transform is affine (the likelihood step is then exact without MH).
+    public let transformIsAffine: Bool
+
+    public init(prior: any Denoiser, problem: PosteriorProblem, settings: SplitGibbsSettings) throws {
+        guard prior.imageShape == problem.forwardOperator.inputShape else {
+            throw TweedieError.shapeMismatch(what: "prior image vs operator input (\(problem.forwardOperator.summary))",
+                                             expected: "\(prior.imageShape)", got: "\(problem.forwardOperator.inputShape)")
+        }
+        guard problem.forwardOperator.isLinear else {
+            throw TweedieError.invalidInput(what: "--sampler split-gibbs",
+                                            problem: "needs a linear forward operator (\(problem.forwardOperator.summary) is not); use --sampler dps")
+        }
+        guard settings.iterations >= 1, settings.finalIterations >= 0, settings.priorSteps >= 1 else {
+            throw TweedieError.invalidInput(what: "--iterations / --prior-steps", problem: "must be ≥ 1")
+        }
+        guard settings.rhoMax.isFinite, settings.rhoMax > 0 else {
+            throw TweedieError.invalidInput(what: "--rho-max", problem: "must be > 0, got \(settings.rhoMax)")
+        }
+        self.prior = prior
+        self.problem = problem
+        self.settings = settings
+        let sch = prior.schedule
+        self.schedule = sch
+        let rhos = sch.alphasCumprod.map { ((1 - $0) / $0).squareRoot() }  // increasing in t
+        func nearestTimestep(_ rho: Double) -> Int {
+            var best = 0
+            for t in 0..<rhos.count where abs(log(rhos[t] / rho)) < abs(log(rhos[best] / rho)) { best = t }
+            return best
+        }
+        let rhoMin = rhos[0], rhoMax = max(settings.rhoMax, rhoMin)
+        var lv: [Int] = []
+        let k = settings.iterations
+        for it in 0..<k {
+            let f = k == 1 ? 1.0 : Double(it) / Double(k - 1)
+            lv.append(nearestTimestep(rhoMax * pow(rhoMin / rhoMax, f)))
+        }
+        lv.append(contentsOf: [Int](repeating: 0, count: settings.finalIterations))
+        levels = lv
+        var grids: [Int: NoiseSchedule] = [:]
+        for t in Set(lv) {
+            let j = min(t, settings.priorSteps)
+            var keep = Set<Int>()
+            if j == 0 { keep = [0] } else {
+                for q in 0...j { keep.insert(Int((Double(t) * pow(Double(q) / Double(j), 2)).rounded())) }
+            }
+            grids[t] = try sch.keeping(indices: keep.sorted())
+        }
+        priorGrids = grids
+        transformIsAffine = prior.pixelTransform is AffinePixelTransform
+    }
+
+    public var name: String { "split-gibbs" }
+    public var summary: String {
+        "split-Gibbs PnP-DM (\(levels.count) iterations, ρ from \(settings.rhoMax) to \(String(format: "%.4f", coupling(0))), ≤ \(settings.priorSteps) prior steps each, "
+            + "\(transformIsAffine ? "exact Gaussian likelihood step" : "linearised likelihood step + MH")"
+            + ", \(networkEvaluationsPerSample) network evaluations per sample)"
+    }
+    /// Network evaluations per sample: Σ_k (J_k + 1).
+    public var networkEvaluationsPerSample: Int { levels.reduce(0) { $0 + priorGrids[$1]!.count } }
+
+    /// ρ of original timestep t: √((1 − ᾱ_t)/ᾱ_t).
+    public func coupling(_ i: Int) -> Double {
+        let ab = schedule.alphasCumprod[i]
+        return ((1 - ab) / ab).squareRoot()
+    }
+
+    public func sample(indices: Range<Int>, seed: UInt64) throws -> ImageBatch {
+        let shape = prior.imageShape
+        let b = indices.count, per = shape.count
+        let streams = indices.map { SampleStream(seed: seed, index: $0) }
+        var z = ImageBatch(count: b, shape: shape)
+        for k in 0..<b { z.data.replaceSubrange((k * per)..<((k + 1) * per), with: streams[k].normals(per)) }
+        var u = z
+        for (it, level) in levels.enumerated() {
+            let rho = coupling(level)
+            u = try likelihoodStep(current: u, z: z, rho: rho, streams: streams)
+            z = try priorStep(u, level: level, streams: streams)
+            guard z.allFinite else {
+                throw TweedieError.numerical(problem: "split-Gibbs produced a non-finite value at iteration \(it + 1) of \(levels.count) (samples \(indices))")
+            }
+        }
+        return z
+    }
+
+    // MARK: likelihood step
+
+    /// Draws u ~ π(u | z, y) (exact for affine T; MH-corrected independence proposal otherwise).
+    func likelihoodStep(current: ImageBatch, z: ImageBatch, rho: Double,
+                        streams: [SampleStream]) throws -> ImageBatch {
+        let op = problem.forwardOperator
+        let transform = prior.pixelTransform
+        let s = Float(problem.fluxScale)
+        let b = z.count, per = z.shape.count
+        let obsPer = problem.observation.shape.count
+        let sw = problem.noise.sqrtWeights
+        // D = s·T'(z), ỹ = y − A(s·T(z)) (masked values zero).
+        var d = z
+        for j in 0..<d.valueCount { d.data[j] = s * transform.derivative(z.data[j]) }
+        let (rw, _) = try problem.whitenedResiduals(ofPhysical: problem.physical(z, transform: transform))  // √W ỹ
+        let invRho2 = Float(1 / (rho * rho))
+        // P v = Dᵀ Aᵀ W A D v + v/ρ².
+        let applyP: (ImageBatch) throws -> ImageBatch = { v in
+            var dv = v
+            for j in 0..<dv.valueCount { dv.data[j] *= d.data[j] }
+            var av = try op.apply(dv)
+            for k in 0..<av.count { for j in 0..<obsPer { av.data[k * obsPer + j] *= sw[j] * sw[j] } }
+            var out = try op.adjoint(av)
+            for j in 0..<out.valueCount { out.data[j] = d.data[j] * out.data[j] + invRho2 * v.data[j] }
+            return out
+        }
+        let zero = ImageBatch(count: b, shape: z.shape)
+        let invRho = Float(1 / rho)
+        /// One perturb-then-optimise draw z + v, v ~ N(m, P⁻¹).
+        func perturbedSolve() throws -> ImageBatch {
+            // Right-hand side BᵀW(ỹ + W^{-1/2} n₁) + n₂/ρ = Dᵀ Aᵀ √W (√W ỹ + n₁) + n₂/ρ.
+            var obs = rw
+            for k in 0..<b {
+                let n1 = streams[k].normals(obsPer)
+                for j in 0..<obsPer where sw[j] > 0 { obs.data[k * obsPer + j] = sw[j] * (obs.data[k * obsPer + j] + n1[j]) }
+                for j in 0..<obsPer where sw[j] == 0 { obs.data[k * obsPer + j] = 0 }
+            }
+            var rhs = try op.adjoint(obs)
+            for k in 0..<b {
+                let n2 = streams[k].normals(per)
+                for j in 0..<per { rhs.data[k * per + j] = d.data[k * per + j] * rhs.data[k * per + j] + invRho * n2[j] }
+            }
+            let (v, _) = try ConjugateGradient.solve(applyP, rhs: rhs, initial: zero,
+                                                     tolerance: settings.cgTolerance, maxIterations: settings.cgMaxIterations)
+            var proposal = z
+            for j in 0..<proposal.valueCount { proposal.data[j] += v.data[j] }
+            return proposal
+        }
+        let first = try perturbedSolve()
+        if transformIsAffine { return first }
+        var proposals = [first]
+        for _ in 1..<settings.likelihoodMoves {
+            proposals.append(try perturbedSolve())
+        }
+
+        // Metropolis–Hastings against the exact conditional (independence proposal N(z + m, P⁻¹)).
+        var mrhs = try op.adjoint({ var o = rw; for k in 0..<b { for j in 0..<obsPer { o.data[k * obsPer + j] *= sw[j] } }; return o }())
+        for j in 0..<mrhs.valueCount { mrhs.data[j] *= d.data[j] }
+        let (m, _) = try ConjugateGradient.solve(applyP, rhs: mrhs, initial: zero,
+                                                 tolerance: settings.cgTolerance, maxIterations: settings.cgMaxIterations)
+        func logTarget(_ x: ImageBatch) throws -> [Double] {
+            let (_, chi2) = try problem.whitenedResiduals(ofPhysical: problem.physical(x, transform: transform))
+            return (0..<b).map { k in
+                var q = 0.0
+                for j in (k * per)..<((k + 1) * per) { let e = Double(x.data[j] - z.data[j]); q += e * e }
+                return -0.5 * chi2[k] - 0.5 * q / (rho * rho)
+            }
+        }
+        func logProposal(_ x: ImageBatch) throws -> [Double] {
+            var e = x
+            for j in 0..<e.valueCount { e.data[j] = x.data[j] - z.data[j] - m.data[j] }
+            let pe = try applyP(e)
+            return (0..<b).map { k in
+                var q = 0.0
+                for j in (k * per)..<((k + 1) * per) { q += Double(e.data[j]) * Double(pe.data[j]) }
+                return -0.5 * q
+            }
+        }
+        var out = current
+        var lpOld = try logTarget(out), lqOld = try logProposal(out)
+        for proposal in proposals {
+            let lpNew = try logTarget(proposal), lqNew = try logProposal(proposal)
+            for k in 0..<b {
+                let logA = (lpNew[k] - lpOld[k]) - (lqNew[k] - lqOld[k])
+                if log(streams[k].uniform()) < logA {
+                    out.data.replaceSubrange((k * per)..<((k + 1) * per), with: proposal.data[(k * per)..<((k + 1) * per)])
+                    lpOld[k] = lpNew[k]; lqOld[k] = lqNew[k]
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: prior step
+
+    /// Draws z ~ p(z | u) with coupling ρ(level): ancestral reverse diffusion from x = √ᾱ u at original
+    /// timestep `level` to 0 on that level's sub-grid.
+    func priorStep(_ u: ImageBatch, level: Int, streams: [SampleStream]) throws -> ImageBatch {
+        let grid = try priorGrids[level] ?? schedule.keeping(indices: [level])
+        let b = u.count, per = u.shape.count
+        var x = u
+        let sa = Float(schedule.alphasCumprod[level].squareRoot())
+        for j in 0..<x.valueCount { x.data[j] *= sa }
+        var noise = [Float](repeating: 0, count: per)
+        for i in stride(from: grid.count - 1, through: 0, by: -1) {
+            let pred = try prior.predict(x, timesteps: [Int](repeating: grid.timesteps[i], count: b))
+            let (c1d, c2d, vt) = grid.posteriorCoefficients(i)
+            let c1 = Float(c1d), c2 = Float(c2d), sigma = Float(vt.squareRoot())
+            for k in 0..<b {
+                if i > 0 { noise.withUnsafeMutableBufferPointer { streams[k].fillNormal($0) } }
+                for j in 0..<per {
+                    let idx = k * per + j
+                    x.data[idx] = c1 * pred.x0.data[idx] + c2 * x.data[idx] + (i > 0 ? sigma * noise[j] : 0)
+                }
+            }
+        }
+        return x
+    }
+}

@@ -1,0 +1,43 @@
+// Reading an operator spec file (YAML, or JSON which YAML includes) into the
+// library's `OperatorSpec`, with one-line errors that name the file.
+import Foundation
+import TweedieCore
+import TweedieOperators
+import Yams
+
+func loadOperatorSpec(_ path: String) throws -> OperatorSpec {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw TweedieError.io(path: path, problem: "no such operator spec file")
+    }
+    let text: String
+    do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw TweedieError.io(path: path, problem: "cannot be read as UTF-8 text (\(error.localizedDescription))")
+    }
+    do {
+        return try YAMLDecoder().decode(OperatorSpec.self, from: text)
+    } catch let e as TweedieError {
+        throw TweedieError.invalidInput(what: path, problem: e.description)
+    } catch let e as DecodingError {
+        throw TweedieError.invalidInput(what: path, problem: describe(e))
+    } catch {
+        throw TweedieError.invalidInput(what: path, problem: "is not a valid YAML operator spec (\(error))")
+    }
+}
+
+/// One line for a decoding error: where (key path) and what.
+private func describe(_ e: DecodingError) -> String {
+    func path(_ p: [CodingKey]) -> String {
+        p.isEmpty ? "top level" : p.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch e {
+    case let .keyNotFound(k, c): return "missing key '\(k.stringValue)' at \(path(c.codingPath))"
+    case let .typeMismatch(t, c): return "\(path(c.codingPath)): expected \(t)"
+    case let .valueNotFound(t, c): return "\(path(c.codingPath)): missing \(t) value"
+    case let .dataCorrupted(c):
+        if let t = c.underlyingError as? TweedieError { return t.description }
+        return "\(path(c.codingPath)): \(c.debugDescription)\(c.underlyingError.map { " (\($0))" } ?? "")"
+    @unknown default: return "\(e)"
+    }
+}

@@ -1,0 +1,48 @@
+// `tweedie preview` run as a process: it writes a PNG of the right size (one
+// panel per band), and a failure leaves no file.
+import Foundation
+import Testing
+import TweedieCore
+
+@Suite struct PreviewCommandTests {
+    @Test(arguments: ["asinh", "linear", "zscale"])
+    func writesAPNGOfTheKPNOImage(_ stretch: String) throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let out = dir.appendingPathComponent("m51.png").path
+        let r = try CLIRunner.run(["preview", "../shared/data/real/m51_kpno_B_devpix.fits", "-o", out, "--stretch", stretch])
+        #expect(r.status == 0 && r.stderr.isEmpty, "\(r)")
+        #expect(r.stdout.contains(stretch))
+        let png = try PNGPreview.read(out)
+        #expect(png.width == 512 && png.height == 512)
+        // Not a blank picture: the galaxy is brighter than the corner sky.
+        #expect(png[256, 256] > png[5, 5])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["m51.png"])
+    }
+
+    @Test func cubeGetsOnePanelPerBand() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let out = dir.appendingPathComponent("cube.png").path
+        let r = try CLIRunner.run(["preview", CLIRunner.coreFixture("cube3.fits"), "--output", out, "--stretch", "linear"])
+        #expect(r.status == 0, "\(r)")
+        let png = try PNGPreview.read(out)
+        #expect(png.width == 3 * 12 + 2 && png.height == 9)
+        #expect((0..<9).allSatisfy { png[12, $0] == 255 && png[25, $0] == 255 })
+    }
+
+    @Test func failuresLeaveNoFile() throws {
+        // Unwritable directory (/sys refuses new files even for root).
+        let sysOut = "/sys/tweedie-cli-test.png"
+        let r = try CLIRunner.run(["preview", CLIRunner.coreFixture("cube3.fits"), "-o", sysOut])
+        #expect(r.status != 0 && r.stderrLines.count == 1 && r.stderrLines[0].hasPrefix("error: \(sysOut): "), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: sysOut))
+        // Bad input into a writable directory: nothing written there.
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let bad = try CLIRunner.run(["preview", CLIRunner.coreFixture("truncated.fits"), "-o", dir.appendingPathComponent("t.png").path])
+        #expect(bad.status != 0 && bad.stderrLines.count == 1, "\(bad)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        // Not a .png name: rejected before anything runs.
+        let name = try CLIRunner.run(["preview", CLIRunner.coreFixture("cube3.fits"), "-o", dir.appendingPathComponent("t.jpg").path])
+        #expect(name.status != 0 && name.stderr.contains(".png"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+}
