@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Tweedie's compute kernels.",
-        subcommands: [BenchUNet.self]
+        subcommands: [BenchUNet.self, BenchUV.self]
     )
 }
 
