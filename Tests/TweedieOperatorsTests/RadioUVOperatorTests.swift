@@ -58,6 +58,28 @@ struct RadioUVOperatorTests {
         // Compositions: the adjoint in reverse order still passes.
         let composed = try composeOperators([op])
         #expect(try uvDotProductError(composed, seed: 9) <= 1e-5)
+        // The registry's case (no file dependencies).
+        #expect(try uvDotProductError(RadioRegistry.uvOperator(), batch: 2, seed: 11) <= 1e-5)
+    }
+
+    @Test("Primary beams: Gaussian half power at FWHM/2 = 0.565 λ/D; Airy half power at 0.5145 λ/D, first null at 1.2197 λ/D")
+    func primaryBeams() throws {
+        let d = 12.0, nu = 100e9
+        let lambda = EarthRotationSynthesis.speedOfLight / nu
+        let g = try PrimaryBeam(shape: .gaussian, diameter: d, frequency: nu)
+        #expect(abs(g.value(atRadius: 0) - 1) < 1e-12)
+        #expect(abs(g.value(atRadius: 0.565 * lambda / d) - 0.5) < 1e-9)
+        let a = try PrimaryBeam(shape: .airy, diameter: d, frequency: nu)
+        #expect(abs(a.value(atRadius: 0) - 1) < 1e-12)
+        // (2 J1(x)/x)² = 1/2 at x = 1.616340; the first zero of J1 is x = 3.831706.
+        #expect(abs(a.value(atRadius: 1.616340 / Double.pi * lambda / d) - 0.5) < 1e-6)
+        #expect(a.value(atRadius: 3.831706 / Double.pi * lambda / d) < 1e-12)
+        #expect(abs(a.fwhm - 2 * 1.616340 / Double.pi * lambda / d) < 1e-4 * a.fwhm)
+        #expect(PrimaryBeam.unity.value(atRadius: 1) == 1)
+        #expect(throws: TweedieError.self) { try PrimaryBeam(shape: .gaussian, diameter: 0, frequency: nu) }
+        // The image is centred on (N/2, N/2).
+        let img = g.image(size: 9, cell: 0.1 * lambda / d)
+        #expect(img[4 * 9 + 4] == 1 && img[4 * 9 + 5] == img[4 * 9 + 3] && img[5 * 9 + 4] == img[4 * 9 + 5])
     }
 
     @Test("Forward values equal the direct DFT of V(u,v) = Σ A_pb I e^{−2πi(ul + vm)}, l = −dx·Δl (east left), m = dy·Δl")
