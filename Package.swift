@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TweedieOperators", targets: ["TweedieOperators"]),
         .library(name: "TweediePriors", targets: ["TweediePriors"]),
         .library(name: "TweedieSampling", targets: ["TweedieSampling"]),
+        .library(name: "TweedieAnalysis", targets: ["TweedieAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,11 +53,17 @@ let package = Package(
             dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors"],
             path: "Sources/TweedieSampling"
         ),
+        // Image analysis: source extraction, catalogue matching, detect-aggregate, Högbom CLEAN.
+        .target(
+            name: "TweedieAnalysis",
+            dependencies: ["TweedieCore", "CGSL"],
+            path: "Sources/TweedieAnalysis"
+        ),
         // The command-line tool.
         .executableTarget(
             name: "tweedie",
             dependencies: [
-                "TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling",
+                "TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -73,6 +80,9 @@ let package = Package(
         .testTarget(name: "TweedieSamplingTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
                     path: "Tests/TweedieSamplingTests"),
+        .testTarget(name: "TweedieAnalysisTests",
+                    dependencies: ["TweedieCore", "TweedieOperators", "TweedieAnalysis"],
+                    path: "Tests/TweedieAnalysisTests"),
         .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore"], path: "Tests/TweedieCLITests"),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,29 @@ extension UVGrid {
         return op.backProjectNormalised(z, weightSum: imagingWeightSum)
     }
 
+    /// The dirty beam on the whole padded M×M grid (M = 2N), peak 1 on pixel (M/2, M/2) = (N, N):
+    /// B at every offset −N…N−1, so it can be shifted to any pixel of the N×N image (Högbom CLEAN).
+    /// The dirty image is exactly Σ_q x(q) B(p − q) with this B (the M-periodic beam, no wrap inside).
+    public func paddedDirtyBeam() throws -> [Float] {
+        let op = try UVSamplingOperator(grid: self)
+        var z = [Float](repeating: 0, count: 2 * cellCount)
+        for c in 0..<cellCount { z[2 * c] = Float(imagingWeight[c]) }
+        let m = gridSize
+        let buffers = RadioFFTBuffers(size: m)
+        var full = [Float](repeating: 0, count: m * m)
+        z.withUnsafeBufferPointer { src in
+            full.withUnsafeMutableBufferPointer { dst in
+                op.backProjectPadded(src.baseAddress!, into: dst.baseAddress!, buffers: buffers)
+            }
+        }
+        let scale = Float(1 / imagingWeightSum)
+        var out = [Float](repeating: 0, count: m * m)
+        for y in 0..<m {
+            for x in 0..<m { out[y * m + x] = scale * full[Self.wrap(y - m / 2, m) * m + Self.wrap(x - m / 2, m)] }
+        }
+        return out
+    }
+
     /// The dirty image of the gridded data (throws for coverage-only grids).
     public func dirtyImage() throws -> [Float] {
         guard hasVisibilities else {

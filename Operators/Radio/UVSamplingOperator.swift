@@ -126,7 +126,30 @@ public struct UVSamplingOperator: ForwardOperator {
     /// One plane: K interleaved values z → Re Σ z e^{+iθ} on the N×N image (× beam if asked).
     func backProjectPlane(_ vis: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>,
                           buffers b: RadioFFTBuffers, beam: Bool) {
-        let m = grid.gridSize, n2 = grid.imageSize * grid.imageSize
+        let n2 = grid.imageSize * grid.imageSize
+        backProjectToBuffer(vis, buffers: b)
+        paddedIndex.withUnsafeBufferPointer { pad in
+            beamImage.withUnsafeBufferPointer { pb in
+                if beam {
+                    for i in 0..<n2 { image[i] = 0.5 * b.real[Int(pad[i])] * pb[i] }
+                } else {
+                    for i in 0..<n2 { image[i] = 0.5 * b.real[Int(pad[i])] }
+                }
+            }
+        }
+    }
+
+    /// K interleaved values z → Re Σ z e^{+iθ} on the whole padded M×M plane, wrapped
+    /// layout (offset 0 at index 0), no primary beam.
+    func backProjectPadded(_ vis: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, buffers b: RadioFFTBuffers) {
+        let m = grid.gridSize
+        backProjectToBuffer(vis, buffers: b)
+        for i in 0..<(m * m) { plane[i] = 0.5 * b.real[i] }
+    }
+
+    /// Places z (and the fx = 0 mirrors) on the half-complex plane and runs the c2r into `b.real` (2 Re Σ …).
+    private func backProjectToBuffer(_ vis: UnsafePointer<Float>, buffers b: RadioFFTBuffers) {
+        let m = grid.gridSize
         b.half.update(repeating: 0, count: 2 * m * (m / 2 + 1))
         halfIndex.withUnsafeBufferPointer { hi in
             mirrorIndex.withUnsafeBufferPointer { mi in
@@ -147,15 +170,6 @@ public struct UVSamplingOperator: ForwardOperator {
             }
         }
         RadioFFTPlans.shared.backward(b)
-        paddedIndex.withUnsafeBufferPointer { pad in
-            beamImage.withUnsafeBufferPointer { pb in
-                if beam {
-                    for i in 0..<n2 { image[i] = 0.5 * b.real[Int(pad[i])] * pb[i] }
-                } else {
-                    for i in 0..<n2 { image[i] = 0.5 * b.real[Int(pad[i])] }
-                }
-            }
-        }
     }
 
     /// The observed gridded visibilities as an observation batch (1 × C × K × 2; every
