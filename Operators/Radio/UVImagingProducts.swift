@@ -73,24 +73,6 @@ public struct UVImagingProducts: Sendable {
     /// The HDUs to write: DIRTY (with data), BEAM, COVERAGE.
     public func hdus() throws -> [(name: String?, image: ImageBatch)] {
         let n = grid.imageSize, m = grid.gridSize
-        let cellDeg = grid.cell * 180 / .pi
-        func skyHeader(_ extra: [FITSCard]) -> FITSHeader {
-            var cards: [FITSCard] = [
-                FITSCard(keyword: "CTYPE1", value: .string("RA---SIN")),
-                FITSCard(keyword: "CRPIX1", value: .double(Double(n / 2 + 1))),
-                FITSCard(keyword: "CRVAL1", value: .double(ra ?? 0), comment: ra == nil ? "phase-centre RA unknown (synthetic)" : "phase-centre RA"),
-                FITSCard(keyword: "CDELT1", value: .double(-cellDeg)),
-                FITSCard(keyword: "CUNIT1", value: .string("deg")),
-                FITSCard(keyword: "CTYPE2", value: .string("DEC--SIN")),
-                FITSCard(keyword: "CRPIX2", value: .double(Double(n / 2 + 1))),
-                FITSCard(keyword: "CRVAL2", value: .double(dec ?? 0), comment: "phase-centre declination"),
-                FITSCard(keyword: "CDELT2", value: .double(cellDeg)),
-                FITSCard(keyword: "CUNIT2", value: .string("deg")),
-            ]
-            cards += common
-            cards += extra
-            return FITSHeader(cards: cards)
-        }
         var out: [(name: String?, image: ImageBatch)] = []
         let shape = ImageShape(channels: 1, height: n, width: n)
         if let dirty {
@@ -114,6 +96,28 @@ public struct UVImagingProducts: Sendable {
         out.append(("COVERAGE", try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: m, width: m),
                                                data: grid.coverageMap, header: uvHeader)))
         return out
+    }
+
+    /// The WCS header of an N×N sky image of this grid (phase centre on CRPIX = N/2 + 1), with the
+    /// shared keywords and `extra` cards (used for the CLEAN products too).
+    public func skyHeader(_ extra: [FITSCard]) -> FITSHeader {
+        let n = grid.imageSize
+        let cellDeg = grid.cell * 180 / .pi
+        var cards: [FITSCard] = [
+            FITSCard(keyword: "CTYPE1", value: .string("RA---SIN")),
+            FITSCard(keyword: "CRPIX1", value: .double(Double(n / 2 + 1))),
+            FITSCard(keyword: "CRVAL1", value: .double(ra ?? 0), comment: ra == nil ? "phase-centre RA unknown (synthetic)" : "phase-centre RA"),
+            FITSCard(keyword: "CDELT1", value: .double(-cellDeg)),
+            FITSCard(keyword: "CUNIT1", value: .string("deg")),
+            FITSCard(keyword: "CTYPE2", value: .string("DEC--SIN")),
+            FITSCard(keyword: "CRPIX2", value: .double(Double(n / 2 + 1))),
+            FITSCard(keyword: "CRVAL2", value: .double(dec ?? 0), comment: "phase-centre declination"),
+            FITSCard(keyword: "CDELT2", value: .double(cellDeg)),
+            FITSCard(keyword: "CUNIT2", value: .string("deg")),
+        ]
+        cards += common
+        cards += extra
+        return FITSHeader(cards: cards)
     }
 
     /// Keywords shared by every HDU.
@@ -158,5 +162,22 @@ public enum UVOperatorBenchmark {
 
     private static func ms(_ d: Duration) -> Double {
         Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+    }
+}
+
+extension UVImagingProducts {
+    /// The noiseless dirty image of an N×N sky (flux per pixel, `[y][x]`, phase centre on (N/2, N/2))
+    /// observed with this coverage: the UV operator (no primary beam) followed by the dirty imaging.
+    public func dirtyImage(ofSky sky: [Float], name: String = "sky model") throws -> [Float] {
+        let n = grid.imageSize
+        guard sky.count == n * n else {
+            throw TweedieError.shapeMismatch(what: name, expected: "\(n)×\(n) pixels (--size)", got: "\(sky.count) pixels")
+        }
+        guard sky.allSatisfy({ $0.isFinite }) else {
+            throw TweedieError.invalidInput(what: name, problem: "has NaN or infinite pixels; a sky model must be finite everywhere")
+        }
+        let op = try UVSamplingOperator(grid: grid)
+        let vis = try op.apply(ImageBatch(count: 1, shape: op.inputShape, data: sky))
+        return try grid.dirtyImage(of: vis.data)
     }
 }
