@@ -2,7 +2,8 @@
 // Tweedie — Bayesian deconvolution of astronomical images with diffusion priors.
 //
 // Dependency direction (DESIGN §1): C bridges → TweedieCore → {TweedieOperators,
-// TweediePriors} → TweedieSampling → tweedie (CLI). Never the other way.
+// TweediePriors} → TweedieSampling → tweedie (CLI); TweedieCore → TweedieAnalysis →
+// tweedie (source extraction, metrics, CLEAN). Never the other way.
 import PackageDescription
 
 let package = Package(
