@@ -16,22 +16,25 @@ struct CleanCommand: TweedieCommand {
         commandName: "clean",
         abstract: "Högbom CLEAN: model, residual and restored image from UVFITS visibilities or a simulated observation.",
         discussion: """
-        The dirty image and the dirty beam are made as in `tweedie uv`; with --cfg (synthetic
-        coverage) the dirty image is that of the --sky model (N×N, Jy/pixel), noiseless.
-        CLEAN subtracts --gain × the peak × the dirty beam (on the padded 2N grid, so it shifts to
-        any pixel) until the largest |residual| inside the window (--box, default everywhere) is
-        below --threshold × σ, σ given by --sigma or re-estimated from the residual (1.4826·MAD
-        after 3σ clipping), or after --max-iterations.
-        The restoring beam is an elliptical Gaussian fitted (GSL nonlinear least squares) to the
-        dirty beam's main lobe above half maximum. Writes HDUs RESTORED (model ⊛ restoring beam +
-        residual, Jy/beam, with BMAJ/BMIN/BPA), MODEL (CLEAN components, Jy/pixel), RESIDUAL
-        (Jy/beam) and DIRTY (Jy/beam).
+        The dirty image and the dirty beam are made as in `tweedie uv`; with --cfg
+        (synthetic coverage) the dirty image is that of the --sky model (N×N,
+        Jy/pixel), noiseless.
+        CLEAN subtracts --gain × the peak × the dirty beam (on the padded 2N grid, so
+        it shifts to any pixel) until the largest |residual| inside the window (--box,
+        default everywhere) is below --threshold × σ, σ given by --sigma or re-
+        estimated from the residual (1.4826·MAD after 3σ clipping), or after --max-
+        iterations.
+        The restoring beam is an elliptical Gaussian fitted (GSL nonlinear least
+        squares) to the dirty beam's main lobe above half maximum. Writes HDUs
+        RESTORED (model ⊛ restoring beam + residual, Jy/beam, with BMAJ/BMIN/BPA),
+        MODEL (CLEAN components, Jy/pixel), RESIDUAL (Jy/beam) and DIRTY (Jy/beam).
 
         Examples:
-          tweedie clean --uvfits ../shared/data/real/vla_3C273_Xband_C.uvfits --size 512 --cell 0.2 \\
-                        --weighting uniform -o 3c273_clean.fits --png 3c273_clean.png
-          tweedie clean --cfg ../shared/data/antennas/alma.cycle10.3.cfg --dec=-30 --ha-range=-1,1 \\
-                        --freq 230e9 --sky sky.fits --size 128 --cell 0.1 -o clean.fits
+          tweedie clean --uvfits ../shared/data/real/vla_3C273_Xband_C.uvfits \\
+            --size 512 --cell 0.2 --weighting uniform -o 3c273.fits --png 3c273.png
+          tweedie clean --cfg ../shared/data/antennas/alma.cycle10.3.cfg \\
+            --dec=-30 --ha-range=-1,1 --freq 230e9 --sky sky.fits \\
+            --size 128 --cell 0.1 -o clean.fits
         """
     )
 

@@ -13,16 +13,18 @@ struct SourcesCommand: TweedieCommand {
         commandName: "sources",
         abstract: "Detect and measure sources in a FITS image (k·σ segmentation, deblending, centroids, fluxes).",
         discussion: """
-        Pixels more than --threshold·σ above the background form 8-connected segments of at least
-        --min-pixels pixels; touching sources are deblended with SExtractor's multi-threshold scheme
-        (--deblend-levels levels between the threshold and the peak; a branch holding at least
-        --deblend-contrast of the segment's flux is a separate source). σ and the background are
-        the sigma-clipped robust estimates (1.4826·MAD, median) unless given.
-        Columns: 0-based pixel centroid (x, y; first moments over the source's pixels),
-        isophotal flux and its white-noise error σ·√npix, aperture flux (with --aperture), peak,
-        pixel count, rms semi-axes a ≥ b and angle θ (degrees from +x towards +y).
-        Fluxes are sums in the image unit; for a Jy/beam image with BMAJ/BMIN (as `tweedie clean`
-        writes) they are divided by the beam area and given in Jy.
+        Pixels more than --threshold·σ above the background form 8-connected segments
+        of at least --min-pixels pixels; touching sources are deblended with
+        SExtractor's multi-threshold scheme (--deblend-levels levels between the
+        threshold and the peak; a branch holding at least --deblend-contrast of the
+        segment's flux is a separate source). σ and the background are the sigma-
+        clipped robust estimates (1.4826·MAD, median) unless given.
+        Columns: 0-based pixel centroid (x, y; first moments over the source's
+        pixels), isophotal flux and its white-noise error σ·√npix, aperture flux (with
+        --aperture), peak, pixel count, rms semi-axes a ≥ b and angle θ (degrees from
+        +x towards +y).
+        Fluxes are sums in the image unit; for a Jy/beam image with BMAJ/BMIN (as
+        `tweedie clean` writes) they are divided by the beam area and given in Jy.
 
         Example:
           tweedie sources clean.fits --threshold 5 -o catalog.csv
