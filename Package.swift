@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "TweedieSamplingTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
                     path: "Tests/TweedieSamplingTests"),
-        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore"], path: "Tests/TweedieCLITests"),
+        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore", "TweedieOperators", "TweediePriors"], path: "Tests/TweedieCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )
