@@ -66,27 +66,42 @@ struct ResolvedPrior {
                                           "variance_map": c.varianceMap.map { "\($0.file) (\($0.samples) samples, \($0.space.rawValue) space)" } ?? "none"])
     }
 
-    /// Analytic priors: the variance map and mean are estimated from 4,096 exact prior samples
-    /// (relative error of a variance ≈ √(2/4096) ≈ 2 %), stream 2³² + k of seed 0.
+    /// Analytic priors: the stationary Gaussian's pixel variance and mean are exact (from its
+    /// spectrum); for a mixture they are estimated from 4,096 exact prior samples (relative error
+    /// of a variance ≈ √(2/4096) ≈ 2 %), stream 2³² + k of seed 0.
     private static func analytic(_ text: String) throws -> ResolvedPrior {
         let prior = try AnalyticPriorSpec.parseAnalytic(text)
-        let n = prior.imageShape.count
-        var mean = [Double](repeating: 0, count: n), m2 = mean
-        let count = 4096
-        for k in 0..<count {
-            let x = prior.sample(using: SampleStream(seed: 0, index: (1 << 32) + k))
-            for j in 0..<n {
-                let d = x[j] - mean[j]
-                mean[j] += d / Double(k + 1)
-                m2[j] += d * (x[j] - mean[j])
+        let shape = prior.imageShape, n = shape.count
+        var mean = [Double](repeating: 0, count: n), variance = mean
+        let how: String
+        if let g = prior as? StationaryGaussianPrior {
+            for c in 0..<shape.channels {
+                for j in 0..<shape.planeCount {
+                    let i = c * shape.planeCount + j
+                    variance[i] = g.pixelVariances[c]
+                    mean[i] = g.mean.count == 1 ? g.mean[0] : g.mean.count == shape.channels ? g.mean[c] : g.mean[i]
+                }
             }
+            how = "exact (from the power spectrum)"
+        } else {
+            let count = 4096
+            var m2 = mean
+            for k in 0..<count {
+                let x = prior.sample(using: SampleStream(seed: 0, index: (1 << 32) + k))
+                for j in 0..<n {
+                    let d = x[j] - mean[j]
+                    mean[j] += d / Double(k + 1)
+                    m2[j] += d * (x[j] - mean[j])
+                }
+            }
+            variance = m2.map { $0 / Double(count - 1) }
+            how = "\(count) exact prior samples"
         }
         let t = prior.pixelTransform
-        let variance = m2.map { Float($0 / Double(count - 1)) }
         return ResolvedPrior(denoiser: prior, name: text, source: text, isAnalytic: true, pixelScale: nil,
-                             variance: (variance, .network),
+                             variance: (variance.map { Float($0) }, .network),
                              meanPhysical: mean.map { t.toPhysical(Float($0)) }, guidanceTable: [:],
                              provenance: ["name": text, "kind": "analytic", "summary": prior.summary,
-                                          "variance_map": "\(count) exact prior samples"])
+                                          "variance_map": how])
     }
 }
