@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "TweedieAnalysisTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweedieAnalysis"],
                     path: "Tests/TweedieAnalysisTests"),
-        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore"], path: "Tests/TweedieCLITests"),
+        .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore", "TweedieOperators", "TweediePriors"], path: "Tests/TweedieCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -195,7 +195,8 @@ public struct OperatorSpec: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self, in: "operator spec")
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        prior = try c.decode(Prior.self, forKey: .prior)
+        // Optional: commands that know the prior (sample, demo) fill it in; describe / check need it.
+        prior = try c.decodeIfPresent(Prior.self, forKey: .prior) ?? Prior()
         chain = try c.decode([Step].self, forKey: .chain)
     }
 }

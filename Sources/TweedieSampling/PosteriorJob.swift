@@ -1,0 +1,216 @@
+// One posterior run on disk (issue 5 items 2, 6, 7; DESIGN §6): an output
+// directory that holds, while the run is going, only its checkpoint
+// (`checkpoint.json`: Welford state + next sample index), the arguments needed to
+// resume it (`run.json`) and, with --keep-samples, the raw samples so far; and at
+// the end mean.fits, std.fits, variance_ratio.fits, residual.fits, samples.fits,
+// summary.json and preview.png. A run killed at any point resumes from its last
+// checkpoint and ends with exactly the statistics of an uninterrupted run (the
+// samples are folded in index order; see PosteriorRun).
+
+import Foundation
+import TweedieCore
+
+/// What the run directory records so that `--resume DIR` can rebuild the run.
+public struct PosteriorJobRecord: Codable, Sendable, Equatable {
+    /// The command's arguments (after the subcommand name), with -o pointing at the directory.
+    public var arguments: [String]
+    /// The directory relative paths in `arguments` are relative to.
+    public var workingDirectory: String
+    public var toolVersion: String
+    public var started: String
+
+    public init(arguments: [String], workingDirectory: String, toolVersion: String, started: String) {
+        self.arguments = arguments; self.workingDirectory = workingDirectory
+        self.toolVersion = toolVersion; self.started = started
+    }
+}
+
+/// Everything about a run that is not a score: provenance for summary.json and FITS keywords.
+public struct PosteriorRunDescription: Codable, Sendable {
+    public var command: String
+    public var seed: UInt64
+    public var samples: Int
+    public var batch: Int
+    public var sampler: String
+    public var samplerSettings: String
+    public var networkEvaluationsPerSample: Int?
+    public var prior: [String: String]
+    public var observation: [String: String]
+    public var forwardOperator: String
+    public var noise: [String: String]
+    public var fluxScale: Double
+    public var fluxScaleSource: String
+    public var notes: [String]
+
+    public init(command: String, seed: UInt64, samples: Int, batch: Int, sampler: String, samplerSettings: String,
+                networkEvaluationsPerSample: Int?, prior: [String: String], observation: [String: String],
+                forwardOperator: String, noise: [String: String], fluxScale: Double, fluxScaleSource: String,
+                notes: [String]) {
+        self.command = command; self.seed = seed; self.samples = samples; self.batch = batch
+        self.sampler = sampler; self.samplerSettings = samplerSettings
+        self.networkEvaluationsPerSample = networkEvaluationsPerSample
+        self.prior = prior; self.observation = observation; self.forwardOperator = forwardOperator
+        self.noise = noise; self.fluxScale = fluxScale; self.fluxScaleSource = fluxScaleSource; self.notes = notes
+    }
+}
+
+/// summary.json.
+public struct PosteriorSummary: Codable, Sendable {
+    public var tool: String
+    public var run: PosteriorRunDescription
+    public var samplesDrawn: Int
+    public var wallSeconds: Double
+    public var secondsPerSample: Double
+    public var scores: PosteriorScores
+    public var files: [String]
+
+    public init(tool: String, run: PosteriorRunDescription, samplesDrawn: Int, wallSeconds: Double,
+                secondsPerSample: Double, scores: PosteriorScores, files: [String]) {
+        self.tool = tool; self.run = run; self.samplesDrawn = samplesDrawn; self.wallSeconds = wallSeconds
+        self.secondsPerSample = secondsPerSample; self.scores = scores; self.files = files
+    }
+}
+
+public enum PosteriorJob {
+    public static let checkpointName = "checkpoint.json"
+    public static let recordName = "run.json"
+    public static let rawSamplesName = "samples.raw"
+
+    /// Prepares a fresh output directory: it may exist only if empty.
+    public static func createOutputDirectory(_ dir: URL) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: dir.path, isDirectory: &isDir) {
+            guard isDir.boolValue else {
+                throw TweedieError.io(path: dir.path, problem: "exists and is not a directory; choose another -o")
+            }
+            let contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
+            if contents.contains(checkpointName) {
+                throw TweedieError.io(path: dir.path, problem: "already holds a run; continue it with --resume \(dir.path) or choose another -o")
+            }
+            guard contents.isEmpty else {
+                throw TweedieError.io(path: dir.path, problem: "is not empty; choose a new or empty output directory")
+            }
+        } else {
+            do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) }
+            catch { throw TweedieError.io(path: dir.path, problem: "cannot create the output directory (\(error.localizedDescription))") }
+        }
+    }
+
+    /// Writes run.json atomically.
+    public static func writeRecord(_ record: PosteriorJobRecord, in dir: URL) throws {
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try enc.encode(record)
+        let url = dir.appendingPathComponent(recordName)
+        try AtomicFileWrite.write(to: url.path) { tmp in
+            do { try data.write(to: URL(fileURLWithPath: tmp)) }
+            catch { throw TweedieError.io(path: url.path, problem: "cannot write (\(error.localizedDescription))") }
+        }
+    }
+
+    /// Reads run.json of a run directory (for --resume).
+    public static func readRecord(in dir: URL) throws -> PosteriorJobRecord {
+        let url = dir.appendingPathComponent(recordName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw TweedieError.io(path: dir.path, problem: "holds no \(recordName); it is not a tweedie run directory, so it cannot be resumed")
+        }
+        do { return try JSONDecoder().decode(PosteriorJobRecord.self, from: data) }
+        catch { throw TweedieError.io(path: url.path, problem: "unreadable (\(error)); start the run again") }
+    }
+
+    /// A fingerprint of the settings that determine the samples (a resume with other settings is refused).
+    public static func fingerprint(_ parts: [String]) -> String {
+        // FNV-1a 64 over the joined parts: enough to catch a changed setting, not a security hash.
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in parts.joined(separator: "\u{1F}").utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return String(h, radix: 16)
+    }
+
+    /// Reads the kept raw samples (count × per Float32, physical units).
+    public static func readRawSamples(in dir: URL, count: Int, per: Int) throws -> [Float] {
+        let url = dir.appendingPathComponent(rawSamplesName)
+        guard let data = FileManager.default.contents(atPath: url.path), data.count >= count * per * 4 else {
+            throw TweedieError.io(path: url.path, problem: "kept samples are missing or short; rerun without --keep-samples or start again")
+        }
+        var out = [Float](repeating: 0, count: count * per)
+        _ = out.withUnsafeMutableBytes { dst in data.copyBytes(to: dst.bindMemory(to: UInt8.self), count: count * per * 4) }
+        return out
+    }
+
+    /// Writes the final products into `dir` (each file atomically) and returns the file names.
+    public static func writeProducts(_ p: PosteriorProducts, summary: PosteriorSummary, problem: PosteriorProblem,
+                                     samples: [Float]?, sampleShape: ImageShape, wcs: FITSHeader?,
+                                     provenance: FITSProvenance, in dir: URL) throws -> [String] {
+        var files: [String] = []
+        func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String) throws {
+            var img = image
+            img.unit = unit
+            var h = wcs ?? FITSHeader()
+            h.addHistory(comment)
+            img.header = h
+            try FITSWriter.write(img, to: dir.appendingPathComponent(name).path, provenance: provenance)
+            files.append(name)
+        }
+        try fits("mean.fits", p.mean, unit: nil, comment: "posterior mean, physical units, prior grid")
+        try fits("std.fits", p.std, unit: nil, comment: "posterior standard deviation, physical units")
+        if let r = p.varianceRatio {
+            try fits("variance_ratio.fits", r, unit: nil, comment: "var_post/var_prior in the prior's network space")
+        }
+        var res = p.residual
+        res.bands = problem.observation.bands
+        try fits("residual.fits", res, unit: nil, comment: "whitened residual sqrt(W)(y - A(mean)); masked = 0")
+        if let s = samples {
+            var cube = ImageBatch(count: s.count / sampleShape.count, shape: sampleShape)
+            cube.data = s
+            cube.bands = p.mean.bands
+            try fits("samples.fits", cube, unit: nil, comment: "posterior samples, physical units, index order")
+        }
+        try writePreview(p, observation: problem.observation, to: dir.appendingPathComponent("preview.png").path)
+        files.append("preview.png")
+        files.append("summary.json")
+        var full = summary
+        full.files = files
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try enc.encode(full)
+        let url = dir.appendingPathComponent("summary.json")
+        try AtomicFileWrite.write(to: url.path) { tmp in
+            do { try data.write(to: URL(fileURLWithPath: tmp)) }
+            catch { throw TweedieError.io(path: url.path, problem: "cannot write (\(error.localizedDescription))") }
+        }
+        return files
+    }
+
+    /// preview.png: observation | mean | std | variance ratio for one band (the middle band of
+    /// the observation; the prior band of the same name), asinh stretch for the images,
+    /// linear 0–1 clipped for the variance ratio; panels scaled up to ≥ 192 px tall.
+    public static func writePreview(_ p: PosteriorProducts, observation: ImageBatch, to path: String) throws {
+        let oc = observation.shape.channels / 2
+        let name = oc < observation.bands.count ? observation.bands[oc] : nil
+        let pc = name.flatMap { p.mean.bands.firstIndex(of: $0) } ?? min(oc, p.mean.shape.channels - 1)
+        func plane(_ b: ImageBatch, _ c: Int) -> [Float] {
+            let n = b.shape.planeCount
+            return Array(b.data[(c * n)..<((c + 1) * n)])
+        }
+        let tall = max(observation.shape.height, p.mean.shape.height)
+        let factor = max(1, (192 + tall - 1) / tall)
+        func panel(_ v: [Float], _ w: Int, _ h: Int, _ s: DisplayStretch) throws -> PreviewPanel {
+            var out = [Float](repeating: 0, count: w * h * factor * factor)
+            for y in 0..<(h * factor) { for x in 0..<(w * factor) { out[y * w * factor + x] = v[(y / factor) * w + x / factor] } }
+            return try PreviewPanel(values: out, width: w * factor, height: h * factor, stretch: s)
+        }
+        let ps = p.mean.shape, os = observation.shape
+        var panels = [try panel(plane(observation, oc), os.width, os.height, .asinh),
+                      try panel(plane(p.mean, pc), ps.width, ps.height, .asinh),
+                      try panel(plane(p.std, pc), ps.width, ps.height, .asinh)]
+        if let r = p.varianceRatio {
+            // Linear over a fixed 0 … 1 (values clipped), so pictures of different runs compare: the
+            // two corner pixels are pinned to 0 and 1 to fix the linear range.
+            let clipped = plane(r, pc).map { $0.isFinite ? min(max($0, 0), 1) : 0 }
+            var vr = try panel(clipped, ps.width, ps.height, .linear)
+            vr.values[0] = 0; vr.values[vr.values.count - 1] = 1
+            panels.append(vr)
+        }
+        try PNGPreview.write(panels, to: path)
+    }
+}

@@ -1,0 +1,160 @@
+// The products of a posterior run (DESIGN §6; paper 003 §3.2–§3.4), computed
+// from the one-pass statistics of `PosteriorAccumulator`:
+//   mean, std         physical units s·T(u), prior grid (Welford, Double);
+//   variance ratio    var_post(u) / var_prior(u) pixel-wise in the prior's
+//                     declared (network) space u, as paper 003 §3.4;
+//   residual          √W (y − A(mean)) on the observation grid (masked = 0);
+// and the scores: the variance ratio averaged over a disk (paper 003 Table 2),
+// the reduced χ² of A(mean) and the distribution of per-sample reduced χ²,
+// and with a truth image MSE, PSNR, SSIM and the pixel-wise coverage of the
+// truth by the 68 % / 95 % credible intervals (empirical quantiles of the
+// kept samples when they are available, else mean ± zσ).
+
+import Foundation
+import TweedieCore
+
+/// Quantiles of a set of numbers (type-7 interpolation), for summaries.
+public struct DistributionSummary: Codable, Sendable, Equatable {
+    public var count: Int
+    public var min: Double
+    public var p16: Double
+    public var median: Double
+    public var p84: Double
+    public var max: Double
+    public var mean: Double
+
+    public init(_ values: [Double]) {
+        let v = values.filter(\.isFinite).sorted()
+        count = v.count
+        func q(_ p: Double) -> Double {
+            guard !v.isEmpty else { return .nan }
+            let h = p * Double(v.count - 1), i = Int(h.rounded(.down)), f = h - Double(i)
+            return i + 1 < v.count ? v[i] * (1 - f) + v[i + 1] * f : v[i]
+        }
+        min = v.first ?? .nan; max = v.last ?? .nan
+        p16 = q(0.16); median = q(0.5); p84 = q(0.84)
+        mean = v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
+    }
+}
+
+/// Scores against a known truth image (physical units, prior grid).
+public struct TruthScores: Codable, Sendable, Equatable {
+    public var mse: Double
+    public var psnr: Double
+    public var ssim: Double
+    public var coverage50: Double
+    public var coverage68: Double
+    public var coverage95: Double
+    /// "empirical" (quantiles of the kept samples) or "gaussian" (mean ± z·std).
+    public var coverageMethod: String
+}
+
+/// The scores written to summary.json.
+public struct PosteriorScores: Codable, Sendable, Equatable {
+    /// Variance ratio averaged over the aperture (NaN without a prior variance).
+    public var apertureVarianceRatio: Double?
+    public var apertureRadius: Double
+    public var apertureCenter: [Double]
+    /// Median of the variance-ratio map over the whole image.
+    public var medianVarianceRatio: Double?
+    /// ‖√W (y − A mean)‖² / N_usable.
+    public var reducedChiSquaredOfMean: Double
+    /// Reduced χ² of each sample: its distribution.
+    public var sampleReducedChiSquared: DistributionSummary
+    public var usableValues: Int
+    public var truth: TruthScores?
+}
+
+/// The space a prior variance map (and so the variance ratio) is computed in.
+public enum VarianceSpace: String, Sendable, Codable {
+    /// The prior's declared network space u (paper 003's choice).
+    case network
+    /// Physical units s·T(u) (for priors whose map was made there; s then enters squared).
+    case physical
+}
+
+/// Images and scores of a finished (or partial) run.
+public struct PosteriorProducts: Sendable {
+    public var mean: ImageBatch
+    public var std: ImageBatch
+    /// Posterior variance in network space (for the variance ratio).
+    public var networkVariance: [Double]
+    public var varianceRatio: ImageBatch?
+    public var residual: ImageBatch
+    public var scores: PosteriorScores
+
+    /// Computes the products.
+    /// - Parameters:
+    ///   - bands: the prior's band names (for the output images).
+    ///   - priorVariance: the prior's pixel variance and its space (nil: no variance ratio).
+    ///   - aperture: radius and centre (0-based pixels) of the score disk; nil: the default.
+    ///   - truth: physical truth on the prior grid, if known.
+    ///   - samples: the kept samples (count × image, physical), for empirical coverage.
+    public static func compute(_ acc: PosteriorAccumulator, problem: PosteriorProblem,
+                               bands: [String], priorVariance: (values: [Float], space: VarianceSpace)?,
+                               aperture: (radius: Double, center: (x: Double, y: Double))? = nil,
+                               truth: ImageBatch? = nil, samples: [Float]? = nil) throws -> PosteriorProducts {
+        let shape = problem.forwardOperator.inputShape
+        guard acc.physicalCount >= 1 else {
+            throw TweedieError.invalidInput(what: "posterior run", problem: "no samples drawn yet; nothing to summarise")
+        }
+        let physical = acc.physical, network = acc.network
+        // Unbiased sample variance (n − 1); a single sample has variance 0.
+        func variance(_ s: RunningStatistics) -> [Double] { s.count > 1 ? s.m2.map { $0 / (Double(s.count) - 1) } : s.m2.map { _ in 0 } }
+        let vPhys = variance(physical)
+        let vNet = variance(network)
+
+        var mean = ImageBatch(count: 1, shape: shape)
+        mean.data = physical.mean.map { Float($0) }
+        mean.bands = bands
+        var std = mean
+        std.data = vPhys.map { Float($0.squareRoot()) }
+
+        var ratio: ImageBatch? = nil
+        if let (pv, space) = priorVariance {
+            guard pv.count == shape.count else {
+                throw TweedieError.shapeMismatch(what: "prior variance map vs prior image", expected: "\(shape.count) values",
+                                                 got: "\(pv.count) values")
+            }
+            var r = mean
+            // A physical-space prior map is of T(u) (flux scale 1); the posterior's is of s·T(u).
+            let s2 = problem.fluxScale * problem.fluxScale
+            r.data = PosteriorMetrics.varianceRatio(posterior: space == .network ? vNet : vPhys.map { $0 / s2 }, prior: pv)
+            ratio = r
+        }
+
+        let (res, chi2) = try problem.whitenedResiduals(ofPhysical: mean)
+        let usable = problem.noise.usableCount
+        let ap = aperture ?? PosteriorMetrics.defaultAperture(shape)
+        var scores = PosteriorScores(
+            apertureVarianceRatio: ratio.map { PosteriorMetrics.apertureMean($0.data, shape: shape, radius: ap.radius, center: ap.center) },
+            apertureRadius: ap.radius, apertureCenter: [ap.center.x, ap.center.y],
+            medianVarianceRatio: ratio.map { DistributionSummary($0.data.map(Double.init)).median },
+            reducedChiSquaredOfMean: chi2[0] / Double(usable),
+            sampleReducedChiSquared: DistributionSummary(acc.sampleChiSquared.map { $0 / Double(usable) }),
+            usableValues: usable, truth: nil)
+
+        if let t = truth {
+            guard t.count == 1, t.shape == shape else {
+                throw TweedieError.shapeMismatch(what: "--truth image vs prior grid", expected: "\(shape)", got: "\(t.count)×\(t.shape)")
+            }
+            let cov: (Double) -> Double
+            let method: String
+            if let s = samples, s.count / shape.count >= 20 {
+                let k = s.count / shape.count
+                cov = { PosteriorMetrics.empiricalCoverage(truth: t.data, samples: s, count: k, level: $0) }
+                method = "empirical"
+            } else {
+                cov = { PosteriorMetrics.gaussianCoverage(truth: t.data, mean: physical.mean, variance: vPhys, level: $0) }
+                method = "gaussian"
+            }
+            scores.truth = TruthScores(mse: PosteriorMetrics.mse(mean.data, t.data),
+                                       psnr: PosteriorMetrics.psnr(estimate: mean.data, truth: t.data),
+                                       ssim: PosteriorMetrics.ssim(estimate: mean.data, truth: t.data, shape: shape),
+                                       coverage50: cov(0.5), coverage68: cov(0.68), coverage95: cov(0.95),
+                                       coverageMethod: method)
+        }
+        return PosteriorProducts(mean: mean, std: std, networkVariance: vNet, varianceRatio: ratio,
+                                 residual: res, scores: scores)
+    }
+}

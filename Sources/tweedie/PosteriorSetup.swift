@@ -1,0 +1,322 @@
+// Turns `tweedie sample` options into a ready posterior problem and sampler,
+// and runs it into an output directory. Shared by `sample`, `demo` and studies.
+//
+// Order matters for "no partial output" (DESIGN §8): every input is read and
+// checked (prior, observation, operator, noise, flux scale, truth) before the
+// output directory is created.
+import Foundation
+import TweedieCore
+import TweedieOperators
+import TweediePriors
+import TweedieSampling
+
+struct PosteriorSetup {
+    var prior: ResolvedPrior
+    var observation: ImageBatch
+    var observationPath: String
+    var problem: PosteriorProblem
+    var sampler: any PosteriorSampler
+    var truth: ImageBatch?
+    var aperture: (radius: Double, center: (x: Double, y: Double))?
+    var description: PosteriorRunDescription
+    var fingerprint: String
+    var seed: UInt64
+    var batch: Int
+    var samples: Int
+    var wcs: FITSHeader?
+
+    static func build(_ o: SampleCommand) throws -> PosteriorSetup {
+        let prior = try ResolvedPrior.resolve(o.prior!)
+        let shape = prior.denoiser.imageShape
+        var notes: [String] = []
+
+        // Observation (NaN / BLANK → masked later by the noise model).
+        let obsFile = try FITSReader.readImage(o.observation!, hdu: o.hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage)
+        var y = obsFile.batch
+        guard y.count == 1 else {
+            throw TweedieError.invalidInput(what: o.observation!, problem: "holds \(y.count) images; give one image (bands along the third axis)")
+        }
+        guard y.data.contains(where: { $0.isFinite }) else {
+            throw TweedieError.invalidInput(what: o.observation!, problem: "has no finite pixel (empty or all NaN); nothing to deconvolve")
+        }
+
+        // Operator chain; the spec's prior: section defaults to the prior's grid and must agree with it.
+        var spec = try loadOperatorSpec(o.spec!)
+        if spec.prior.size == nil && spec.prior.height == nil && spec.prior.width == nil {
+            spec.prior.height = shape.height; spec.prior.width = shape.width
+        }
+        if spec.prior.bands == nil && spec.prior.channels == nil && !prior.denoiser.bands.isEmpty {
+            spec.prior.bands = prior.denoiser.bands
+        }
+        if spec.prior.pixelScaleKpc == nil && spec.prior.pixelScaleArcsec == nil, let ps = prior.pixelScale {
+            if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
+        }
+        let (specShape, _) = try spec.priorShape()
+        guard specShape == shape else {
+            throw TweedieError.shapeMismatch(what: "\(o.spec!) prior grid vs the prior \(prior.name)", expected: "\(shape)", got: "\(specShape)")
+        }
+        if let ps = prior.pixelScale {
+            let given = ps.unit == "kpc/px" ? spec.prior.pixelScaleKpc : spec.prior.pixelScaleArcsec
+            if let g = given, abs(g - ps.value) > 1e-6 * ps.value {
+                throw TweedieError.invalidInput(what: o.spec!, problem: "prior pixel scale \(g) \(ps.unit) disagrees with the prior's \(ps.value) \(ps.unit); remove it from the spec or fix it")
+            }
+        }
+        let specDir = URL(fileURLWithPath: o.spec!).deletingLastPathComponent()
+        let built = try spec.build(psfLoader: { path, hdu in
+            let p = path.hasPrefix("/") ? path : specDir.appendingPathComponent(path).path
+            return try FITSReader.read(p, hdu: hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage)
+        })
+        notes += built.warnings
+        let A = built.forwardOperator
+        guard y.shape == A.outputShape else {
+            throw TweedieError.shapeMismatch(what: "observation \(o.observation!) vs the operator's output (\(A.summary))",
+                                             expected: "\(A.outputShape)", got: "\(y.shape)")
+        }
+        if y.bands.isEmpty { y.bands = built.outputBands }
+
+        // Background.
+        var backgroundNote = "none subtracted"
+        switch o.background {
+        case "none": break
+        case "auto":
+            var values: [Double] = []
+            for c in 0..<y.shape.channels {
+                guard let r = ImageStatistics.sigmaClipped(y.plane(0, c)) else {
+                    throw TweedieError.invalidInput(what: o.observation!, problem: "band \(c) has no finite values; cannot estimate the background")
+                }
+                values.append(r.median)
+            }
+            subtractPerBand(&y, values)
+            backgroundNote = "subtracted per band (sigma-clipped median): " + values.map { String(format: "%.6g", $0) }.joined(separator: ", ")
+        default:
+            guard let v = Double(o.background), v.isFinite else {
+                throw TweedieError.invalidInput(what: "--background", problem: "must be none, auto or a number, got '\(o.background)'")
+            }
+            subtractPerBand(&y, [Double](repeating: v, count: y.shape.channels))
+            backgroundNote = "subtracted \(v)"
+        }
+
+        // Noise model.
+        var noiseInfo: [String: String] = ["background": backgroundNote]
+        let noise: DiagonalGaussianNoise
+        if let s = o.sigma {
+            let values = try parseNumbers(s, option: "--sigma")
+            guard values.count == 1 || values.count == y.shape.channels else {
+                throw TweedieError.shapeMismatch(what: "--sigma values vs observation bands", expected: "1 or \(y.shape.channels)", got: "\(values.count)")
+            }
+            let per = values.count == 1 ? [Double](repeating: values[0], count: y.shape.channels) : values
+            noise = try DiagonalGaussianNoise(bandSigmas: per, shape: y.shape).masking(nonFiniteOf: y)
+            noiseInfo["source"] = "given (--sigma)"
+            noiseInfo["sigma"] = per.map { String(format: "%.6g", $0) }.joined(separator: ",")
+        } else if let path = o.varianceMap ?? o.weightMap {
+            let map = try FITSReader.read(path)
+            guard map.count == 1, map.shape == y.shape else {
+                throw TweedieError.shapeMismatch(what: "\(path) vs observation", expected: "\(y.shape)", got: "\(map.count)×\(map.shape)")
+            }
+            noise = try (o.varianceMap != nil ? DiagonalGaussianNoise(variance: map, source: path)
+                                              : DiagonalGaussianNoise(inverseVariance: map, source: path)).masking(nonFiniteOf: y)
+            noiseInfo["source"] = o.varianceMap != nil ? "variance map \(path)" : "weight map \(path)"
+        } else {
+            let (model, estimate) = try DiagonalGaussianNoise.estimated(from: y, source: o.observation!)
+            noise = model
+            noiseInfo["source"] = "estimated (sigma-clipped MAD per band)"
+            noiseInfo["sigma"] = estimate.bandSigmas.map { String(format: "%.6g", $0) }.joined(separator: ",")
+        }
+        noiseInfo["model"] = noise.summary
+        noiseInfo["masked_values"] = "\(noise.maskedCount)"
+
+        // Flux scale: given, or Σ y / Σ A(prior mean) over usable values (A conserves flux).
+        let s: Double
+        let sSource: String
+        if let f = o.fluxScale {
+            guard f.isFinite && f > 0 else {
+                throw TweedieError.invalidInput(what: "--flux-scale", problem: "must be a positive number, got \(f)")
+            }
+            s = f; sSource = "given (--flux-scale)"
+        } else if prior.isAnalytic {
+            s = 1; sSource = "1 (analytic prior: its values are physical units)"
+        } else if let m = prior.meanPhysical {
+            s = try FluxScaleEstimation.estimate(observation: y, noise: noise, forwardOperator: A, priorMeanPhysical: m)
+            sSource = "estimated: Σ y / Σ A(prior mean) over usable values"
+        } else {
+            throw TweedieError.invalidInput(what: "--flux-scale", problem: "the prior \(prior.name) has no mean image to estimate it from; give --flux-scale or run `tweedie prior variance --prior \(prior.source)`")
+        }
+
+        let problem = try PosteriorProblem(observation: y, forwardOperator: A, noise: noise, fluxScale: s)
+
+        // Sampler.
+        let sampler: any PosteriorSampler
+        var evaluations: Int? = nil
+        switch o.sampler {
+        case "dps":
+            var clip: (Float, Float)? = nil
+            if let c = o.clip {
+                let v = try parseNumbers(c, option: "--clip")
+                guard v.count == 2, v[0] < v[1] else {
+                    throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI, got '\(c)'")
+                }
+                clip = (Float(v[0]), Float(v[1]))
+            }
+            let zeta = o.guidance ?? prior.recommendedGuidance(steps: o.steps) ?? 1
+            sampler = try DPSSampler(prior: prior.denoiser, problem: problem,
+                                     settings: DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1))
+            evaluations = 2 * o.steps
+        default:
+            let g = try SplitGibbsSampler(prior: prior.denoiser, problem: problem,
+                                          settings: SplitGibbsSettings(iterations: o.gibbsIterations, priorSteps: o.gibbsPriorSteps))
+            evaluations = g.networkEvaluationsPerSample
+            sampler = g
+        }
+
+        // Truth and aperture.
+        var truth: ImageBatch? = nil
+        if let t = o.truth {
+            let tb = try FITSReader.read(t)
+            guard tb.count == 1, tb.shape == shape else {
+                throw TweedieError.shapeMismatch(what: "--truth \(t) vs the prior grid", expected: "\(shape)", got: "\(tb.count)×\(tb.shape)")
+            }
+            truth = tb
+        }
+        var aperture: (radius: Double, center: (x: Double, y: Double))? = nil
+        if o.apertureRadius != nil || o.apertureCenter != nil {
+            let def = PosteriorMetrics.defaultAperture(shape)
+            let r = o.apertureRadius ?? def.radius
+            guard r > 0 else { throw TweedieError.invalidInput(what: "--aperture-radius", problem: "must be > 0, got \(r)") }
+            var c = def.center
+            if let text = o.apertureCenter {
+                let v = try parseNumbers(text, option: "--aperture-center")
+                guard v.count == 2 else { throw TweedieError.invalidInput(what: "--aperture-center", problem: "needs X,Y, got '\(text)'") }
+                c = (v[0], v[1])
+            }
+            aperture = (r, c)
+        }
+
+        let description = PosteriorRunDescription(
+            command: commandLineForProvenance, seed: o.seed, samples: o.samples, batch: o.batch,
+            sampler: sampler.name, samplerSettings: sampler.summary, networkEvaluationsPerSample: evaluations,
+            prior: prior.provenance, observation: ["path": o.observation!, "hdu": obsFile.hdu.description,
+                                                   "shape": "\(y.shape)", "bands": y.bands.joined(separator: ",")],
+            forwardOperator: A.summary, noise: noiseInfo, fluxScale: s, fluxScaleSource: sSource, notes: notes)
+        // Everything that determines the samples (not the batch size: results do not depend on it).
+        let fingerprint = PosteriorJob.fingerprint([prior.provenance["sha256"] ?? prior.source, o.observation!, A.summary,
+                                                    noise.summary, "\(s)", sampler.summary, "\(o.seed)", "\(o.samples)"])
+        return PosteriorSetup(prior: prior, observation: y, observationPath: o.observation!, problem: problem,
+                              sampler: sampler, truth: truth, aperture: aperture, description: description,
+                              fingerprint: fingerprint, seed: o.seed, batch: o.batch, samples: o.samples,
+                              wcs: wcsCards(from: obsFile.header, observationShape: y.shape, priorShape: shape))
+    }
+
+    /// Runs into `dir` (creating it, or resuming from its checkpoint) and writes the products.
+    func run(in dir: URL, resuming: Bool, arguments: [String], quiet: Bool, keepSamples: Bool,
+             checkpointEvery: Int) throws {
+        let ckpt = dir.appendingPathComponent(PosteriorJob.checkpointName)
+        var state: PosteriorAccumulator
+        if resuming {
+            state = try PosteriorRun.readCheckpoint(ckpt)
+            guard state.fingerprint == fingerprint else {
+                throw TweedieError.invalidInput(what: dir.path, problem: "the checkpoint was made with other settings or inputs (they changed since); start a new run")
+            }
+        } else {
+            try PosteriorJob.createOutputDirectory(dir)
+            try PosteriorJob.writeRecord(PosteriorJobRecord(arguments: arguments,
+                                                            workingDirectory: FileManager.default.currentDirectoryPath,
+                                                            toolVersion: TweedieVersion.string,
+                                                            started: ISO8601DateFormatter().string(from: Date())), in: dir)
+            state = PosteriorAccumulator(fingerprint: fingerprint, totalSamples: samples,
+                                         valueCount: problem.forwardOperator.inputShape.count)
+            try PosteriorRun.writeCheckpoint(state, to: ckpt)
+        }
+        let runner = try PosteriorRun(sampler: sampler, problem: problem, transform: prior.denoiser.pixelTransform,
+                                      seed: seed, batchSize: batch, checkpointURL: ckpt, checkpointEvery: checkpointEvery,
+                                      samplesURL: keepSamples ? dir.appendingPathComponent(PosteriorJob.rawSamplesName) : nil)
+        let progress = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0, what: "samples")
+        if !quiet {
+            printNote("tweedie sample: \(samples) samples of \(prior.name) with \(sampler.summary); flux scale \(String(format: "%.6g", problem.fluxScale)) (\(description.fluxScaleSource)); noise \(problem.noise.summary)")
+        }
+        state = try runner.run(state) { progress.update(done: $0.done, total: $0.total, rate: $0.samplesPerSecond, eta: $0.etaSeconds) }
+        progress.finish()
+
+        let per = problem.forwardOperator.inputShape.count
+        let kept = keepSamples ? try PosteriorJob.readRawSamples(in: dir, count: state.nextIndex, per: per) : nil
+        let products = try PosteriorProducts.compute(state, problem: problem, bands: prior.denoiser.bands,
+                                                     priorVariance: prior.variance.map { ($0.values, $0.space) },
+                                                     aperture: aperture, truth: truth, samples: kept)
+        let summary = PosteriorSummary(tool: "tweedie \(TweedieVersion.string)", run: description,
+                                       samplesDrawn: state.nextIndex, wallSeconds: state.elapsedSeconds,
+                                       secondsPerSample: state.elapsedSeconds / Double(max(1, state.nextIndex)),
+                                       scores: products.scores, files: [])
+        let provenance = FITSProvenance(commandLine: description.command, extraCards: [
+            FITSCard(keyword: "TWSEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "sampling seed"),
+            FITSCard(keyword: "TWPRIOR", value: .string(prior.name), comment: "prior"),
+            FITSCard(keyword: "TWPRSHA", value: .string(String((prior.provenance["sha256"] ?? "analytic").prefix(16))), comment: "prior weights SHA-256 (first 16 hex)"),
+            FITSCard(keyword: "TWSAMPLR", value: .string(sampler.name), comment: String(sampler.summary.prefix(40))),
+            FITSCard(keyword: "TWNSAMP", value: .int(state.nextIndex), comment: "posterior samples"),
+            FITSCard(keyword: "TWFLUXS", value: .double(problem.fluxScale), comment: "flux scale s"),
+            FITSCard(keyword: "TWOPER", value: .string(String(problem.forwardOperator.summary.prefix(60))), comment: "operator"),
+        ])
+        let files = try PosteriorJob.writeProducts(products, summary: summary, problem: problem, samples: kept,
+                                                   sampleShape: problem.forwardOperator.inputShape, wcs: wcs,
+                                                   provenance: provenance, in: dir)
+        if keepSamples { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
+        if !quiet { printSummary(products.scores, summary: summary, dir: dir, files: files) }
+    }
+
+    private func printSummary(_ sc: PosteriorScores, summary: PosteriorSummary, dir: URL, files: [String]) {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "n/a" }
+        var lines = ["samples            \(summary.samplesDrawn) in \(String(format: "%.1f", summary.wallSeconds)) s (\(String(format: "%.2f", summary.secondsPerSample)) s/sample)",
+                     "flux scale         \(f(problem.fluxScale))  (\(description.fluxScaleSource))",
+                     "noise              \(problem.noise.summary)",
+                     "variance ratio     aperture mean \(f(sc.apertureVarianceRatio)) (r = \(f(sc.apertureRadius)) px at \(f(sc.apertureCenter[0])),\(f(sc.apertureCenter[1]))), image median \(f(sc.medianVarianceRatio))",
+                     "reduced χ²         mean \(f(sc.reducedChiSquaredOfMean)); samples median \(f(sc.sampleReducedChiSquared.median)) [16–84 %: \(f(sc.sampleReducedChiSquared.p16))–\(f(sc.sampleReducedChiSquared.p84))]"]
+        if let t = sc.truth {
+            lines.append("truth              PSNR \(f(t.psnr)) dB, SSIM \(f(t.ssim)), MSE \(f(t.mse)); coverage 50/68/95 %: \(f(t.coverage50))/\(f(t.coverage68))/\(f(t.coverage95)) (\(t.coverageMethod))")
+        }
+        lines.append("outputs            \(dir.path)/ : " + files.joined(separator: ", "))
+        print(lines.joined(separator: "\n"))
+    }
+}
+
+/// Subtracts one value per band.
+private func subtractPerBand(_ y: inout ImageBatch, _ values: [Double]) {
+    let n = y.shape.planeCount
+    for c in 0..<y.shape.channels {
+        let v = Float(values[c])
+        for j in (c * n)..<((c + 1) * n) { y.data[j] -= v }
+    }
+}
+
+/// Parses "a,b,c" into numbers with a clear error.
+func parseNumbers(_ text: String, option: String) throws -> [Double] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let values = parts.map { Double($0) }
+    guard !parts.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+        throw TweedieError.invalidInput(what: option, problem: "expected comma-separated numbers, got '\(text)'")
+    }
+    return values.map { $0! }
+}
+
+/// The observation's celestial WCS carried to the prior grid. The operator chain maps the whole
+/// prior field onto the whole observed field (resampling keeps the field), so with r = m/n per axis
+/// the prior pixel centre k (1-based FITS) sits at observed pixel (k − 0.5)·r + 0.5:
+/// CRPIX' = (CRPIX − 0.5)/r + 0.5 and the CD / CDELT column of that axis scales by r.
+private func wcsCards(from header: FITSHeader, observationShape: ImageShape, priorShape: ImageShape) -> FITSHeader? {
+    guard header.wcs != nil else { return nil }
+    let r = [Double(observationShape.width) / Double(priorShape.width),
+             Double(observationShape.height) / Double(priorShape.height)]
+    var h = FITSHeader()
+    let prefixes = ["CTYPE", "CRPIX", "CRVAL", "CDELT", "CD1_", "CD2_", "CUNIT", "PC1_", "PC2_", "EQUINOX", "RADESYS", "CROTA", "LONPOLE", "LATPOLE"]
+    for card in header.cards where prefixes.contains(where: { card.keyword.hasPrefix($0) }) {
+        let k = card.keyword
+        if k.hasSuffix("3") || k.hasPrefix("CD3") || k.hasPrefix("PC3") { continue }
+        var c = card
+        if let v = header.double(k) {
+            if k == "CRPIX1" { c.value = .double((v - 0.5) / r[0] + 0.5) }
+            if k == "CRPIX2" { c.value = .double((v - 0.5) / r[1] + 0.5) }
+            if k == "CDELT1" || k == "CD1_1" || k == "CD2_1" { c.value = .double(v * r[0]) }
+            if k == "CDELT2" || k == "CD1_2" || k == "CD2_2" { c.value = .double(v * r[1]) }
+        }
+        h.cards.append(c)
+    }
+    if r != [1, 1] { h.addHistory("WCS rescaled from the observation by the operator's field mapping (m/n = \(r[0]), \(r[1]))") }
+    return h
+}

@@ -1,0 +1,165 @@
+// `tweedie sample`: the main job (issue 5). Reads an observation, builds the
+// forward operator from a spec file, resolves the prior, estimates σ and the
+// flux scale when not given, draws N posterior samples in batches with
+// checkpoints, and writes mean / std / variance ratio / residual FITS,
+// summary.json and preview.png (DESIGN §6). `--resume DIR` continues a run.
+import ArgumentParser
+import Foundation
+import TweedieCore
+import TweedieOperators
+import TweediePriors
+import TweedieSampling
+
+struct SampleCommand: TweedieCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Draw posterior samples for an observation and write mean, std, variance ratio and scores.",
+        discussion: """
+            The observation y is modelled as y = A(s·T(u)) + n: u is an image from the prior (network space), \
+            T the prior's pixel transform, s the observation's flux scale, A the operator chain of --spec and n \
+            Gaussian noise (σ from --sigma, a variance or weight map, or estimated from the data by a \
+            sigma-clipped MAD). NaN / BLANK pixels of the observation drop out of the likelihood.
+
+            Samplers (--sampler):
+              dps          Diffusion Posterior Sampling (Chung et al. 2022; DESIGN §5.1): per step one network \
+            forward pass and one VJP per sample. Known to be miscalibrated (posterior too narrow or too wide \
+            depending on ζ); ζ (--guidance) is per step on ∇‖r‖, default from the prior's config for the step \
+            count, else 1.
+              split-gibbs  plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian likelihood \
+            step (conjugate gradients on the operator) with a prior denoising step from the coupling noise \
+            level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed).
+
+            Scores: the variance ratio var_post/var_prior (prior variance from the prior directory's \
+            variance map) averaged over a disk of --aperture-radius px (default n·30/256 px, i.e. paper 003's \
+            30 px on a 256 px grid, centred on the image), the reduced χ² of A(mean) and of each sample, and \
+            with --truth: MSE, PSNR, SSIM and coverage of the truth by the 50/68/95 % credible intervals.
+
+            Outputs in -o DIR: mean.fits, std.fits, variance_ratio.fits, residual.fits, samples.fits \
+            (--keep-samples), summary.json, preview.png; checkpoint.json and run.json let --resume DIR \
+            finish an interrupted run with exactly the result of an uninterrupted one.
+            """)
+
+    @Option(help: "Prior directory, or an analytic prior spec (gaussian:…, mixture:…).")
+    var prior: String?
+
+    @Option(help: "Observation FITS file (bands along the third axis).")
+    var observation: String?
+
+    @Option(help: "HDU of the observation (number or EXTNAME).")
+    var hdu: String?
+
+    @Option(help: "Operator spec (YAML) from the prior grid to the observation. Its prior: section may be omitted.")
+    var spec: String?
+
+    @Option(help: "Noise σ of the observation: one value, or one per band (comma-separated). Default: estimated.")
+    var sigma: String?
+
+    @Option(name: .customLong("variance-map"), help: "FITS variance map of the observation (0 or NaN: masked).")
+    var varianceMap: String?
+
+    @Option(name: .customLong("weight-map"), help: "FITS inverse-variance map of the observation (0: masked).")
+    var weightMap: String?
+
+    @Option(name: .customLong("flux-scale"), help: "Flux scale s (physical = s·T(u)). Default: estimated from the data.")
+    var fluxScale: Double?
+
+    @Option(help: "Sky background to subtract first: none, auto (sigma-clipped median per band) or a value.")
+    var background: String = "none"
+
+    @Option(help: "Sampler: dps or split-gibbs.")
+    var sampler: String = "dps"
+
+    @Option(help: "Number of posterior samples.")
+    var samples: Int = 64
+
+    @Option(help: "Samples per batch (they share each network call).")
+    var batch: Int = 4
+
+    @Option(help: "Sampling steps (DPS: respaced schedule length).")
+    var steps: Int = 250
+
+    @Option(help: "Random seed; sample k uses stream k of this seed.")
+    var seed: UInt64 = 0
+
+    @Option(help: "DPS guidance scale ζ (default: the prior's recommendation for --steps, else 1).")
+    var guidance: Double?
+
+    @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS).")
+    var clip: String?
+
+    @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs annealing iterations.")
+    var gibbsIterations: Int = 30
+
+    @Option(name: .customLong("gibbs-prior-steps"), help: "Split-Gibbs network calls per prior step (at most).")
+    var gibbsPriorSteps: Int = 20
+
+    @Option(name: .customLong("aperture-radius"), help: "Radius (prior pixels) of the variance-ratio aperture. Default n·30/256.")
+    var apertureRadius: Double?
+
+    @Option(name: .customLong("aperture-center"), help: "Centre X,Y (0-based prior pixels) of the aperture. Default: image centre.")
+    var apertureCenter: String?
+
+    @Option(help: "Truth image on the prior grid (physical units) for PSNR, SSIM, MSE and coverage.")
+    var truth: String?
+
+    @Flag(name: .customLong("keep-samples"), help: "Also write every sample (samples.fits).")
+    var keepSamples = false
+
+    @Option(name: .customLong("checkpoint-every"), help: "Write the checkpoint every this many batches.")
+    var checkpointEvery: Int = 1
+
+    @Flag(help: "No progress line.")
+    var quiet = false
+
+    @Option(name: .shortAndLong, help: "Output directory (new or empty).")
+    var output: String?
+
+    @Option(help: "Continue the interrupted run in this directory (all other options come from its run.json).")
+    var resume: String?
+
+    func validate() throws {
+        if resume != nil { return }
+        guard prior != nil else { throw ValidationError("--prior DIR|SPEC is required") }
+        guard observation != nil else { throw ValidationError("--observation FILE is required") }
+        guard spec != nil else { throw ValidationError("--spec OPERATOR.yaml is required") }
+        guard output != nil else { throw ValidationError("-o DIR is required (or --resume DIR)") }
+        guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        guard ["dps", "split-gibbs"].contains(sampler) else {
+            throw ValidationError("--sampler must be dps or split-gibbs, got '\(sampler)'")
+        }
+        if [sigma != nil, varianceMap != nil, weightMap != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give at most one of --sigma, --variance-map, --weight-map")
+        }
+    }
+
+    func execute() throws {
+        if let dir = resume {
+            let url = URL(fileURLWithPath: dir)
+            let record = try PosteriorJob.readRecord(in: url)
+            var cmd = try SampleCommand.parse(record.arguments)
+            cmd.resume = nil
+            try cmd.validate()
+            // Relative paths in the recorded arguments are relative to where the run started.
+            guard FileManager.default.changeCurrentDirectoryPath(record.workingDirectory) else {
+                throw TweedieError.io(path: record.workingDirectory,
+                                      problem: "the run's working directory is gone; cannot resolve its relative paths")
+            }
+            try cmd.runJob(resuming: url.standardizedFileURL.absoluteURL, arguments: record.arguments)
+        } else {
+            var args = Array(CommandLine.arguments.dropFirst())
+            if let i = args.firstIndex(of: "sample") { args.removeFirst(i + 1) }
+            try runJob(resuming: nil, arguments: args)
+        }
+    }
+
+    /// Builds everything, then runs (fresh or resumed) and writes the products. `arguments` are
+    /// recorded in run.json so that `--resume` can rebuild the same run.
+    func runJob(resuming resumeDir: URL?, arguments: [String]) throws {
+        let setup = try PosteriorSetup.build(self)
+        let outDir = resumeDir ?? URL(fileURLWithPath: output!)
+        try setup.run(in: outDir, resuming: resumeDir != nil, arguments: arguments, quiet: quiet,
+                      keepSamples: keepSamples, checkpointEvery: checkpointEvery)
+    }
+}
