@@ -172,7 +172,10 @@ public enum PosteriorJob {
         full.files = files
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try enc.encode(full)
+        let data: Data
+        do { data = try enc.encode(full) } catch {
+            throw TweedieError.numerical(problem: "summary.json could not be encoded (\(error)); a score is not a number")
+        }
         let url = dir.appendingPathComponent("summary.json")
         try AtomicFileWrite.write(to: url.path) { tmp in
             do { try data.write(to: URL(fileURLWithPath: tmp)) }

@@ -109,6 +109,13 @@ public struct PosteriorRun {
             let lo = acc.nextIndex, hi = min(acc.totalSamples, lo + batchSize)
             let u = try sampler.sample(indices: lo..<hi, seed: seed)
             let x = problem.physical(u, transform: transform)
+            // A sample outside the range the pixel transform can map (e.g. sinh overflow of an asinh
+            // prior) would poison the statistics: stop and say which sample.
+            if let bad = x.data.firstIndex(where: { !$0.isFinite }) {
+                let k = bad / per
+                throw TweedieError.numerical(problem:
+                    "sample \(lo + k) has a non-finite physical value (network value u = \(u.data[bad])) after the prior's pixel transform; the sampler left the prior's range — try a smaller --guidance, more --steps or x̂0 clipping (--clip)")
+            }
             let (_, chi2) = try problem.whitenedResiduals(ofPhysical: x)
             for k in 0..<(hi - lo) {
                 physical.add(x.data[(k * per)..<((k + 1) * per)])
@@ -136,7 +143,10 @@ public struct PosteriorRun {
 
     /// Writes a checkpoint atomically (temporary file, then rename).
     public static func writeCheckpoint(_ acc: PosteriorAccumulator, to url: URL) throws {
-        let data = try JSONEncoder().encode(acc)
+        let data: Data
+        do { data = try JSONEncoder().encode(acc) } catch {
+            throw TweedieError.numerical(problem: "the checkpoint could not be encoded (\(error)); the statistics hold a non-finite value")
+        }
         try AtomicFileWrite.write(to: url.path) { tmp in
             do { try data.write(to: URL(fileURLWithPath: tmp)) }
             catch { throw TweedieError.io(path: url.path, problem: "cannot write the checkpoint (\(error.localizedDescription))") }

@@ -149,13 +149,17 @@ struct PosteriorSetup {
         var evaluations: Int? = nil
         switch o.sampler {
         case "dps":
-            var clip: (Float, Float)? = nil
+            var clip: (Float, Float)? = prior.x0Clip
             if let c = o.clip {
-                let v = try parseNumbers(c, option: "--clip")
-                guard v.count == 2, v[0] < v[1] else {
-                    throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI, got '\(c)'")
+                if c == "none" {
+                    clip = nil
+                } else {
+                    let v = try parseNumbers(c, option: "--clip")
+                    guard v.count == 2, v[0] < v[1] else {
+                        throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI (or none), got '\(c)'")
+                    }
+                    clip = (Float(v[0]), Float(v[1]))
                 }
-                clip = (Float(v[0]), Float(v[1]))
             }
             let zeta = o.guidance ?? prior.recommendedGuidance(steps: o.steps) ?? 1
             sampler = try DPSSampler(prior: prior.denoiser, problem: problem,

@@ -17,6 +17,8 @@ struct ResolvedPrior {
     var variance: (values: [Float], space: VarianceSpace)?
     var meanPhysical: [Float]?
     var guidanceTable: [Int: Double]
+    /// The prior's range in network space for clipping x̂0 (config "x0_clip": [lo, hi]), if declared.
+    var x0Clip: (Float, Float)?
     var provenance: [String: String]
 
     /// ζ recommended in the prior's config for exactly this step count.
@@ -56,10 +58,14 @@ struct ResolvedPrior {
         if case let .object(o)? = c.otherPriorKeys["dps_guidance"] {
             for (k, v) in o { if let n = Int(k), case let .number(z) = v { table[n] = z } }
         }
+        var clip: (Float, Float)? = nil
+        if case let .array(a)? = c.otherPriorKeys["x0_clip"], a.count == 2, case let .number(lo) = a[0], case let .number(hi) = a[1], lo < hi {
+            clip = (Float(lo), Float(hi))
+        }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"
         return ResolvedPrior(denoiser: den, name: c.name, source: path, isAnalytic: false,
                              pixelScale: (c.pixelScale.value, c.pixelScale.unit.rawValue), variance: variance,
-                             meanPhysical: mean, guidanceTable: table,
+                             meanPhysical: mean, guidanceTable: table, x0Clip: clip,
                              provenance: ["name": c.name, "path": path, "sha256": sha, "architecture": c.architectureSummary,
                                           "pixel_transform": c.pixelTransform.description,
                                           "pixel_scale": c.pixelScale.description,
@@ -100,7 +106,7 @@ struct ResolvedPrior {
         let t = prior.pixelTransform
         return ResolvedPrior(denoiser: prior, name: text, source: text, isAnalytic: true, pixelScale: nil,
                              variance: (variance.map { Float($0) }, .network),
-                             meanPhysical: mean.map { t.toPhysical(Float($0)) }, guidanceTable: [:],
+                             meanPhysical: mean.map { t.toPhysical(Float($0)) }, guidanceTable: [:], x0Clip: nil,
                              provenance: ["name": text, "kind": "analytic", "summary": prior.summary,
                                           "variance_map": how])
     }

@@ -84,7 +84,7 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "DPS guidance scale ζ (default: the prior's recommendation for --steps, else 1).")
     var guidance: Double?
 
-    @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS).")
+    @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS); default the prior's declared range (x0_clip in its config), 'none' to disable.")
     var clip: String?
 
     @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs annealing iterations.")
