@@ -10,6 +10,7 @@ struct Tweedie: ParsableCommand {
         commandName: "tweedie",
         abstract: "Bayesian deconvolution of astronomical images with diffusion priors.",
         version: TweedieVersion.string,
-        subcommands: [InfoCommand.self, PreviewCommand.self, PriorCommand.self, OperatorCommand.self, UVCommand.self, Bench.self]
+        subcommands: [InfoCommand.self, PreviewCommand.self, PriorCommand.self, OperatorCommand.self, PSFCommand.self,
+                      SimulateCommand.self, UVCommand.self, Bench.self]
     )
 }
