@@ -65,7 +65,7 @@ extension OperatorCommand {
             for w in built.warnings { printNote("warning: \(w)") }
             let op = built.forwardOperator
             let result = try OperatorChecks.dotProductTest(op, seed: seed, count: 1)
-            let pass = result.relativeError <= 1e-5
+            let pass = result.passes(tolerance: 1e-5)
             print("dot-product test: \(result) → \(pass ? "PASS" : "FAIL") (tolerance 1e-5)")
             for (i, step) in built.steps.enumerated() {
                 let r = try OperatorChecks.dotProductTest(step, seed: seed &+ UInt64(i + 1))
@@ -102,7 +102,7 @@ struct OperatorIOOptions: ParsableArguments {
         y.unit = x.unit
         y.bands = adjoint ? (try loadOperatorSpec(spec.spec).priorShape().bands) : built.outputBands
         if y.bands.count != y.shape.channels { y.bands = [] }
-        var cards = [FITSCard(keyword: "TWOPER", value: .string((adjoint ? "adjoint of " : "") + op.summary),
+        var cards = [FITSCard(keyword: "TWOPER", value: .string(fitsASCII((adjoint ? "adjoint of " : "") + op.summary)),
                               comment: "forward operator"),
                      FITSCard(keyword: "TWSPEC", value: .string(spec.spec), comment: "operator spec file")]
         if !adjoint, let p = built.outputPixelScaleArcsec {

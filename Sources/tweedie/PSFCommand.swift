@@ -106,7 +106,7 @@ struct PSFCommand: TweedieCommand {
         let psf = try profile.render(pixelScale: scale, height: n, width: n)
         for w in psf.warnings { printNote("warning: \(w)") }
         var cards = [FITSCard(keyword: "PSFTYPE", value: .string(kind), comment: "analytic PSF profile"),
-                     FITSCard(keyword: "PSFDESC", value: .string(profile.summary), comment: "profile parameters"),
+                     FITSCard(keyword: "PSFDESC", value: .string(fitsASCII(profile.summary)), comment: "profile parameters"),
                      FITSCard(keyword: "PIXSCALE", value: .double(scale), comment: "pixel scale, arcsec/px")]
         if let f = gaussianFWHM ?? moffatFWHM {
             cards.append(FITSCard(keyword: "PSFFWHM", value: .double(f), comment: "FWHM, arcsec"))
@@ -158,7 +158,7 @@ struct PSFCommand: TweedieCommand {
         var cards = [
             FITSCard(keyword: "PSFTYPE", value: .string("stars"), comment: "elliptical Moffat fitted to stars"),
             FITSCard(keyword: "PSFSRC", value: .string(path), comment: "image the stars came from"),
-            FITSCard(keyword: "PSFDESC", value: .string(p.summary), comment: "combined profile, pixel units"),
+            FITSCard(keyword: "PSFDESC", value: .string(fitsASCII(p.summary)), comment: "combined profile, pixel units"),
             FITSCard(keyword: "NSTARS", value: .int(used), comment: "stars combined"),
             FITSCard(keyword: "PSFFWHMP", value: .double(p.fwhm), comment: "FWHM sqrt(major*minor), px"),
             FITSCard(keyword: "PSFFWHM1", value: .double(p.fwhmMajor), comment: "FWHM along the major axis, px"),
