@@ -163,8 +163,11 @@ final class MoffatFitProblem {
     /// Calls `body(i, model_i, ∂model_i/∂[A, x₀, y₀, l₁₁, l₂₁, l₂₂, β])` for each pixel.
     func evaluate(_ q: [Double], jacobian: Bool, _ body: (Int, Double, UnsafeBufferPointer<Double>) -> Void) {
         let (a, x0, y0, l11, l21, l22, beta, b) = (q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7])
-        let m = nodes.count
+        let m = nodes.count, n = self.n
         var grad = [Double](repeating: 0, count: 7)
+        // Local buffer pointers: the hot loop reads no class-stored arrays (PLATFORM.md).
+        px.withUnsafeBufferPointer { px in py.withUnsafeBufferPointer { py in
+        nodes.withUnsafeBufferPointer { nodes in weights.withUnsafeBufferPointer { weights in
         grad.withUnsafeMutableBufferPointer { g in
             for i in 0..<n {
                 var s = 0.0, sx = 0.0, sy = 0.0, s11 = 0.0, s21 = 0.0, s22 = 0.0, sb = 0.0
@@ -194,7 +197,7 @@ final class MoffatFitProblem {
                 }
                 body(i, b + a * s, UnsafeBufferPointer(g))
             }
-        }
+        } } } } }
     }
 }
 

@@ -134,6 +134,30 @@ private func moffat(_ dx: Double, _ dy: Double, fwhmMajor: Double, fwhmMinor: Do
         // The bad row near y = 110 (1-based) is found.
         #expect(est.badRows.contains(109), "\(est.badRows)")
         print("m51: R \(est.fitRadius) annulus \(est.annulus) sky \(est.sky) σ \(est.skySigma); \(used.count) stars, FWHM \(est.profile.fwhm) px, \(est.profile.summary)")
-        for s in est.stars { print(s.peakX, s.peakY, s.peak, s.status, s.fit.map { "\($0.profile?.summary ?? "-") B=\($0.background) it=\($0.iterations)" } ?? "") }
+    }
+}
+
+@Suite struct MoffatFitterTests {
+    @Test func jacobianMatchesCentralDifferences() throws {
+        let n = 9
+        let problem = MoffatFitProblem(values: [Float](repeating: 0, count: n * n), width: n, height: n, originX: 10, originY: 20,
+                                       usable: nil, fixedBackground: nil, order: 3)
+        let q = [850.0, 14.3, 23.8, 0.52, 0.11, 0.47, 3.3, 12.0]
+        var model = [Double](repeating: 0, count: problem.n), jac = [[Double]](repeating: [], count: problem.n)
+        problem.evaluate(q, jacobian: true) { i, m, g in model[i] = m; jac[i] = Array(g) }
+        for k in 0..<7 {
+            let h = 1e-6 * max(1, abs(q[k]))
+            var qp = q, qm = q
+            qp[k] += h; qm[k] -= h
+            var fp = [Double](repeating: 0, count: problem.n), fm = fp
+            problem.evaluate(qp, jacobian: false) { i, m, _ in fp[i] = m }
+            problem.evaluate(qm, jacobian: false) { i, m, _ in fm[i] = m }
+            var worst = 0.0, scale = 0.0
+            for i in 0..<problem.n {
+                worst = max(worst, abs((fp[i] - fm[i]) / (2 * h) - jac[i][k]))
+                scale = max(scale, abs(jac[i][k]))
+            }
+            #expect(worst <= 1e-6 * scale, "parameter \(k): max |FD − J| \(worst) (scale \(scale))")
+        }
     }
 }
