@@ -288,7 +288,7 @@ public enum StarPSFEstimation {
             guard !used.isEmpty else {
                 var reasons: [String: Int] = [:]
                 for s in stars { reasons[s.status.description, default: 0] += 1 }
-                let list = reasons.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                let list = reasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                 throw TweedieError.invalidInput(
                     what: source,
                     problem: "no usable star among \(stars.count) candidates (\(list)); lower --threshold or give --saturation")

@@ -147,7 +147,7 @@ struct PSFCommand: TweedieCommand {
         var reasons: [String: Int] = [:]
         for s in est.stars where s.fit == nil { reasons[s.status.description, default: 0] += 1 }
         if !reasons.isEmpty {
-            print("not fitted: " + reasons.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            print("not fitted: " + reasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
         let p = est.profile, used = est.usedStars.count
         let arcsec = scale.map { String(format: " = %.4g″ at %.4g″/px", p.fwhm * $0, $0) } ?? " (pixel scale unknown: give --pixel-scale for arcsec)"
