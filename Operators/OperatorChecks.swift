@@ -10,13 +10,25 @@ public struct DotProductTestResult: Sendable, CustomStringConvertible {
     /// ⟨A u, v⟩ and ⟨u, Aᵀ v⟩, accumulated in Double.
     public let forward: Double
     public let adjoint: Double
+    /// ‖A u‖ · ‖v‖: the Cauchy–Schwarz bound of both inner products.
+    public let normProduct: Double
+    /// |⟨A u, v⟩ − ⟨u, Aᵀ v⟩| / (‖A u‖ ‖v‖): the error on the scale of the vectors, meaningful
+    /// also when a draw happens to make ⟨A u, v⟩ nearly 0 (then `relativeError` measures
+    /// Float32 rounding against a cancelled sum, not the adjoint).
+    public var scaledError: Double { normProduct == 0 ? 0 : abs(forward - adjoint) / normProduct }
+    /// The dot-product test's verdict: relative error ≤ `tolerance`, or — for a nearly
+    /// orthogonal draw, |⟨A u, v⟩| < 1e-2 ‖A u‖ ‖v‖ — scaled error ≤ `tolerance` · 1e-2.
+    public func passes(tolerance: Double = 1e-5) -> Bool {
+        if relativeError <= tolerance { return true }
+        return max(abs(forward), abs(adjoint)) < 1e-2 * normProduct && scaledError <= tolerance * 1e-2
+    }
     /// |⟨A u, v⟩ − ⟨u, Aᵀ v⟩| / max(|⟨A u, v⟩|, |⟨u, Aᵀ v⟩|).
     public var relativeError: Double {
         let d = max(abs(forward), abs(adjoint))
         return d == 0 ? 0 : abs(forward - adjoint) / d
     }
     public var description: String {
-        "⟨Au,v⟩=\(forward) ⟨u,Aᵀv⟩=\(adjoint) relative error \(relativeError)"
+        "⟨Au,v⟩=\(forward) ⟨u,Aᵀv⟩=\(adjoint) relative error \(relativeError), scaled by ‖Au‖‖v‖ \(scaledError)"
     }
 }
 
@@ -40,7 +52,8 @@ public enum OperatorChecks {
         let v = try ImageBatch(count: count, shape: op.outputShape,
                                data: SampleStream(seed: seed, index: 1).normals(count * op.outputShape.count))
         let au = try op.apply(u), atv = try op.adjoint(v)
-        return DotProductTestResult(forward: innerProduct(au.data, v.data), adjoint: innerProduct(u.data, atv.data))
+        return DotProductTestResult(forward: innerProduct(au.data, v.data), adjoint: innerProduct(u.data, atv.data),
+                                    normProduct: (innerProduct(au.data, au.data) * innerProduct(v.data, v.data)).squareRoot())
     }
 
     /// ‖A‖₂ estimated by `iterations` rounds of power iteration on AᵀA from a random start.

@@ -5,8 +5,9 @@
 // Gaussian is 0.6745 σ); values with |x − m| > κσ (κ = 3) are dropped and the
 // estimate repeated until the kept set stops changing (≤ 20 rounds), so
 // sources are clipped away and σ describes the background. Medians in Double.
-// (A local robust estimator: the core's ImageStatistics was not on main when
-// this was written; the two should agree and can be merged.)
+// The clipping itself is the core's `ImageStatistics.sigmaClipped` (one
+// implementation for `tweedie info`, previews, star finding and noise models);
+// this file adds the per-band report and the noise model built from it.
 
 import TweedieCore
 
@@ -24,34 +25,16 @@ public struct NoiseEstimate: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum NoiseEstimation {
-    /// 1/Φ⁻¹(3/4): σ = 1.4826 · MAD for Gaussian data.
-    public static let madToSigma = 1.482602218505602
+    /// σ = madToSigma · MAD for Gaussian data (the core's constant, one definition).
+    public static let madToSigma = ImageStatistics.madToSigma
 
     /// Sigma-clipped (median, σ from MAD, kept count, rounds) of the finite values; nil if none.
+    /// The core's `ImageStatistics.sigmaClipped` does the work (one implementation).
     public static func sigmaClippedMAD<C: Collection>(_ values: C, kappa: Double = 3,
                                                       maxIterations: Int = 20)
         -> (median: Double, sigma: Double, used: Int, iterations: Int)? where C.Element == Float {
-        var kept = values.compactMap { $0.isFinite ? Double($0) : nil }
-        guard !kept.isEmpty else { return nil }
-        var rounds = 0
-        while true {
-            rounds += 1
-            let med = median(&kept)
-            var dev = kept.map { abs($0 - med) }
-            let sigma = madToSigma * median(&dev)
-            let next = sigma > 0 ? kept.filter { abs($0 - med) <= kappa * sigma } : kept
-            if next.count == kept.count || rounds >= maxIterations || next.isEmpty {
-                return (med, sigma, kept.count, rounds)
-            }
-            kept = next
-        }
-    }
-
-    /// Median of a non-empty array (sorted in place; mean of the two middle values for even counts).
-    static func median(_ a: inout [Double]) -> Double {
-        a.sort()
-        let n = a.count
-        return n % 2 == 1 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2])
+        guard let r = ImageStatistics.sigmaClipped(values, kappa: kappa, maxIterations: maxIterations) else { return nil }
+        return (r.median, r.robustSigma, r.keptCount, r.iterations)
     }
 
     /// σ per band of one observation image.

@@ -9,6 +9,8 @@
 // - Airy (circular aperture of diameter D at wavelength λ, no obstruction):
 //   I(θ) = [2 J₁(x)/x]², x = π D θ / λ (θ in radians); total flux 4λ²/(π D²)
 //   in steradians; first dark ring at θ = 1.2197 λ/D, FWHM ≈ 1.029 λ/D.
+// - Elliptical Moffat (EllipticalMoffatPSF.swift) renders through the same code
+//   (`PSFProfile`: any profile given as I(dx, dy)).
 // Rendering: a stamp of h × w pixels of `pixelScale` arcsec, profile centred
 // on the centre of pixel (h/2, w/2) (integer division, 0-based; DESIGN §2);
 // each pixel value is the profile's integral over the pixel by an n×n
@@ -20,8 +22,23 @@
 import Foundation
 import TweedieCore
 
+/// A PSF profile that can be rendered at a pixel scale: surface brightness at an
+/// offset (dx along +x = columns, dy along +y = rows) from the centre, in the
+/// profile's length unit (arcsec for the analytic profiles; rendering with
+/// `pixelScale: 1` makes that unit the pixel).
+public protocol PSFProfile: Sendable {
+    /// Unnormalised surface brightness at offset (dx, dy) from the centre.
+    func intensity(dxArcsec dx: Double, dyArcsec dy: Double) -> Double
+    /// The profile's total flux ∫ I dA in arcsec² (nil when infinite).
+    var totalFlux: Double? { get }
+    /// A length (arcsec) over which the profile changes appreciably (sets the sub-pixel rule).
+    var featureScaleArcsec: Double { get }
+    /// One line for provenance, e.g. "moffat(FWHM=0.6″, β=3)".
+    var summary: String { get }
+}
+
 /// A circularly symmetric PSF profile that can be rendered at a pixel scale.
-public protocol AnalyticPSFProfile: Sendable {
+public protocol AnalyticPSFProfile: PSFProfile {
     /// Unnormalised surface brightness at radius `r` arcsec from the centre.
     func intensity(radiusArcsec r: Double) -> Double
     /// The profile's total flux ∫ I dA in arcsec² (nil when infinite).
@@ -30,6 +47,12 @@ public protocol AnalyticPSFProfile: Sendable {
     var featureScaleArcsec: Double { get }
     /// One line for provenance, e.g. "moffat(FWHM=0.6″, β=3)".
     var summary: String { get }
+}
+
+extension AnalyticPSFProfile {
+    public func intensity(dxArcsec dx: Double, dyArcsec dy: Double) -> Double {
+        intensity(radiusArcsec: (dx * dx + dy * dy).squareRoot())
+    }
 }
 
 /// Gaussian PSF with full width at half maximum `fwhm` arcsec.
@@ -103,7 +126,7 @@ public struct AiryPSF: AnalyticPSFProfile, Equatable {
     public var summary: String { "airy(λ=\(wavelength) m, D=\(diameter) m, λ/D=\(String(format: "%.4g", lambdaOverDArcsec))″)" }
 }
 
-extension AnalyticPSFProfile {
+extension PSFProfile {
     /// Renders the profile on a `height` × `width` stamp of `pixelScale` arcsec pixels.
     /// - Parameter subpixelOrder: Gauss–Legendre points per axis per pixel (nil: chosen
     ///   from the profile's feature scale, between 4 and 64).
@@ -149,7 +172,7 @@ extension AnalyticPSFProfile {
                         let dy = (Double(y - cy) + nodes[i]) * pixelScale
                         for j in 0..<order {
                             let dx = (Double(x - cx) + nodes[j]) * pixelScale
-                            acc += weights[i] * weights[j] * intensity(radiusArcsec: (dx * dx + dy * dy).squareRoot())
+                            acc += weights[i] * weights[j] * intensity(dxArcsec: dx, dyArcsec: dy)
                         }
                     }
                     let v = acc * area

@@ -34,3 +34,15 @@ func printNote(_ message: String) {
 var commandLineForProvenance: String {
     CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
 }
+
+/// A FITS header string (printable ASCII only): the symbols Tweedie's summaries use
+/// spelled out, anything else non-ASCII replaced by '?'.
+func fitsASCII(_ s: String) -> String {
+    let words: [Character: String] = ["×": "x", "″": "arcsec", "°": "deg", "β": "beta", "λ": "lambda", "→": "->",
+                                      "ᵀ": "T", "≈": "~", "σ": "sigma", "²": "^2", "∘": "o", "θ": "theta", "−": "-"]
+    var out = ""
+    for ch in s {
+        if let w = words[ch] { out += w } else if ch.isASCII, let a = ch.asciiValue, a >= 32, a < 127 { out.append(ch) } else { out += "?" }
+    }
+    return out
+}

@@ -41,3 +41,36 @@ private func describe(_ e: DecodingError) -> String {
     @unknown default: return "\(e)"
     }
 }
+
+/// The chain a spec file describes, PSF files read from the spec's folder.
+func buildOperatorChain(specPath: String) throws -> BuiltOperatorChain {
+    try loadOperatorSpec(specPath).build(psfLoader: specPSFLoader(specPath: specPath))
+}
+
+/// Reads the PSF files a spec names (`psf: {file: …, hdu: …}`) with the FITS reader;
+/// relative paths are taken from the spec file's folder.
+func specPSFLoader(specPath: String) -> PSFImageLoader {
+    let dir = URL(fileURLWithPath: specPath).deletingLastPathComponent()
+    return { path, hdu in
+        let full = path.hasPrefix("/") ? path : dir.appendingPathComponent(path).path
+        return try FITSReader.read(full, hdu: hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage)
+    }
+}
+
+/// Reads one image (or a batch, NAXIS4) for an operator and checks it against the shape it must have.
+func readOperatorImage(_ path: String, hdu: String?, expected: ImageShape, role: String) throws -> ImageBatch {
+    let x = try FITSReader.read(path, hdu: hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage)
+    guard x.shape == expected else {
+        let what = x.shape.channels != expected.channels ? "band count" : "size"
+        throw TweedieError.shapeMismatch(
+            what: "\(path) (\(what)) vs the operator's \(role)",
+            expected: "\(expected.channels) band(s) of \(expected.width)×\(expected.height) px (NAXIS1×NAXIS2)",
+            got: "\(x.shape.channels) band(s) of \(x.shape.width)×\(x.shape.height) px")
+    }
+    let bad = x.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+    guard bad == 0 else {
+        throw TweedieError.invalidInput(
+            what: path, problem: "has \(bad) NaN/BLANK or infinite values; an operator needs finite input (fill or crop them first)")
+    }
+    return x
+}

@@ -1,6 +1,7 @@
 // The registry of every operator type (and chains of them), and the ONE
 // dot-product test run over it: ⟨A u, v⟩ = ⟨u, Aᵀ v⟩ for random u, v, relative
-// error ≤ 1e-5 with Float64 accumulation (DESIGN §3).
+// error ≤ 1e-5 with Float64 accumulation (DESIGN §3); a draw that makes ⟨Au,v⟩ nearly
+// 0 is judged by |Δ| / (‖Au‖‖v‖) ≤ 1e-7 instead (see the test).
 //
 // To add an operator, add one line to `OperatorRegistry.cases`:
 //     OperatorCase("name") { try MyOperator(...) },
@@ -78,6 +79,12 @@ enum OperatorRegistry {
             let p = try PSFConvolution(psf: RegistryData.asymmetricPSF(4, 6), imageShape: r.outputShape, boundary: .periodic)
             return try composeOperators([b, r, p])
         },
+        OperatorCase("uv sampling 48², 2 channels") { try RadioRegistry.uvOperator() },
+        OperatorCase("psf elliptical moffat from stars (pixel units)") {
+            try PSFConvolution(psf: EllipticalMoffatPSF(fwhm1: 3.1, fwhm2: 2.2, angle: 0.6, beta: 3.4, unit: "px")
+                                    .render(pixelScale: 1, height: 13, width: 13),
+                               imageShape: ImageShape(channels: 1, height: 30, width: 41))
+        },
     ]
 }
 
@@ -103,7 +110,14 @@ enum OperatorRegistry {
         #expect(atv.shape == op.inputShape && atv.count == n)
         let lhs = dot(au.data, v.data), rhs = dot(u.data, atv.data)
         let rel = abs(lhs - rhs) / max(abs(lhs), abs(rhs))
-        #expect(rel <= 1e-5, "\(entry.name): ⟨Au,v⟩=\(lhs) ⟨u,Aᵀv⟩=\(rhs) relative error \(rel)")
+        // A draw can make ⟨Au,v⟩ nearly 0 (|⟨Au,v⟩| ≪ ‖Au‖‖v‖): the relative error then measures
+        // Float32 rounding against a cancelled sum (and FFTW_MEASURE plans vary it from run to run),
+        // so such a draw is judged on the scale of the vectors: |Δ| / (‖Au‖‖v‖) ≤ 1e-7.
+        let scale = (dot(au.data, au.data) * dot(v.data, v.data)).squareRoot()
+        let nearlyOrthogonal = max(abs(lhs), abs(rhs)) < 1e-2 * scale
+        let scaled = abs(lhs - rhs) / scale
+        #expect(rel <= 1e-5 || (nearlyOrthogonal && scaled <= 1e-7),
+                "\(entry.name): ⟨Au,v⟩=\(lhs) ⟨u,Aᵀv⟩=\(rhs) relative error \(rel), scaled \(scaled)")
         #expect(!op.summary.isEmpty)
     }
 }
