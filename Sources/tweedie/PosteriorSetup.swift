@@ -61,11 +61,7 @@ struct PosteriorSetup {
                 throw TweedieError.invalidInput(what: o.spec!, problem: "prior pixel scale \(g) \(ps.unit) disagrees with the prior's \(ps.value) \(ps.unit); remove it from the spec or fix it")
             }
         }
-        let specDir = URL(fileURLWithPath: o.spec!).deletingLastPathComponent()
-        let built = try spec.build(psfLoader: { path, hdu in
-            let p = path.hasPrefix("/") ? path : specDir.appendingPathComponent(path).path
-            return try FITSReader.read(p, hdu: hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage)
-        })
+        let built = try spec.build(psfLoader: specPSFLoader(specPath: o.spec!))
         notes += built.warnings
         let A = built.forwardOperator
         guard y.shape == A.outputShape else {
