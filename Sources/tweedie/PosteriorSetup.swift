@@ -40,6 +40,15 @@ struct PosteriorSetup {
             throw TweedieError.invalidInput(what: o.observation!, problem: "has no finite pixel (empty or all NaN); nothing to deconvolve")
         }
 
+        var obsHeader = obsFile.header
+        if let c = o.cutout {
+            let v = try parseNumbers(c, option: "--cutout")
+            guard v.count == 3, v.allSatisfy({ $0 == $0.rounded() }), v[2] >= 1 else {
+                throw TweedieError.invalidInput(what: "--cutout", problem: "needs X,Y,SIZE as integers (1-based centre pixel, size ≥ 1), got '\(c)'")
+            }
+            (y, obsHeader) = try cut(y, header: obsHeader, centerX: Int(v[0]), centerY: Int(v[1]), size: Int(v[2]), path: o.observation!)
+        }
+
         // Operator chain; the spec's prior: section defaults to the prior's grid and must agree with it.
         var spec = try loadOperatorSpec(o.spec!)
         if spec.prior.size == nil && spec.prior.height == nil && spec.prior.width == nil {
@@ -203,7 +212,7 @@ struct PosteriorSetup {
         return PosteriorSetup(prior: prior, observation: y, observationPath: o.observation!, problem: problem,
                               sampler: sampler, truth: truth, aperture: aperture, description: description,
                               fingerprint: fingerprint, seed: o.seed, batch: o.batch, samples: o.samples,
-                              wcs: wcsCards(from: obsFile.header, observationShape: y.shape, priorShape: shape))
+                              wcs: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: shape))
     }
 
     /// Runs into `dir` (creating it, or resuming from its checkpoint) and writes the products.
@@ -274,6 +283,32 @@ struct PosteriorSetup {
         lines.append("outputs            \(dir.path)/ : " + files.joined(separator: ", "))
         print(lines.joined(separator: "\n"))
     }
+}
+
+/// A SIZE×SIZE box centred on 1-based pixel (cx, cy) (x0 = cx − SIZE/2 for even sizes), all bands;
+/// CRPIX shifted so the WCS stays right.
+private func cut(_ y: ImageBatch, header: FITSHeader, centerX cx: Int, centerY cy: Int, size: Int,
+                 path: String) throws -> (ImageBatch, FITSHeader) {
+    let s = y.shape
+    let x0 = cx - 1 - size / 2, y0 = cy - 1 - size / 2
+    guard x0 >= 0, y0 >= 0, x0 + size <= s.width, y0 + size <= s.height else {
+        throw TweedieError.invalidInput(what: "--cutout", problem: "a \(size)×\(size) box at (\(cx), \(cy)) leaves \(path) (\(s.width)×\(s.height) px); move or shrink it")
+    }
+    var out = ImageBatch(count: 1, shape: ImageShape(channels: s.channels, height: size, width: size))
+    for c in 0..<s.channels {
+        for r in 0..<size {
+            for q in 0..<size {
+                out.data[(c * size + r) * size + q] = y.data[(c * s.height + y0 + r) * s.width + x0 + q]
+            }
+        }
+    }
+    out.bands = y.bands
+    var h = header
+    if let v = h.double("CRPIX1") { h.set("CRPIX1", .double(v - Double(x0))) }
+    if let v = h.double("CRPIX2") { h.set("CRPIX2", .double(v - Double(y0))) }
+    h.addHistory("cut to \(size)x\(size) at pixel (\(cx), \(cy)) of \(path)")
+    out.header = h
+    return (out, h)
 }
 
 /// Subtracts one value per band.

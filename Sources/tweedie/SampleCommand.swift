@@ -48,6 +48,9 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "HDU of the observation (number or EXTNAME).")
     var hdu: String?
 
+    @Option(help: "Cut the observation to a SIZE×SIZE box centred on FITS pixel X,Y (1-based) first: X,Y,SIZE.")
+    var cutout: String?
+
     @Option(help: "Operator spec (YAML) from the prior grid to the observation. Its prior: section may be omitted.")
     var spec: String?
 
