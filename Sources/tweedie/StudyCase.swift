@@ -1,0 +1,160 @@
+// One case of a study: its parameters turned into the files `tweedie sample`
+// reads (truth on the prior grid scaled to the case's flux, operator spec,
+// noisy observation) and into sampler arguments. Everything is deterministic in
+// the parameters, so rewriting the inputs of an interrupted case reproduces them.
+import Foundation
+import TweedieCore
+import TweedieOperators
+import TweedieSampling
+
+struct StudyCase {
+    let parameters: [String: StudyValue]
+    let context: StudyContext
+
+    static let known: Set<String> = ["truth", "magnitude", "zero_point", "flux", "flux_band", "redshift", "pixel_scale",
+                                     "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "sigma", "noise_seed",
+                                     "sampler", "samples", "steps", "batch", "guidance", "seed", "clip",
+                                     "gibbs_iterations", "flux_scale", "aperture_radius", "label"]
+
+    func number(_ k: String) throws -> Double? {
+        guard let v = parameters[k] else { return nil }
+        guard let d = v.number else {
+            throw TweedieError.invalidInput(what: "study parameter \(k)", problem: "must be a number, got '\(v)'")
+        }
+        return d
+    }
+    func string(_ k: String) -> String? { parameters[k]?.description }
+
+    struct Inputs {
+        var truth: String, observation: String, spec: String, sigma: String
+        var flux: Double
+        var metadata: [String: Any]
+    }
+
+    func writeInputs(into dir: URL) throws -> Inputs {
+        for k in parameters.keys where !Self.known.contains(k) {
+            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.sorted().joined(separator: ", "))")
+        }
+        // Truth: image `truth` of the truths cube, unit flux in flux_band → scaled.
+        guard let truthsPath = context.spec.truths else {
+            throw TweedieError.invalidInput(what: "study spec", problem: "needs truths: a FITS cube of truth images on the prior grid")
+        }
+        let cube = try FITSReader.read(context.resolve(truthsPath))
+        let t = Int(try number("truth") ?? 0)
+        guard t >= 0, t < cube.count else {
+            throw TweedieError.invalidInput(what: "study parameter truth", problem: "index \(t) outside the truths cube (\(cube.count) images)")
+        }
+        let shape = cube.shape, per = shape.count
+        var truth = ImageBatch(count: 1, shape: shape)
+        truth.data = Array(cube.data[(t * per)..<((t + 1) * per)])
+        truth.bands = cube.bands
+        let band = string("flux_band") ?? (cube.bands.contains("r") ? "r" : cube.bands.first ?? "")
+        let bandIndex = cube.bands.firstIndex(of: band) ?? 0
+        let plane = truth.data[(bandIndex * shape.planeCount)..<((bandIndex + 1) * shape.planeCount)]
+        let unit = plane.reduce(0.0) { $0 + Double($1) }
+        guard unit > 0 else { throw TweedieError.invalidInput(what: "truth \(t)", problem: "has no flux in band \(band)") }
+        let flux: Double
+        if let m = try number("magnitude") {
+            flux = pow(10, -0.4 * (m - (try number("zero_point") ?? 27)))
+        } else {
+            flux = try number("flux") ?? 1
+        }
+        truth.data = truth.data.map { Float(Double($0) * flux / unit) }
+        let truthPath = dir.appendingPathComponent("truth.fits").path
+        try FITSWriter.write(truth, to: truthPath)
+
+        // Operator spec.
+        var chain: [String] = []
+        if let z = try number("redshift") {
+            let p = try number("pixel_scale") ?? 0.168
+            chain.append("  - resample: {redshift: \(z), pixel_scale: \(p)}")
+        } else if let p = try number("pixel_scale") {
+            chain.append("  - resample: {pixel_scale: \(p)}")
+        }
+        if let b = string("bands") {
+            chain.append("  - bands: [\(b.split(separator: ";").joined(separator: ", "))]")
+        }
+        let psf = string("psf") ?? "gaussian"
+        let size = Int(try number("psf_size") ?? 41)
+        switch psf {
+        case "gaussian":
+            chain.append("  - psf: {gaussian_fwhm: \(try number("psf_fwhm") ?? 0.7), size: \(size)}")
+        case "moffat":
+            chain.append("  - psf: {moffat_fwhm: \(try number("psf_fwhm") ?? 0.7), beta: \(try number("psf_beta") ?? 3.5), size: \(size)}")
+        case "none":
+            break
+        default:
+            chain.append("  - psf: {file: \(context.resolve(psf))}")
+        }
+        guard !chain.isEmpty else {
+            throw TweedieError.invalidInput(what: "study case", problem: "describes no operator (give redshift / pixel_scale, bands or psf)")
+        }
+        let specText = "# written by tweedie study run\nchain:\n" + chain.joined(separator: "\n") + "\n"
+        let specPath = dir.appendingPathComponent("operator.yaml").path
+        try AtomicFileWrite.write(to: specPath) { try Data(specText.utf8).write(to: URL(fileURLWithPath: $0)) }
+
+        // The spec's prior: section is filled from the prior by `sample`; here we need the operator
+        // on the truth's grid, so take the prior's grid from the prior directory.
+        var spec = try loadOperatorSpec(specPath)
+        let prior = try ResolvedPrior.resolve(context.resolve(context.spec.prior))
+        spec.prior.height = shape.height; spec.prior.width = shape.width; spec.prior.bands = prior.denoiser.bands
+        if let ps = prior.pixelScale {
+            if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
+        }
+        let built = try spec.build(psfLoader: specPSFLoader(specPath: specPath))
+        let A = built.forwardOperator
+        let clean = try A.apply(truth)
+
+        // Noise σ per observed band and the noisy observation (stream 0 of noise_seed).
+        let os = A.outputShape
+        guard let sv = parameters["sigma"]?.numbers, !sv.isEmpty, sv.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw TweedieError.invalidInput(what: "study parameter sigma", problem: "needs a positive noise σ (one number or one per observed band)")
+        }
+        guard sv.count == 1 || sv.count == os.channels else {
+            throw TweedieError.shapeMismatch(what: "study parameter sigma", expected: "1 or \(os.channels) values", got: "\(sv.count)")
+        }
+        let sig = sv.count == 1 ? [Double](repeating: sv[0], count: os.channels) : sv
+        var noisy = clean
+        var z = [Float](repeating: 0, count: os.count)
+        z.withUnsafeMutableBufferPointer { SampleStream(seed: UInt64(try! number("noise_seed") ?? 1), index: 0).fillNormal($0) }
+        for c in 0..<os.channels {
+            for j in (c * os.planeCount)..<((c + 1) * os.planeCount) { noisy.data[j] += Float(sig[c]) * z[j] }
+        }
+        noisy.bands = built.outputBands
+        let obsPath = dir.appendingPathComponent("observation.fits").path
+        try FITSWriter.write(noisy, to: obsPath)
+
+        // SNR (paper 003 Table 2): flux_band inside the centred disk of the aperture radius mapped to
+        // the observed grid, over σ √N.
+        let r = (try number("aperture_radius") ?? PosteriorMetrics.defaultAperture(shape).radius) * Double(os.width) / Double(shape.width)
+        let ob = built.outputBands.firstIndex(of: band) ?? 0
+        var s = 0.0, n = 0
+        let cx = Double(os.width - 1) / 2, cy = Double(os.height - 1) / 2
+        for y in 0..<os.height {
+            for x in 0..<os.width where (Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy) <= r * r {
+                s += Double(clean.data[(ob * os.height + y) * os.width + x]); n += 1
+            }
+        }
+        let snr = n > 0 ? s / (sig[ob] * Double(n).squareRoot()) : .nan
+        let meta: [String: Any] = ["observed_size": os.width, "upsampling": Double(shape.width) / Double(os.width),
+                                   "snr": snr, "true_flux": flux]
+        return Inputs(truth: truthPath, observation: obsPath, spec: specPath,
+                      sigma: sig.map { String($0) }.joined(separator: ","), flux: flux, metadata: meta)
+    }
+
+    func samplerArguments(trueFlux: Double) throws -> [String] {
+        var a: [String] = []
+        for (k, opt) in [("sampler", "--sampler"), ("samples", "--samples"), ("steps", "--steps"), ("batch", "--batch"),
+                         ("guidance", "--guidance"), ("seed", "--seed"), ("clip", "--clip"),
+                         ("gibbs_iterations", "--gibbs-iterations"), ("aperture_radius", "--aperture-radius")] {
+            if let v = parameters[k] { a += [opt, v.description] }
+        }
+        switch string("flux_scale") ?? "true" {
+        case "true": a += ["--flux-scale", String(trueFlux)]
+        case "estimated": break
+        case let other:
+            throw TweedieError.invalidInput(what: "study parameter flux_scale", problem: "must be true or estimated, got '\(other)'")
+        }
+        return a
+    }
+}
