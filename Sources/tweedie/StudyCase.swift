@@ -12,7 +12,7 @@ struct StudyCase {
     let context: StudyContext
 
     static let known: Set<String> = ["truth", "magnitude", "zero_point", "flux", "flux_band", "redshift", "pixel_scale",
-                                     "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "sigma", "noise_seed",
+                                     "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "psf_pixel_scale", "sigma", "noise_seed",
                                      "sampler", "samples", "steps", "batch", "guidance", "seed", "clip",
                                      "gibbs_iterations", "flux_scale", "aperture_radius", "label"]
 
@@ -50,16 +50,23 @@ struct StudyCase {
         truth.bands = cube.bands
         let band = string("flux_band") ?? (cube.bands.contains("r") ? "r" : cube.bands.first ?? "")
         let bandIndex = cube.bands.firstIndex(of: band) ?? 0
-        let plane = truth.data[(bandIndex * shape.planeCount)..<((bandIndex + 1) * shape.planeCount)]
-        let unit = plane.reduce(0.0) { $0 + Double($1) }
-        guard unit > 0 else { throw TweedieError.invalidInput(what: "truth \(t)", problem: "has no flux in band \(band)") }
-        let flux: Double
+        // Scale: with magnitude or flux, the truth's flux_band total becomes that flux, and the true
+        // flux scale s (physical = s·T(u)) is flux / (the unscaled image's total): for a prior
+        // normalised to unit flux (the galaxy prior) s = flux. Without either, the truth is used as it is.
+        var flux: Double? = nil
         if let m = try number("magnitude") {
             flux = pow(10, -0.4 * (m - (try number("zero_point") ?? 27)))
-        } else {
-            flux = try number("flux") ?? 1
+        } else if let f = try number("flux") {
+            flux = f
         }
-        truth.data = truth.data.map { Float(Double($0) * flux / unit) }
+        var scale = 1.0
+        if let f = flux {
+            let plane = truth.data[(bandIndex * shape.planeCount)..<((bandIndex + 1) * shape.planeCount)]
+            let unit = plane.reduce(0.0) { $0 + Double($1) }
+            guard unit > 0 else { throw TweedieError.invalidInput(what: "truth \(t)", problem: "has no positive flux in band \(band) to scale to a magnitude") }
+            scale = f / unit
+            truth.data = truth.data.map { Float(Double($0) * scale) }
+        }
         let truthPath = dir.appendingPathComponent("truth.fits").path
         try FITSWriter.write(truth, to: truthPath)
 
@@ -76,11 +83,12 @@ struct StudyCase {
         }
         let psf = string("psf") ?? "gaussian"
         let size = Int(try number("psf_size") ?? 41)
+        let stampScale = try number("psf_pixel_scale").map { ", pixel_scale: \($0)" } ?? ""
         switch psf {
         case "gaussian":
-            chain.append("  - psf: {gaussian_fwhm: \(try number("psf_fwhm") ?? 0.7), size: \(size)}")
+            chain.append("  - psf: {gaussian_fwhm: \(try number("psf_fwhm") ?? 0.7), size: \(size)\(stampScale)}")
         case "moffat":
-            chain.append("  - psf: {moffat_fwhm: \(try number("psf_fwhm") ?? 0.7), beta: \(try number("psf_beta") ?? 3.5), size: \(size)}")
+            chain.append("  - psf: {moffat_fwhm: \(try number("psf_fwhm") ?? 0.7), beta: \(try number("psf_beta") ?? 3.5), size: \(size)\(stampScale)}")
         case "none":
             break
         default:
@@ -96,7 +104,7 @@ struct StudyCase {
         // The spec's prior: section is filled from the prior by `sample`; here we need the operator
         // on the truth's grid, so take the prior's grid from the prior directory.
         var spec = try loadOperatorSpec(specPath)
-        let prior = try ResolvedPrior.resolve(context.resolve(context.spec.prior))
+        let prior = try ResolvedPrior.resolve(context.priorArgument)
         spec.prior.height = shape.height; spec.prior.width = shape.width; spec.prior.bands = prior.denoiser.bands
         if let ps = prior.pixelScale {
             if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
@@ -137,9 +145,9 @@ struct StudyCase {
         }
         let snr = n > 0 ? s / (sig[ob] * Double(n).squareRoot()) : .nan
         let meta: [String: Any] = ["observed_size": os.width, "upsampling": Double(shape.width) / Double(os.width),
-                                   "snr": snr, "true_flux": flux]
+                                   "snr": snr, "true_flux": flux ?? scale, "true_flux_scale": scale]
         return Inputs(truth: truthPath, observation: obsPath, spec: specPath,
-                      sigma: sig.map { String($0) }.joined(separator: ","), flux: flux, metadata: meta)
+                      sigma: sig.map { String($0) }.joined(separator: ","), flux: scale, metadata: meta)
     }
 
     func samplerArguments(trueFlux: Double) throws -> [String] {

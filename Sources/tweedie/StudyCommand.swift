@@ -33,8 +33,9 @@ struct StudyRun: TweedieCommand {
               flux_band      band the magnitude refers to (default r, else the first band)
               redshift, pixel_scale   resampling f_{z,p} to pixel_scale ″/px (kpc priors need redshift)
               bands          observed subset, e.g. "i" or "g;r" (default all)
-              psf            gaussian | moffat | a FITS file (relative to the spec); psf_fwhm (″),
-                             psf_beta, psf_size (px, default 41)
+              psf            gaussian | moffat | none | a FITS file (relative to the spec); psf_fwhm (″),
+                             psf_beta, psf_size (px, default 41), psf_pixel_scale (″/px of the stamp,
+                             default the grid's; 1 makes psf_fwhm pixels for a prior without a scale)
               sigma          noise σ per observed pixel: one number or one per observed band
               noise_seed     seed of the noise realisation (default 1: the same noise for every case)
               sampler, samples, steps, batch, guidance, seed, clip, gibbs_iterations   as in `tweedie sample`
@@ -167,6 +168,11 @@ struct StudyContext {
 
     func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : specDir.appendingPathComponent(path).standardizedFileURL.path }
 
+    /// The prior argument: an analytic spec as it is, a directory relative to the spec.
+    var priorArgument: String {
+        spec.prior.hasPrefix("gaussian:") || spec.prior.hasPrefix("mixture:") ? spec.prior : resolve(spec.prior)
+    }
+
     func caseDirectory(_ i: Int) -> URL { directory.appendingPathComponent(String(format: "cases/case-%04d", i)) }
 
     func caseLabel(_ i: Int) -> String {
@@ -196,7 +202,9 @@ struct StudyContext {
         let p = StudyCase(parameters: cases[i], context: self)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let inputs = try p.writeInputs(into: dir)
-        var args = ["--prior", resolve(spec.prior), "--observation", inputs.observation, "--spec", inputs.spec,
+        let meta = try JSONSerialization.data(withJSONObject: inputs.metadata, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFileWrite.write(to: dir.appendingPathComponent("case.json").path) { try meta.write(to: URL(fileURLWithPath: $0)) }
+        var args = ["--prior", priorArgument, "--observation", inputs.observation, "--spec", inputs.spec,
                     "--truth", inputs.truth, "--sigma", inputs.sigma, "--quiet"]
         args += try p.samplerArguments(trueFlux: inputs.flux)
         if FileManager.default.fileExists(atPath: run.appendingPathComponent(PosteriorJob.checkpointName).path) {
@@ -211,8 +219,6 @@ struct StudyContext {
         let cmd = try SampleCommand.parse(args)
         try cmd.validate()
         try cmd.runJob(resuming: nil, arguments: args)
-        let meta = try JSONSerialization.data(withJSONObject: inputs.metadata, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFileWrite.write(to: dir.appendingPathComponent("case.json").path) { try meta.write(to: URL(fileURLWithPath: $0)) }
         return "done"
     }
 
@@ -251,7 +257,7 @@ struct StudyContext {
     func writeTables() throws {
         let rows = try finishedRows()
         let params = Set(cases.flatMap { $0.keys })
-        let meta = ["observed_size", "upsampling", "snr", "true_flux"]
+        let meta = ["observed_size", "upsampling", "snr", "true_flux", "true_flux_scale"]
         let scores = ["aperture_variance_ratio", "median_variance_ratio", "reduced_chi2_mean", "reduced_chi2_samples_median",
                       "psnr", "ssim", "mse", "coverage50", "coverage68", "coverage95", "flux_scale_used", "samples_drawn", "seconds"]
         let columns = ["case"] + params.sorted() + meta + scores

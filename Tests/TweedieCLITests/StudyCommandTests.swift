@@ -1,0 +1,82 @@
+// `tweedie study run` as a process on a small analytic-prior study: a grid of
+// 2 noise levels × 2 truths (16×16 stationary Gaussian prior, Gaussian PSF);
+// killed with SIGKILL after its first finished case, rerun with the same
+// command: finished cases are skipped, the study completes, and the table has
+// one row per case whose parameters and scores are sane (posterior narrower
+// where the noise is lower). Also: `study report` writes the summary, and a bad
+// parameter is one clear error.
+import Foundation
+import Testing
+import TweedieCore
+import TweediePriors
+
+@Suite(.serialized) struct StudyCommandTests {
+    static func makeStudy(in dir: URL) throws -> String {
+        let prior = try AnalyticPriorSpec.parseAnalytic(SampleCommandTests.priorSpec)
+        var cube = ImageBatch(count: 2, shape: prior.imageShape)
+        for k in 0..<2 {
+            let x = prior.sample(using: SampleStream(seed: 21, index: k)).map { Float($0) }
+            cube.data.replaceSubrange((k * 256)..<((k + 1) * 256), with: x)
+        }
+        try FITSWriter.write(cube, to: dir.appendingPathComponent("truths.fits").path)
+        let spec = """
+            name: noise-sweep
+            prior: "\(SampleCommandTests.priorSpec)"
+            truths: truths.fits
+            fixed: {psf: gaussian, psf_fwhm: 2.5, psf_size: 9, psf_pixel_scale: 1,
+                    sampler: split-gibbs, samples: 8, batch: 4, seed: 2}
+            grid: {sigma: [0.03, 0.3], truth: [0, 1]}
+            """
+        let path = dir.appendingPathComponent("study.yaml").path
+        try spec.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func killedStudyResumesAndSkipsFinishedCases() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let spec = try Self.makeStudy(in: dir)
+        let out = dir.appendingPathComponent("out").path
+        let p = Process()
+        p.executableURL = try CLIRunner.binary()
+        p.arguments = ["study", "run", spec, "-o", out, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let first = URL(fileURLWithPath: out).appendingPathComponent("cases/case-0000/run/summary.json").path
+        let deadline = Date().addingTimeInterval(180)
+        while Date() < deadline && p.isRunning && !FileManager.default.fileExists(atPath: first) { usleep(5_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(FileManager.default.fileExists(atPath: first), "the first case should have finished before the kill")
+
+        let r = try CLIRunner.run(["study", "run", spec, "-o", out, "--quiet"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stderr.contains("case 1/4 already finished"), "\(r.stderr)")
+        #expect(r.stdout.contains("4 of 4 cases finished"))
+        let csv = try String(contentsOfFile: out + "/results.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 5)
+        let header = csv[0].split(separator: ",").map(String.init)
+        let rows = csv.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        func col(_ name: String) -> [String] { let i = header.firstIndex(of: name)!; return rows.map { $0[i] } }
+        #expect(col("sigma") == ["0.03", "0.03", "0.3", "0.3"] && col("truth") == ["0", "1", "0", "1"])
+        let vr = col("aperture_variance_ratio").map { Double($0)! }
+        let snr = col("snr").map { Double($0)! }
+        // Ten times less noise: ten times the SNR and a narrower posterior for the same truth.
+        #expect(abs(snr[0] / snr[2] - 10) < 1e-6 && abs(snr[1] / snr[3] - 10) < 1e-6)
+        #expect(vr[0] < vr[2] && vr[1] < vr[3], "variance ratios \(vr)")
+        #expect(vr.allSatisfy { $0 > 0 && $0 < 1 })
+
+        let rep = try CLIRunner.run(["study", "report", out])
+        #expect(rep.status == 0, "\(rep)")
+        #expect(rep.stdout.contains("| sigma | n |"))
+        #expect(FileManager.default.fileExists(atPath: out + "/summary.md") && FileManager.default.fileExists(atPath: out + "/summary.png"))
+    }
+
+    @Test func unknownParameterIsOneClearError() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let spec = try Self.makeStudy(in: dir)
+        let text = try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: "seed: 2", with: "seed: 2, magnitdue: 20")
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run(["study", "run", spec, "-o", dir.appendingPathComponent("out").path])
+        #expect(r.status != 0 && r.stderr.contains("magnitdue") && r.stderrLines.count == 1, "\(r)")
+    }
+}
