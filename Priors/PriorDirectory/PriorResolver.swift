@@ -13,8 +13,7 @@ import Foundation
 import TweedieCore
 
 /// A prior ready to sample from, with where it came from.
-public struct ResolvedPrior: @unchecked Sendable {
-    // @unchecked: `denoiser` is a Sendable class existential; the rest are value types.
+public struct ResolvedPrior: Sendable {
     public enum Source: Sendable {
         /// A prior directory.
         case directory(PriorDirectory)

@@ -120,9 +120,7 @@ struct PriorSampleCommand: TweedieCommand {
     }
 
     func execute() throws {
-        let (resolved, base) = try options.makeSampler()
-        var sampler = base
-        sampler.progress = nil
+        let (resolved, sampler) = try options.makeSampler()
         let n = options.samples
         let progress = SamplingProgress(total: n)
         var parts: [ImageBatch] = []
