@@ -22,7 +22,8 @@
 //                     // or {"type": "gamma-root", "gamma": g, "max": m}
 //       "weights": "weights.safetensors",              // optional (this default)
 //       "weights_sha256": "…",                         // optional: checked by `tweedie prior info`
-//       "variance_map": {"file": "variance.fits", "samples": 512, "space": "network"}  // optional
+//       "variance_map": {"file": "variance.fits", "samples": 512, "space": "network",   // optional
+//                        "steps": 250, "sampler": "ddpm", "seed": "0", "physical_hdu": "PHYSVAR"}  // (these optional)
 //     }
 //   }
 //
@@ -95,10 +96,25 @@ public struct VarianceMapInfo: Equatable, Sendable {
     /// Number of unconditional samples it was estimated from.
     public var samples: Int
     public var space: Space
-    public init(file: String = "variance.fits", samples: Int, space: Space) {
+    /// Sampling steps, sampler, seed and the extension holding the physical-space variance, when recorded.
+    public var steps: Int?
+    public var sampler: String?
+    public var seed: UInt64?
+    public var physicalHDU: String?
+    public init(file: String = "variance.fits", samples: Int, space: Space, steps: Int? = nil, sampler: String? = nil,
+                seed: UInt64? = nil, physicalHDU: String? = nil) {
         self.file = file; self.samples = samples; self.space = space
+        self.steps = steps; self.sampler = sampler; self.seed = seed; self.physicalHDU = physicalHDU
     }
-    var json: [String: Any] { ["file": file, "samples": samples, "space": space.rawValue] }
+    var json: [String: Any] {
+        var o: [String: Any] = ["file": file, "samples": samples, "space": space.rawValue]
+        if let steps { o["steps"] = steps }
+        if let sampler { o["sampler"] = sampler }
+        // As text: JSON numbers lose integers above 2^53.
+        if let seed { o["seed"] = String(seed) }
+        if let physicalHDU { o["physical_hdu"] = physicalHDU }
+        return o
+    }
 }
 
 /// The contents of a prior's config.json.

@@ -257,6 +257,11 @@ extension PriorConfig {
         guard let spaceText = o["space"] as? String, let space = VarianceMapInfo.Space(rawValue: spaceText) else {
             throw fail("variance_map needs 'space': \(VarianceMapInfo.Space.allCases.map(\.rawValue).joined(separator: " or "))")
         }
-        return VarianceMapInfo(file: file, samples: n.intValue, space: space)
+        var info = VarianceMapInfo(file: file, samples: n.intValue, space: space)
+        if let steps = o["steps"] as? NSNumber, String(cString: steps.objCType) != "c" { info.steps = steps.intValue }
+        info.sampler = o["sampler"] as? String
+        if let seed = o["seed"] as? String { info.seed = UInt64(seed) } else if let seed = o["seed"] as? NSNumber { info.seed = seed.uint64Value }
+        info.physicalHDU = o["physical_hdu"] as? String
+        return info
     }
 }

@@ -56,6 +56,19 @@ public final class UNetDenoiser: Denoiser, @unchecked Sendable {
         return DenoiserPrediction(x0: x0, eps: eps)
     }
 
+    /// The raw network output for x_t (ε̂, x̂0 or v as the prior predicts; with learn_sigma all
+    /// 2·C channels, the variance half last), `[n][outChannels][y][x]`. For parity checks.
+    public func networkOutput(_ xt: ImageBatch, timesteps t: [Int]) throws -> ImageBatch {
+        try checkInput(xt, t)
+        let outShape = ImageShape(channels: model.config.outChannels, height: imageShape.height, width: imageShape.width)
+        var out = ImageBatch(count: xt.count, shape: outShape)
+        for range in chunks(xt.count) {
+            let o = try lock.withLock { try runForward(xt, t, range).output }
+            out.data.replaceSubrange((range.lowerBound * outShape.count)..<(range.upperBound * outShape.count), with: o)
+        }
+        return out
+    }
+
     public func predictWithPullback(_ xt: ImageBatch, timesteps t: [Int]) throws -> (DenoiserPrediction, DenoiserPullback) {
         try checkInput(xt, t)
         var x0 = ImageBatch(count: xt.count, shape: xt.shape, bands: xt.bands, unit: nil)

@@ -11,6 +11,9 @@
 // Unlike the reference code of paper 003, the noise term is kept and the
 // residual norm is never summed over the batch.
 //
+// Step 2's per-sample arithmetic is AncestralUpdate.ddpm (AncestralSampler.swift),
+// shared with the unconditional sampler.
+//
 // Randomness: sample k draws x_S and every z from its own stream
 // SampleStream(seed, k), so it is bit-identical for any batch size.
 
@@ -93,16 +96,22 @@ public struct DPSSampler: PosteriorSampler {
             let sigma = Float(i == 0 ? 0 : (settings.useBetaVariance ? schedule.betas[i] : vt).squareRoot())
             let c1 = Float(c1d), c2 = Float(c2d)
             for k in 0..<b {
-                if i > 0 { noise.withUnsafeMutableBufferPointer { streams[k].fillNormal($0) } }
-                let base = k * per
-                for j in 0..<per {
-                    let z: Float = i > 0 ? noise[j] : 0
-                    let v = c1 * x0.data[base + j] + c2 * x.data[base + j] + sigma * z - zeta * grad.data[base + j]
-                    guard v.isFinite else {
-                        throw TweedieError.numerical(problem:
-                            "DPS produced a non-finite value at step \(schedule.count - i) of \(schedule.count) (timestep \(t)) in sample \(indices.lowerBound + k); try a smaller --guidance or x̂0 clipping")
+                let r = (k * per)..<((k + 1) * per)
+                let bad = x.data.withUnsafeMutableBufferPointer { xp in
+                    x0.data.withUnsafeBufferPointer { x0p in
+                        grad.data.withUnsafeBufferPointer { gp in
+                            noise.withUnsafeMutableBufferPointer { np in
+                                AncestralUpdate.ddpm(x: UnsafeMutableBufferPointer(rebasing: xp[r]),
+                                                     x0: UnsafeBufferPointer(rebasing: x0p[r]), c1: c1, c2: c2,
+                                                     sigma: sigma, addNoise: i > 0, stream: streams[k], noise: np,
+                                                     guidance: (zeta, UnsafeBufferPointer(rebasing: gp[r])))
+                            }
+                        }
                     }
-                    x.data[base + j] = v
+                }
+                if bad != nil {
+                    throw TweedieError.numerical(problem:
+                        "DPS produced a non-finite value at step \(schedule.count - i) of \(schedule.count) (timestep \(t)) in sample \(indices.lowerBound + k); try a smaller --guidance or x̂0 clipping")
                 }
             }
         }

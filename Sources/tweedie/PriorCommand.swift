@@ -1,6 +1,6 @@
 // `tweedie prior …`: working with prior directories (DESIGN §4.4). A thin layer
-// over TweediePriors (PriorImport, PriorDirectory). Further subcommands
-// (denoise, sample, variance) are added to `PriorCommand.configuration`.
+// over TweediePriors (PriorImport, PriorDirectory). `denoise`, `sample` and
+// `variance` live in PriorDenoiseCommand.swift and PriorSampleCommand.swift.
 import ArgumentParser
 import Foundation
 import TweedieCore
@@ -10,7 +10,8 @@ struct PriorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prior",
         abstract: "Create and inspect score priors (prior directories: config.json, weights, model card, variance map).",
-        subcommands: [PriorImportCommand.self, PriorInfoCommand.self]
+        subcommands: [PriorImportCommand.self, PriorInfoCommand.self, PriorDenoiseCommand.self,
+                      PriorSampleCommand.self, PriorVarianceCommand.self]
     )
 
     /// The network's full expected parameter list (from the U-Net's plan), used to check weights

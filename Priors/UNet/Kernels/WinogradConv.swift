@@ -76,16 +76,17 @@ enum WinogradConvolution {
                         workspace ws: WinogradWorkspace) {
         let cin = kernel.inChannels, cout = kernel.outChannels
         let tilesX = (W + 1) / 2, tilesY = (H + 1) / 2
-        let tileRows = batch * tilesY
         let perRow = 16 * (cin + cout) * tilesX
         let workers = UNetThreading.threads
-        var rowsPerChunk = max(1, min(tileRows, ws.budget / max(1, perRow)))
-        if workers > 1 {
-            // Several chunks per worker, taken dynamically, but no chunk under ~128 tiles (GEMM efficiency).
-            let minRows = max(1, 128 / tilesX)
-            rowsPerChunk = min(rowsPerChunk, max(minRows, (tileRows + 4 * workers - 1) / (4 * workers)))
-        }
-        let chunks = (tileRows + rowsPerChunk - 1) / rowsPerChunk
+        // Batch invariance (DESIGN §2): a chunk holds tile rows of one image only, and every image is cut
+        // the same way, independently of the batch and the worker count — OpenBLAS's rounding depends on a
+        // GEMM's shape, so an image's GEMMs must not depend on its neighbours. An image is split in two
+        // when it is large enough (≥ 2·128 tiles) so that a single image still uses two workers.
+        let budgetRows = max(1, ws.budget / max(1, perRow))
+        let minRows = max(1, 128 / tilesX)
+        let rowsPerChunk = max(1, min(tilesY, budgetRows, max(minRows, (tilesY + 1) / 2)))
+        let piecesPerImage = (tilesY + rowsPerChunk - 1) / rowsPerChunk
+        let chunks = batch * piecesPerImage
         let active = min(workers, chunks)
         let maxTiles = rowsPerChunk * tilesX
         let vSize = 16 * (cin * maxTiles + planePad), mSize = 16 * (cout * maxTiles + planePad)
@@ -98,7 +99,8 @@ enum WinogradConvolution {
         ParallelLoop.runDynamic(chunks, workers: active) { chunk, w in
             let Vw = V + w * vSize, Mw = M + w * mSize, Sw = S + w * sSize
             do {
-                let r0 = chunk * rowsPerChunk, r1 = min(tileRows, r0 + rowsPerChunk)
+                let image = chunk / piecesPerImage, piece = chunk % piecesPerImage
+                let r0 = image * tilesY + piece * rowsPerChunk, r1 = min((image + 1) * tilesY, r0 + rowsPerChunk)
                 let tiles = (r1 - r0) * tilesX
                 let t0 = profiling ? KernelProfile.now : 0
                 inputTransform(x, channels: cin, batch: batch, height: H, width: W, tileRows: r0..<r1, tilesX: tilesX,

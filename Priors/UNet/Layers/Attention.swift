@@ -71,7 +71,7 @@ final class AttentionBlock: UNetModule {
         let nrm = context.workspace.a.reserve(C * n)
         norm.forward(x, batch: batch, plane: T, into: nrm)
         let q3 = qkvOut.reserve(3 * C * n)
-        qkv.forward(nrm, batch: 1, height: 1, width: n, into: q3, workspace: workspace)
+        qkv.forward(nrm, batch: batch, height: 1, width: T, into: q3, workspace: workspace)
         let P = probs.reserve(batch * heads * T * T)
         let o = nrm  // GN output no longer needed
         let alpha = Float(1 / Double(ch).squareRoot())  // (ch^(−1/4))² on q·k
@@ -93,7 +93,7 @@ final class AttentionBlock: UNetModule {
             }
         }
         let y = output.reserve(C * n)
-        projOut.forward(o, batch: 1, height: 1, width: n, into: y, residual: x, workspace: workspace)
+        projOut.forward(o, batch: batch, height: 1, width: T, into: y, residual: x, workspace: workspace)
         return y
     }
 
@@ -104,7 +104,7 @@ final class AttentionBlock: UNetModule {
         let C = channels, n = batch * T, ch = headChannels
         let q3 = qkvOut.pointer, P = probs.pointer
         let dO = context.workspace.a.reserve(C * n)
-        projOut.backward(dy, batch: 1, height: 1, width: n, into: dO, workspace: workspace)
+        projOut.backward(dy, batch: batch, height: 1, width: T, into: dO, workspace: workspace)
         let dq3 = context.workspace.b.reserve(3 * C * n)
         let workers = UNetThreading.threads
         let dPAll = context.workspace.c.reserve(workers * T * T)
@@ -133,7 +133,7 @@ final class AttentionBlock: UNetModule {
             }
         }
         let dn = dO  // dO no longer needed
-        qkv.backward(dq3, batch: 1, height: 1, width: n, into: dn, workspace: workspace)
+        qkv.backward(dq3, batch: batch, height: 1, width: T, into: dn, workspace: workspace)
         let dx = gradX.reserve(C * n)
         dx.update(from: dy, count: C * n)
         norm.backward(dn, into: dx, accumulate: true)

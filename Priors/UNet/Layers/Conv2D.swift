@@ -11,6 +11,9 @@
 //
 // Forward: im2col into `col[(i, ky, kx)][pixel]`, then one cblas_sgemm
 // `Y = W · col` per chunk of output rows (chunks bound the col workspace).
+// Batch invariance (DESIGN §2): every GEMM covers the columns of one image only,
+// cut the same way in every image, so an image's result does not depend on the
+// batch it is in (OpenBLAS's rounding depends on a call's shape).
 // VJP: 1×1 → `dX = Wᵀ · dY`; 3×3 stride 1 → a 3×3 convolution of dY with the
 // flipped, transposed kernel `W'[i][o][2−ky][2−kx]` (precomputed); stride 2 →
 // `dcol = Wᵀ · dY` then col2im (scatter-add; each input channel's rows go to
@@ -161,8 +164,8 @@ final class Conv2D {
             }
         } }
         if kernel == 1 && stride == 1 {
-            parallelSgemm(m: outChannels, n: n, k: inChannels, a: weight, lda: inChannels, b: x, ldb: n,
-                  beta: 1, c: y, ldc: n, category: "sgemm (1x1)")
+            imageBlockedSgemm(m: outChannels, columnsPerImage: ho * wo, batch: batch, k: inChannels, a: weight,
+                              lda: inChannels, b: x, beta: 1, c: y, category: "sgemm (1x1)")
             return
         }
         Conv2D.convolveIm2col(x, channels: inChannels, batch: batch, height: height, width: width,
@@ -176,8 +179,8 @@ final class Conv2D {
         let (ho, wo) = outputSize(height: height, width: width)
         let nOut = batch * ho * wo, nIn = batch * height * width
         if kernel == 1 && stride == 1 {
-            parallelSgemm(transA: true, m: inChannels, n: nIn, k: outChannels, a: weight, lda: inChannels, b: dy, ldb: nOut,
-                  beta: accumulate ? 1 : 0, c: dx, ldc: nIn, category: "sgemm (1x1)")
+            imageBlockedSgemm(transA: true, m: inChannels, columnsPerImage: height * width, batch: batch, k: outChannels,
+                              a: weight, lda: inChannels, b: dy, beta: accumulate ? 1 : 0, c: dx, category: "sgemm (1x1)")
             return
         }
         if isWinogradCandidate && algorithm == .winograd4x4 {
@@ -205,19 +208,16 @@ final class Conv2D {
         // Strided: dcol = Wᵀ · dy by chunks of output rows, then col2im.
         if !accumulate { dx.update(repeating: 0, count: inChannels * nIn) }
         let kk = kernel * kernel, kRows = inChannels * kk
-        let rows = batch * ho
-        let rowsPerChunk = max(1, min(rows, workspace.colBudget / max(1, kRows * wo)))
+        // Chunks of output rows never cross images and are cut the same way in every image (batch invariance).
+        let rowsPerChunk = max(1, min(ho, workspace.colBudget / max(1, kRows * wo)))
         let col = workspace.col.reserve(kRows * rowsPerChunk * wo)
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(rows, r0 + rowsPerChunk)
+        for (r0, r1) in Conv2D.imageRowChunks(batch: batch, rowsPerImage: ho, rowsPerChunk: rowsPerChunk) {
             let cols = (r1 - r0) * wo
             parallelSgemm(transA: true, m: kRows, n: cols, k: outChannels, a: weight, lda: kRows,
                   b: dy + r0 * wo, ldb: nOut, beta: 0, c: col, ldc: cols)
             KernelProfile.measure("col2im") { Conv2D.col2im(col, channels: inChannels, batch: batch, height: height, width: width,
                           outHeight: ho, outWidth: wo, kernel: kernel, stride: stride, padding: padding,
                           rows: r0..<r1, into: dx) }
-            r0 = r1
         }
     }
 
@@ -228,12 +228,10 @@ final class Conv2D {
         let ho = (height + 2 * padding - kernel) / stride + 1, wo = (width + 2 * padding - kernel) / stride + 1
         let nOut = batch * ho * wo
         let kRows = channels * kernel * kernel
-        let rows = batch * ho
-        let rowsPerChunk = max(1, min(rows, workspace.colBudget / max(1, kRows * wo)))
+        // Chunks of output rows never cross images and are cut the same way in every image (batch invariance).
+        let rowsPerChunk = max(1, min(ho, workspace.colBudget / max(1, kRows * wo)))
         let col = workspace.col.reserve(kRows * rowsPerChunk * wo)
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(rows, r0 + rowsPerChunk)
+        for (r0, r1) in imageRowChunks(batch: batch, rowsPerImage: ho, rowsPerChunk: rowsPerChunk) {
             KernelProfile.measure("im2col") {
                 im2col(x, channels: channels, batch: batch, height: height, width: width, outHeight: ho, outWidth: wo,
                        kernel: kernel, stride: stride, padding: padding, rows: r0..<r1, into: col)
@@ -241,8 +239,22 @@ final class Conv2D {
             let cols = (r1 - r0) * wo
             parallelSgemm(m: outChannels, n: cols, k: kRows, a: weight, lda: kRows, b: col, ldb: cols,
                   beta: 1, c: y + r0 * wo, ldc: nOut)
-            r0 = r1
         }
+    }
+
+    /// Output-row ranges (b·Ho + yo) in chunks of at most `rowsPerChunk` rows of one image each,
+    /// cut identically in every image.
+    static func imageRowChunks(batch: Int, rowsPerImage ho: Int, rowsPerChunk: Int) -> [(Int, Int)] {
+        var out: [(Int, Int)] = []
+        for b in 0..<batch {
+            var r0 = b * ho
+            while r0 < (b + 1) * ho {
+                let r1 = min((b + 1) * ho, r0 + rowsPerChunk)
+                out.append((r0, r1))
+                r0 = r1
+            }
+        }
+        return out
     }
 
     /// col[(c, ky, kx)][(row − r0)·Wo + xo] = x[c][b][yo·s + ky − pad][xo·s + kx − pad] (0 outside),

@@ -22,13 +22,18 @@ final class Linear {
     /// y = x·Wᵀ + b for `batch` rows.
     func forward(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>) {
         for r in 0..<batch { (y + r * outFeatures).update(from: bias, count: outFeatures) }
-        sgemm(transB: true, m: batch, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: weight,
-              ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
+        // One product per image (batch invariance: OpenBLAS's rounding depends on the call's shape).
+        for r in 0..<batch {
+            sgemm(transB: true, m: 1, n: outFeatures, k: inFeatures, a: x + r * inFeatures, lda: inFeatures, b: weight,
+                  ldb: inFeatures, beta: 1, c: y + r * outFeatures, ldc: outFeatures)
+        }
     }
 
     /// dx = dy·W.
     func backward(_ dy: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>) {
-        sgemm(m: batch, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: weight, ldb: inFeatures,
-              beta: 0, c: dx, ldc: inFeatures)
+        for r in 0..<batch {
+            sgemm(m: 1, n: inFeatures, k: outFeatures, a: dy + r * outFeatures, lda: outFeatures, b: weight,
+                  ldb: inFeatures, beta: 0, c: dx + r * inFeatures, ldc: inFeatures)
+        }
     }
 }

@@ -1,0 +1,227 @@
+// `tweedie prior sample` (unconditional samples as a FITS cube, optional PNG
+// grid) and `tweedie prior variance` (the prior variance map, DESIGN §4.4):
+// thin layers over AncestralSampler and PriorVarianceEstimate. Progress goes
+// to stderr after every batch.
+import ArgumentParser
+import Foundation
+import TweedieCore
+import TweediePriors
+import TweedieSampling
+
+/// In which space samples are written.
+enum SampleSpace: String, ExpressibleByArgument, CaseIterable {
+    case network, physical
+}
+
+/// Options shared by `prior sample` and `prior variance`.
+struct UnconditionalSamplingOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(PriorLoader.help, valueName: "dir|spec"))
+    var prior: String
+
+    @Option(name: .long, help: ArgumentHelp("Number of samples N.", valueName: "N"))
+    var samples: Int
+
+    @Option(name: .long, help: ArgumentHelp("Respaced sampling steps S (1 … the prior's T; default 250, or T if smaller).", valueName: "S"))
+    var steps: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Random seed: sample k uses stream (seed, k), whatever the batch.", valueName: "K"))
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: ArgumentHelp("Samples drawn together (memory vs speed; results do not depend on it).", valueName: "B"))
+    var batch: Int = 8
+
+    @Flag(name: .long, help: "Sample with DDIM instead of DDPM ancestral steps.")
+    var ddim = false
+
+    @Option(name: .long, help: ArgumentHelp("DDIM noise level η ≥ 0 (0: deterministic; 1: DDPM-like). Needs --ddim.", valueName: "E"))
+    var eta: Double?
+
+    func validate() throws {
+        guard samples > 0 else { throw ValidationError("--samples must be > 0 (got \(samples))") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be ≥ 1 (got \(steps))") }
+        guard batch > 0 else { throw ValidationError("--batch must be > 0 (got \(batch))") }
+        if let eta {
+            guard ddim else { throw ValidationError("--eta needs --ddim") }
+            guard eta.isFinite && eta >= 0 else { throw ValidationError("--eta must be a finite number ≥ 0 (got \(eta))") }
+        }
+    }
+
+    var method: AncestralMethod { ddim ? .ddim(eta: eta ?? 0) : .ddpm(useBetaVariance: false) }
+
+    /// Loads the prior and builds the sampler.
+    func makeSampler() throws -> (ResolvedPrior, AncestralSampler) {
+        let resolved = try PriorLoader.load(prior, maxBatch: batch)
+        let T = resolved.denoiser.schedule.count
+        let s = steps ?? min(250, T)
+        guard s <= T else {
+            throw TweedieError.invalidInput(what: "--steps", problem: "\(s) exceeds the prior's \(T)-step schedule; give 1…\(T)")
+        }
+        return (resolved, try AncestralSampler(prior: resolved.denoiser, steps: s, method: method))
+    }
+
+    /// Provenance cards of a sampling run.
+    func cards(_ resolved: ResolvedPrior, _ sampler: AncestralSampler, count: Int) -> [FITSCard] {
+        var c = PriorLoader.provenanceCards(resolved)
+        c.append(FITSCard(keyword: "SAMPLER", value: .string(sampler.name), comment: "unconditional sampler"))
+        if case .ddim(let e) = sampler.method { c.append(FITSCard(keyword: "ETA", value: .double(e), comment: "DDIM eta")) }
+        c.append(FITSCard(keyword: "STEPS", value: .int(sampler.schedule.count), comment: "respaced sampling steps"))
+        c.append(FITSCard(keyword: "SEED", value: .string(String(seed)), comment: "sample k uses stream (SEED, k)"))
+        c.append(FITSCard(keyword: "NSAMPLES", value: .int(count), comment: "number of samples"))
+        return c
+    }
+}
+
+/// Progress lines on stderr: samples done, samples/s, ETA.
+final class SamplingProgress {
+    let total: Int
+    let start = Date()
+    init(total: Int) { self.total = total }
+    func report(_ done: Int) {
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        printNote(String(format: "samples %d/%d, %.3g samples/s, ETA %.0f s", done, total, rate, eta))
+    }
+}
+
+struct PriorSampleCommand: TweedieCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Draw unconditional samples from a prior (DDPM ancestral or DDIM) into a FITS cube.",
+        discussion: """
+        Samples are drawn over a respaced schedule of S steps (the network is called with the \
+        original timesteps). Sample k uses the random stream (seed, k): it is the same whatever \
+        --batch is. The cube is [N][C][H][W] (NAXIS4 = sample), in network space (the prior's \
+        own normalised space) or, with --space physical, mapped through the prior's pixel transform. \
+        --grid writes a PNG of the first (up to 64) samples, 8 per row: colour (R = i, G = r, B = g) \
+        for a 3-band prior, else grey, with one linear stretch for all.
+
+        Example:
+          tweedie prior sample --prior Priors/Models/galaxies-64 --samples 64 --steps 250 --seed 1 -o samples.fits --grid samples.png
+          tweedie prior sample --prior gaussian:n=32,amplitude=1,slope=3,k0=0.1 --samples 16 --ddim -o g.fits
+        """
+    )
+
+    @OptionGroup var options: UnconditionalSamplingOptions
+
+    @Option(name: .long, help: "Space of the written samples.")
+    var space: SampleSpace = .network
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Output FITS cube (written atomically).", valueName: "samples.fits"))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp("Also write a PNG grid of the first samples (up to 64).", valueName: "grid.png"))
+    var grid: String?
+
+    func validate() throws {
+        if let grid, !grid.lowercased().hasSuffix(".png") {
+            throw ValidationError("--grid must name a .png file (got '\(grid)')")
+        }
+    }
+
+    func execute() throws {
+        let (resolved, sampler) = try options.makeSampler()
+        let n = options.samples
+        let progress = SamplingProgress(total: n)
+        var parts: [ImageBatch] = []
+        var start = 0
+        while start < n {
+            let range = start..<min(n, start + options.batch)
+            parts.append(try sampler.sample(indices: range, seed: options.seed))
+            start = range.upperBound
+            progress.report(start)
+        }
+        var samples = try ImageBatch.stack(parts)
+        if space == .physical { samples = sampler.physical(samples) }
+        if samples.shape.channels == resolved.denoiser.bands.count { samples.bands = resolved.denoiser.bands }
+        // The grid is rendered before anything is written, so a failure leaves no file.
+        let picture = try grid.map { _ in try PreviewGrid.render(samples) }
+        var cards = options.cards(resolved, sampler, count: n)
+        cards.append(FITSCard(keyword: "SPACE", value: .string(space.rawValue), comment: "network space u or physical x = T(u)"))
+        try FITSWriter.write(samples, to: output, provenance: FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards))
+        print("wrote \(output): \(n) samples of \(samples.shape) (\(space.rawValue) space), \(sampler.summary), seed \(options.seed)")
+        if let grid, let picture {
+            do {
+                switch picture.picture {
+                case .grey(let g): try PNGPreview.write(g, to: grid)
+                case .colour(let c): try PNGPreview.write(c, to: grid)
+                }
+            } catch {
+                try? FileManager.default.removeItem(atPath: output)
+                throw error
+            }
+            print("wrote \(grid): first \(picture.shown) samples, \(picture.mapping)")
+        }
+    }
+}
+
+struct PriorVarianceCommand: TweedieCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "variance",
+        abstract: "Compute a prior's variance map from N unconditional samples (N ≥ 256 recommended).",
+        discussion: """
+        The pixel-wise variance (Welford, Double, n − 1 denominator) of N unconditional samples, in \
+        the prior's network space u — the space the variance ratio is computed in — with the \
+        physical-space variance of x = T(u) as a second HDU (EXTNAME PHYSVAR).
+
+        For a prior directory the map is written atomically into the directory (variance.fits) and \
+        recorded in config.json (file, N, steps, sampler, seed, space); -o is not allowed. An analytic \
+        prior has no directory: give -o FILE, and the file is all that is written.
+
+        Example:
+          tweedie prior variance --prior Priors/Models/galaxies-64 --samples 512 --steps 250 --seed 0
+        """
+    )
+
+    @OptionGroup var options: UnconditionalSamplingOptions
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Output FITS file (analytic priors only).", valueName: "FILE"))
+    var output: String?
+
+    static let fileName = "variance.fits"
+    static let physicalHDU = "PHYSVAR"
+
+    func validate() throws {
+        guard options.samples >= 2 else {
+            throw ValidationError("--samples must be ≥ 2 for a variance (got \(options.samples)); \(PriorVarianceEstimate.recommendedSamples) or more recommended")
+        }
+    }
+
+    func execute() throws {
+        let isAnalytic = PriorResolver.isAnalyticSpec(options.prior)
+        if isAnalytic && output == nil {
+            throw TweedieError.invalidInput(what: "-o/--output", problem: "an analytic prior (\(options.prior)) has no directory to write into; give -o FILE.fits")
+        }
+        if !isAnalytic && output != nil {
+            throw TweedieError.invalidInput(what: "-o/--output", problem: "the variance map of a prior directory is written into the directory (\(Self.fileName)) and recorded in config.json; leave out -o")
+        }
+        let (resolved, sampler) = try options.makeSampler()
+        let n = options.samples
+        if n < PriorVarianceEstimate.recommendedSamples {
+            printNote("warning: N = \(n) samples is below the recommended \(PriorVarianceEstimate.recommendedSamples); the variance map will be noisy (relative error ≈ √(2/N) = \(String(format: "%.0f", 100 * (2.0 / Double(n)).squareRoot()))% per pixel)")
+        }
+        let progress = SamplingProgress(total: n)
+        let estimate = try PriorVarianceEstimate.estimate(sampler: sampler, count: n, seed: options.seed,
+                                                          batch: options.batch) { done, _ in progress.report(done) }
+        let bands = resolved.denoiser.bands
+        let net = estimate.varianceImage(physical: false, bands: bands)
+        let phys = estimate.varianceImage(physical: true, bands: bands)
+        var cards = options.cards(resolved, sampler, count: n)
+        cards.append(FITSCard(keyword: "SPACE", value: .string("network"), comment: "primary HDU: variance of u (network space)"))
+        let provenance = FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards)
+        let hdus: [(name: String?, image: ImageBatch)] = [("VARIANCE", net), (Self.physicalHDU, phys)]
+        let meanVariance = estimate.network.variance.reduce(0, +) / Double(max(1, net.valueCount))
+        if let output {
+            try FITSWriter.write(hdus: hdus, to: output, provenance: provenance)
+            print("wrote \(output): variance of \(n) samples (\(sampler.summary)), mean network-space variance \(String(format: "%.6g", meanVariance))")
+            return
+        }
+        guard let directory = resolved.directory else { return }
+        let file = directory.url.appendingPathComponent(Self.fileName).path
+        try FITSWriter.write(hdus: hdus, to: file, provenance: provenance)
+        let info = VarianceMapInfo(file: Self.fileName, samples: n, space: .network, steps: sampler.schedule.count,
+                                   sampler: sampler.name, seed: options.seed, physicalHDU: Self.physicalHDU)
+        _ = try directory.recordingVarianceMap(info)
+        print("wrote \(file): variance of \(n) samples (\(sampler.summary)), mean network-space variance \(String(format: "%.6g", meanVariance)); recorded in \(directory.configURL.path)")
+    }
+}
