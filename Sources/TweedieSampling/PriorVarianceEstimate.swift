@@ -45,6 +45,14 @@ public struct PriorVarianceEstimate: Sendable {
         return PriorVarianceEstimate(network: net, physical: phys, shape: shape)
     }
 
+    /// The mean physical image E[T(u)] (unit flux scale): what `tweedie sample` estimates an
+    /// observation's flux scale against (Σ y / Σ A(mean)).
+    public func physicalMeanImage(bands: [String]) -> ImageBatch {
+        var image = ImageBatch(count: 1, shape: shape, bands: bands.count == shape.channels ? bands : [])
+        for j in 0..<physical.mean.count { image.data[j] = Float(physical.mean[j]) }
+        return image
+    }
+
     /// The variance of one space as a one-image batch (Float32 from the Double accumulators).
     public func varianceImage(physical: Bool, bands: [String]) -> ImageBatch {
         let v = (physical ? self.physical : network).variance

@@ -11,7 +11,7 @@ import TweediePriors
 import TweedieSampling
 
 struct PosteriorSetup {
-    var prior: ResolvedPrior
+    var prior: SamplingPrior
     var observation: ImageBatch
     var observationPath: String
     var problem: PosteriorProblem
@@ -26,7 +26,7 @@ struct PosteriorSetup {
     var wcs: FITSHeader?
 
     static func build(_ o: SampleCommand) throws -> PosteriorSetup {
-        let prior = try ResolvedPrior.resolve(o.prior!)
+        let prior = try SamplingPrior.resolve(o.prior!)
         let shape = prior.denoiser.imageShape
         var notes: [String] = []
 

@@ -162,7 +162,7 @@ struct PriorVarianceCommand: TweedieCommand {
         discussion: """
         The pixel-wise variance (Welford, Double, n − 1 denominator) of N unconditional samples, in \
         the prior's network space u — the space the variance ratio is computed in — with the \
-        physical-space variance of x = T(u) as a second HDU (EXTNAME PHYSVAR).
+        physical-space variance of x = T(u) as a second HDU (EXTNAME PHYSVAR) and the mean of T(u) as a third (PHYSMEAN, for the flux-scale estimate of `tweedie sample`).
 
         For a prior directory the map is written atomically into the directory (variance.fits) and \
         recorded in config.json (file, N, steps, sampler, seed, space); -o is not allowed. An analytic \
@@ -180,6 +180,8 @@ struct PriorVarianceCommand: TweedieCommand {
 
     static let fileName = "variance.fits"
     static let physicalHDU = "PHYSVAR"
+    /// Mean of x = T(u) (for the flux-scale estimate of `tweedie sample`).
+    static let meanHDU = "PHYSMEAN"
 
     func validate() throws {
         guard options.samples >= 2 else {
@@ -209,7 +211,8 @@ struct PriorVarianceCommand: TweedieCommand {
         var cards = options.cards(resolved, sampler, count: n)
         cards.append(FITSCard(keyword: "SPACE", value: .string("network"), comment: "primary HDU: variance of u (network space)"))
         let provenance = FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards)
-        let hdus: [(name: String?, image: ImageBatch)] = [("VARIANCE", net), (Self.physicalHDU, phys)]
+        let hdus: [(name: String?, image: ImageBatch)] = [("VARIANCE", net), (Self.physicalHDU, phys),
+                                                          (Self.meanHDU, estimate.physicalMeanImage(bands: bands))]
         let meanVariance = estimate.network.variance.reduce(0, +) / Double(max(1, net.valueCount))
         if let output {
             try FITSWriter.write(hdus: hdus, to: output, provenance: provenance)

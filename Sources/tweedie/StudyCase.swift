@@ -104,7 +104,7 @@ struct StudyCase {
         // The spec's prior: section is filled from the prior by `sample`; here we need the operator
         // on the truth's grid, so take the prior's grid from the prior directory.
         var spec = try loadOperatorSpec(specPath)
-        let prior = try ResolvedPrior.resolve(context.priorArgument)
+        let prior = try SamplingPrior.resolve(context.priorArgument)
         spec.prior.height = shape.height; spec.prior.width = shape.width; spec.prior.bands = prior.denoiser.bands
         if let ps = prior.pixelScale {
             if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }

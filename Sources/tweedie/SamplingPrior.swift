@@ -1,4 +1,4 @@
-// `--prior` resolution for the sampling commands: a prior directory (neural
+// What the sampling commands need of a `--prior` (resolved by PriorLoader): a prior directory (neural
 // U-Net, Priors/Models/<name>/) or an analytic spec (gaussian:…, mixture:…),
 // with what sampling needs besides the denoiser: the prior variance map (for
 // the variance ratio), the prior's mean physical image (for the flux-scale
@@ -8,7 +8,7 @@ import TweedieCore
 import TweediePriors
 import TweedieSampling
 
-struct ResolvedPrior {
+struct SamplingPrior {
     var denoiser: any Denoiser
     var name: String
     var source: String
@@ -24,22 +24,18 @@ struct ResolvedPrior {
     /// ζ recommended in the prior's config for exactly this step count.
     func recommendedGuidance(steps: Int) -> Double? { guidanceTable[steps] }
 
-    static func resolve(_ text: String) throws -> ResolvedPrior {
-        if text.hasPrefix("gaussian:") || text.hasPrefix("mixture:") || text.hasSuffix(".json") && !isDirectory(text) {
-            return try analytic(text)
+    static func resolve(_ text: String) throws -> SamplingPrior {
+        let resolved = try PriorLoader.load(text)
+        if resolved.isAnalytic { return try analytic(text, resolved) }
+        return try directory(text, resolved)
+    }
+
+    private static func directory(_ path: String, _ resolved: ResolvedPrior) throws -> SamplingPrior {
+        guard let dir = resolved.directory else {
+            throw TweedieError.invalidInput(what: "--prior", problem: "\(path) is not a prior directory")
         }
-        return try directory(text)
-    }
-
-    private static func isDirectory(_ path: String) -> Bool {
-        var d: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
-    }
-
-    private static func directory(_ path: String) throws -> ResolvedPrior {
-        let dir = try PriorDirectory.open(URL(fileURLWithPath: path))
         let c = dir.config
-        let den = try UNetDenoiser(prior: dir)
+        let den = resolved.denoiser
         var variance: (values: [Float], space: VarianceSpace)? = nil
         var mean: [Float]? = nil
         if let url = dir.varianceMapURL, let info = c.varianceMap {
@@ -49,8 +45,8 @@ struct ResolvedPrior {
                 throw TweedieError.shapeMismatch(what: "prior variance map \(url.path)", expected: "\(den.imageShape)", got: "\(v.count)×\(v.shape)")
             }
             variance = (v.data, info.space == .network ? .network : .physical)
-            if hdus.contains(where: { $0.name?.uppercased() == "MEAN_PHYSICAL" }) {
-                let m = try FITSReader.read(url.path, hdu: FITSHDUSelector(parsing: "MEAN_PHYSICAL"))
+            if hdus.contains(where: { $0.name?.uppercased() == "PHYSMEAN" }) {
+                let m = try FITSReader.read(url.path, hdu: FITSHDUSelector(parsing: "PHYSMEAN"))
                 if m.count == 1, m.shape == den.imageShape { mean = m.data }
             }
         }
@@ -63,7 +59,7 @@ struct ResolvedPrior {
             clip = (Float(lo), Float(hi))
         }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"
-        return ResolvedPrior(denoiser: den, name: c.name, source: path, isAnalytic: false,
+        return SamplingPrior(denoiser: den, name: c.name, source: path, isAnalytic: false,
                              pixelScale: (c.pixelScale.value, c.pixelScale.unit.rawValue), variance: variance,
                              meanPhysical: mean, guidanceTable: table, x0Clip: clip,
                              provenance: ["name": c.name, "path": path, "sha256": sha, "architecture": c.architectureSummary,
@@ -75,8 +71,10 @@ struct ResolvedPrior {
     /// Analytic priors: the stationary Gaussian's pixel variance and mean are exact (from its
     /// spectrum); for a mixture they are estimated from 4,096 exact prior samples (relative error
     /// of a variance ≈ √(2/4096) ≈ 2 %), stream 2³² + k of seed 0.
-    private static func analytic(_ text: String) throws -> ResolvedPrior {
-        let prior = try AnalyticPriorSpec.parseAnalytic(text)
+    private static func analytic(_ text: String, _ resolved: ResolvedPrior) throws -> SamplingPrior {
+        guard let prior = resolved.analytic else {
+            throw TweedieError.invalidInput(what: "--prior", problem: "\(text) is not an analytic prior")
+        }
         let shape = prior.imageShape, n = shape.count
         var mean = [Double](repeating: 0, count: n), variance = mean
         let how: String
@@ -104,7 +102,7 @@ struct ResolvedPrior {
             how = "\(count) exact prior samples"
         }
         let t = prior.pixelTransform
-        return ResolvedPrior(denoiser: prior, name: text, source: text, isAnalytic: true, pixelScale: nil,
+        return SamplingPrior(denoiser: prior, name: text, source: text, isAnalytic: true, pixelScale: nil,
                              variance: (variance.map { Float($0) }, .network),
                              meanPhysical: mean.map { t.toPhysical(Float($0)) }, guidanceTable: [:], x0Clip: nil,
                              provenance: ["name": text, "kind": "analytic", "summary": prior.summary,
