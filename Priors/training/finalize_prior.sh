@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Turns a training run into the bundled prior directory Priors/Models/<name>/ (issue 6 item 5):
+#   1. exports the run's EMA weights (train.py --export-only) into the model directory
+#      (config.json, weights.safetensors, loss.csv);
+#   2. the prior variance map from N unconditional samples drawn by Tweedie in Swift
+#      (`tweedie prior variance`, written into the directory and recorded in config.json);
+#   3. a PNG grid of 64 unconditional samples drawn by Tweedie, and one of 64 training images;
+#   4. (galaxy prior) ≥ 500 Tweedie samples vs 500 held-out generator galaxies:
+#      evaluate_galaxy.py → evaluation.json (KS D per statistic).
+# Usage: Priors/training/finalize_prior.sh galaxy runs/galaxy-gri-64 [VARIANCE_SAMPLES] [EVAL_SAMPLES] [STEPS]
+# Run from the repository root after `swift build -c release`.
+set -euo pipefail
+PRIOR=${1:?galaxy or radio}
+RUN=${2:?run folder under Priors/training/}
+NVAR=${3:-256}
+NEVAL=${4:-500}
+STEPS=${5:-100}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+B=.build/release/tweedie
+case "$PRIOR" in
+  galaxy) NAME=galaxy-gri-64 ;;
+  radio) NAME=radio-sky-64 ;;
+  *) echo "error: unknown prior '$PRIOR' (galaxy or radio)" >&2; exit 2 ;;
+esac
+DEST=Priors/Models/$NAME
+T=Priors/training
+
+echo "== export $T/$RUN → $DEST"
+python3 $T/train.py --prior "$PRIOR" --out "$RUN" --steps 1 --export-only
+mkdir -p "$DEST"
+cp "$T/$RUN/prior/config.json" "$T/$RUN/prior/weights.safetensors" "$T/$RUN/prior/loss.csv" "$DEST/"
+$B prior info "$DEST"
+
+echo "== variance map from $NVAR samples ($STEPS DDPM steps)"
+$B prior variance --prior "$DEST" --samples "$NVAR" --steps "$STEPS" --batch 8 --seed 7
+
+echo "== 64-sample grid and training-image grid"
+$B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 11 --space physical \
+  -o /tmp/$NAME-grid.fits --grid "$DEST/samples.png"
+# The same 64 samples (network space) next to 64 training images, drawn by the same renderer.
+$B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 11 --space network -o /tmp/$NAME-grid-u.fits
+(cd $T && python3 - "$PRIOR" /tmp/$NAME-grid-u.fits "$ROOT/$DEST/samples_vs_training.png" <<'PY'
+import sys, numpy as np, datasets, evaluation, previews
+prior, samples, out = sys.argv[1:4]
+c = datasets.channels(prior)
+u = evaluation.load_images(samples, c)[:64]
+gen = datasets.GENERATORS[prior]
+x = np.stack([gen.galaxy(i) if prior == "galaxy" else gen.sky(i) for i in range(64)])
+t = gen.to_network(x)
+a, b = previews.grid(u, columns=8, zoom=2), previews.grid(t, columns=8, zoom=2)
+gap = np.full((a.shape[0], 12) + a.shape[2:], 255, dtype=a.dtype)
+previews.write_png(out, np.concatenate([a, gap, b], axis=1))
+print("wrote", out, "(left: 64 Tweedie samples; right: 64 training images; same stretch)")
+PY
+)
+
+if [ "$PRIOR" = galaxy ] && [ "$NEVAL" -gt 0 ]; then
+  echo "== evaluation: $NEVAL Tweedie samples vs $NEVAL held-out galaxies"
+  $B prior sample --prior "$DEST" --samples "$NEVAL" --steps "$STEPS" --batch 8 --seed 12 --space physical \
+    -o /tmp/$NAME-eval.fits
+  python3 $T/galaxies.py --split heldout --count "$NEVAL" --out /tmp/$NAME-heldout.npy
+  (cd $T && python3 evaluate_galaxy.py /tmp/$NAME-eval.fits /tmp/$NAME-heldout.npy --processes 2 \
+     --json "$ROOT/$DEST/evaluation.json")
+fi
+echo "done: $DEST"
