@@ -7,14 +7,15 @@
 #   3. a PNG grid of 64 unconditional samples drawn by Tweedie, and one of 64 training images;
 #   4. (galaxy prior) ≥ 500 Tweedie samples vs 500 held-out generator galaxies:
 #      evaluate_galaxy.py → evaluation.json (KS D per statistic).
-# Usage: Priors/training/finalize_prior.sh galaxy runs/galaxy-gri-64 [VARIANCE_SAMPLES] [EVAL_SAMPLES] [STEPS]
-# Run from the repository root after `swift build -c release`.
+# Usage: Priors/training/finalize_prior.sh galaxy|radio [VARIANCE_SAMPLES] [EVAL_SAMPLES] [STEPS]
+# (the run is the one of train_galaxy.sh / train_radio.sh, exported with their settings).
+# Run from the repository root after `swift build -c release`. DEST=dir overrides the destination;
+# EXPORTED=dir takes an already exported prior directory instead of exporting.
 set -euo pipefail
 PRIOR=${1:?galaxy or radio}
-RUN=${2:?run folder under Priors/training/}
-NVAR=${3:-256}
-NEVAL=${4:-500}
-STEPS=${5:-100}
+NVAR=${2:-256}
+NEVAL=${3:-500}
+STEPS=${4:-100}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 B=.build/release/tweedie
@@ -23,13 +24,17 @@ case "$PRIOR" in
   radio) NAME=radio-sky-64 ;;
   *) echo "error: unknown prior '$PRIOR' (galaxy or radio)" >&2; exit 2 ;;
 esac
-DEST=Priors/Models/$NAME
+DEST=${DEST:-Priors/Models/$NAME}
+mkdir -p "$DEST"; DEST=$(cd "$DEST" && pwd)
 T=Priors/training
 
-echo "== export $T/$RUN → $DEST"
-python3 $T/train.py --prior "$PRIOR" --out "$RUN" --steps 1 --export-only
+if [ -z "${EXPORTED:-}" ]; then
+  echo "== export the EMA weights of $T/runs/$NAME"
+  bash $T/train_$PRIOR.sh --export-only
+  EXPORTED=$T/runs/$NAME/prior
+fi
 mkdir -p "$DEST"
-cp "$T/$RUN/prior/config.json" "$T/$RUN/prior/weights.safetensors" "$T/$RUN/prior/loss.csv" "$DEST/"
+cp "$EXPORTED/config.json" "$EXPORTED/weights.safetensors" "$EXPORTED/loss.csv" "$DEST/"
 $B prior info "$DEST"
 
 echo "== variance map from $NVAR samples ($STEPS DDPM steps)"
@@ -40,7 +45,7 @@ $B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 1
   -o /tmp/$NAME-grid.fits --grid "$DEST/samples.png"
 # The same 64 samples (network space) next to 64 training images, drawn by the same renderer.
 $B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 11 --space network -o /tmp/$NAME-grid-u.fits
-(cd $T && python3 - "$PRIOR" /tmp/$NAME-grid-u.fits "$ROOT/$DEST/samples_vs_training.png" <<'PY'
+(cd $T && python3 - "$PRIOR" /tmp/$NAME-grid-u.fits "$DEST/samples_vs_training.png" <<'PY'
 import sys, numpy as np, datasets, evaluation, previews
 prior, samples, out = sys.argv[1:4]
 c = datasets.channels(prior)
@@ -61,6 +66,6 @@ if [ "$PRIOR" = galaxy ] && [ "$NEVAL" -gt 0 ]; then
     -o /tmp/$NAME-eval.fits
   python3 $T/galaxies.py --split heldout --count "$NEVAL" --out /tmp/$NAME-heldout.npy
   (cd $T && python3 evaluate_galaxy.py /tmp/$NAME-eval.fits /tmp/$NAME-heldout.npy --processes 2 \
-     --json "$ROOT/$DEST/evaluation.json")
+     --json "$DEST/evaluation.json")
 fi
 echo "done: $DEST"
