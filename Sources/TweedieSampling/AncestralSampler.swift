@@ -88,6 +88,9 @@ public struct AncestralSampler: PosteriorSampler {
     public let schedule: NoiseSchedule
     /// Called after every step with (steps done, steps in all) for the batch being drawn.
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Clip x̂0 to [lo, hi] in network space before each update (improved-diffusion's
+    /// clip_denoised; DDIM's ε̂ is then recomputed from the clipped x̂0). nil: no clipping.
+    public var clip: (lo: Float, hi: Float)?
 
     /// - Parameters: steps: the number S of respaced steps (1 … the prior's T).
     public init(prior: any Denoiser, steps: Int, method: AncestralMethod = .ddpm(useBetaVariance: false)) throws {
@@ -107,7 +110,9 @@ public struct AncestralSampler: PosteriorSampler {
         case .ddim: return "ddim"
         }
     }
-    public var summary: String { "\(method), \(schedule.count) steps" }
+    public var summary: String {
+        "\(method), \(schedule.count) steps" + (clip.map { ", x̂0 clipped to [\($0.lo), \($0.hi)]" } ?? "")
+    }
 
     /// The DDIM noise level σ_i for step i.
     public func ddimSigma(_ i: Int, eta: Double) -> Double {
@@ -129,7 +134,19 @@ public struct AncestralSampler: PosteriorSampler {
         let total = schedule.count
         for i in stride(from: total - 1, through: 0, by: -1) {
             let t = schedule.timesteps[i]
-            let prediction = try prior.predict(x, timesteps: [Int](repeating: t, count: b))
+            var prediction = try prior.predict(x, timesteps: [Int](repeating: t, count: b))
+            if let (lo, hi) = clip {
+                let ab = schedule.alphasCumprod[i]
+                let sa = Float(ab.squareRoot()), s1 = Float((1 - ab).squareRoot())
+                for j in 0..<prediction.x0.data.count {
+                    let v = prediction.x0.data[j]
+                    let c = min(max(v, lo), hi)
+                    if c != v {
+                        prediction.x0.data[j] = c
+                        prediction.eps.data[j] = (x.data[j] - sa * c) / s1
+                    }
+                }
+            }
             var failure: (sample: Int, pixel: Int)?
             switch method {
             case .ddpm(let useBeta):

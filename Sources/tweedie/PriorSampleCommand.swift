@@ -30,6 +30,9 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Samples drawn together (memory vs speed; results do not depend on it).", valueName: "B"))
     var batch: Int = 8
 
+    @Option(name: .long, help: ArgumentHelp("Clip x̂0 to LO,HI in network space at every step (default: the prior's declared range, x0_clip in its config; 'none' to disable).", valueName: "LO,HI"))
+    var clip: String?
+
     @Flag(name: .long, help: "Sample with DDIM instead of DDPM ancestral steps.")
     var ddim = false
 
@@ -56,7 +59,21 @@ struct UnconditionalSamplingOptions: ParsableArguments {
         guard s <= T else {
             throw TweedieError.invalidInput(what: "--steps", problem: "\(s) exceeds the prior's \(T)-step schedule; give 1…\(T)")
         }
-        return (resolved, try AncestralSampler(prior: resolved.denoiser, steps: s, method: method))
+        var sampler = try AncestralSampler(prior: resolved.denoiser, steps: s, method: method)
+        // x̂0 clipping: --clip LO,HI | none; default the prior's declared range (config x0_clip).
+        if let c = clip {
+            if c != "none" {
+                let v = try parseNumbers(c, option: "--clip")
+                guard v.count == 2, v[0] < v[1] else {
+                    throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI (or none), got '\(c)'")
+                }
+                sampler.clip = (Float(v[0]), Float(v[1]))
+            }
+        } else if let d = resolved.directory, case let .array(a)? = d.config.otherPriorKeys["x0_clip"], a.count == 2,
+                  case let .number(lo) = a[0], case let .number(hi) = a[1], lo < hi {
+            sampler.clip = (Float(lo), Float(hi))
+        }
+        return (resolved, sampler)
     }
 
     /// Provenance cards of a sampling run.
@@ -65,6 +82,7 @@ struct UnconditionalSamplingOptions: ParsableArguments {
         c.append(FITSCard(keyword: "SAMPLER", value: .string(sampler.name), comment: "unconditional sampler"))
         if case .ddim(let e) = sampler.method { c.append(FITSCard(keyword: "ETA", value: .double(e), comment: "DDIM eta")) }
         c.append(FITSCard(keyword: "STEPS", value: .int(sampler.schedule.count), comment: "respaced sampling steps"))
+        if let (lo, hi) = sampler.clip { c.append(FITSCard(keyword: "X0CLIP", value: .string("\(lo),\(hi)"), comment: "x0 clipped to this range")) }
         c.append(FITSCard(keyword: "SEED", value: .string(String(seed)), comment: "sample k uses stream (SEED, k)"))
         c.append(FITSCard(keyword: "NSAMPLES", value: .int(count), comment: "number of samples"))
         return c
