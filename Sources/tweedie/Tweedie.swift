@@ -10,6 +10,6 @@ struct Tweedie: ParsableCommand {
         commandName: "tweedie",
         abstract: "Bayesian deconvolution of astronomical images with diffusion priors.",
         version: TweedieVersion.string,
-        subcommands: [DemoCommand.self, SampleCommand.self, InfoCommand.self, PreviewCommand.self, PriorCommand.self, OperatorCommand.self, UVCommand.self, SourcesCommand.self, CleanCommand.self, Bench.self]
+        subcommands: [DemoCommand.self, SampleCommand.self, CalibrateCommand.self, InfoCommand.self, PreviewCommand.self, PriorCommand.self, OperatorCommand.self, UVCommand.self, SourcesCommand.self, CleanCommand.self, Bench.self]
     )
 }
