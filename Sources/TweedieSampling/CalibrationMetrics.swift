@@ -4,8 +4,13 @@
 // Per observation o (truth x*, K samples, exact posterior mean m and std s)
 // and pixel j, pooled over every observation and pixel:
 // - coverage at level L: x*_j inside the central empirical interval of the K
-//   samples [q_{(1−L)/2}, q_{(1+L)/2}] (type-7 quantiles: linear interpolation
-//   between order statistics). Its standard error comes from the spread of the
+//   samples [q_{(1−L)/2}, q_{(1+L)/2}], type-6 quantiles (position p(K+1)
+//   among the order statistics, interpolated). If the truth is exchangeable
+//   with the samples — exactly what a calibrated sampler gives, since the truth
+//   is a draw from p(x | y) — its rank among them is uniform on K+1 places, so
+//   [X_(a), X_(b)] covers it with probability (b − a)/(K+1) and this interval
+//   has expected coverage L for any K. (Type 7, position p(K−1)+1, would cover
+//   only ≈ 92 % at L = 95 % with K = 64.) Its standard error comes from the spread of the
 //   per-observation coverages (SE = sd_o / √M), which allows for the
 //   correlation between the pixels of one image;
 // - mean error e_j = (x̄_j − m_j)/s_j: RMS and mean |e|; an exact sampler gives
@@ -114,7 +119,7 @@ public struct CalibrationAccumulator: Sendable {
             column.sort()
             let t = Double(truth[j])
             for (l, level) in levels.enumerated() {
-                let lo = quantile(column, (1 - level) / 2), hi = quantile(column, (1 + level) / 2)
+                let lo = Self.quantile(column, (1 - level) / 2), hi = Self.quantile(column, (1 + level) / 2)
                 if t >= lo && t <= hi { obsInside[l] += 1 }
             }
             let sd = exactVariance[j].squareRoot()
@@ -147,11 +152,13 @@ public struct CalibrationAccumulator: Sendable {
         samplesDrawn += k
     }
 
-    /// Type-7 quantile of sorted values.
-    private func quantile(_ sorted: [Float], _ p: Double) -> Double {
-        let h = p * Double(sorted.count - 1)
+    /// Type-6 quantile of sorted values: position p(K+1) among the order statistics X_(1) … X_(K)
+    /// (1-based), linearly interpolated and clamped to [X_(1), X_(K)].
+    static func quantile(_ sorted: [Float], _ p: Double) -> Double {
+        let k = sorted.count
+        let h = min(max(p * Double(k + 1), 1), Double(k))  // 1-based position
         let i = Int(h.rounded(.down)), f = h - Double(i)
-        return i + 1 < sorted.count ? Double(sorted[i]) * (1 - f) + Double(sorted[i + 1]) * f : Double(sorted[i])
+        return i < k ? Double(sorted[i - 1]) * (1 - f) + Double(sorted[i]) * f : Double(sorted[k - 1])
     }
 
     public var observations: Int { perObservationCoverage.count }
