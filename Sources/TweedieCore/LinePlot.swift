@@ -182,7 +182,7 @@ public struct LinePlot: Sendable {
             if s.markers { for p in pts { let q = pixel(x: p.0, y: p.1, width: width, height: height); stamp(Double(q.x), Double(q.y), half + 1) } }
         }
         // Title, axis labels, legend.
-        img.draw(text: title, x: left, y: 8, scale: 2)
+        img.draw(text: title, x: left, y: 2, scale: 2)
         img.draw(text: xLabel, x: (left + right) / 2 - 3 * xLabel.count, y: height - 16)
         // y label: drawn above the axis (no rotated text).
         img.draw(text: yLabel, x: 4, y: top - 12 + 2)
@@ -226,6 +226,6 @@ enum BitmapFont {
         ")": [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08], "/": [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
         ":": [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0], "_": [0, 0, 0, 0, 0, 0, 0x1F], "<": [0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02],
         ">": [0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08], "±": [0x04, 0x04, 0x1F, 0x04, 0x04, 0, 0x1F],
-        "?": [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
+        "*": [0, 0x04, 0x15, 0x0E, 0x15, 0x04, 0], "?": [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
     ]
 }

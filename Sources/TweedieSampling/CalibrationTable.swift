@@ -132,8 +132,7 @@ public enum CalibrationTable {
                          band: (bandX, bandX.map { max(0, $0 - coverageTolerance) }, bandX.map { min(1, $0 + coverageTolerance) }))
         p.series.append(.init(x: [0, 1], y: [0, 1], colour: (0, 0, 0), lineWidth: 1, label: nil, markers: false))
         for (i, r) in rows.enumerated() {
-            let lv = [0.0] + r.scores.levels + [1.0], cv = [0.0] + r.scores.coverage + [1.0]
-            p.series.append(.init(x: lv, y: cv, colour: palette[i % palette.count], lineWidth: 2,
+            p.series.append(.init(x: r.scores.levels, y: r.scores.coverage, colour: palette[i % palette.count], lineWidth: 2,
                                   label: "\(r.prior) \(r.operatorName) \(r.noiseTag)" + (meetsTargets(r) ? "" : " *")))
         }
         return p
