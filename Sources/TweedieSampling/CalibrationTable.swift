@@ -117,10 +117,12 @@ public enum CalibrationTable {
         return written
     }
 
-    /// Distinct colours for up to 12 curves (then repeating).
+    /// Distinct colours for up to 20 curves (then repeating): ten strong, then ten light or dark variants.
     static let palette: [(UInt8, UInt8, UInt8)] = [
         (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-        (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 0, 0),
+        (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+        (0, 0, 110), (150, 70, 0), (0, 90, 0), (120, 0, 0), (70, 0, 110), (255, 187, 120),
+        (152, 223, 138), (255, 152, 150), (197, 176, 213), (0, 110, 110),
     ]
 
     /// The calibration plot of one sampler: nominal vs empirical coverage, one curve per case.
