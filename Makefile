@@ -10,9 +10,11 @@ setup:
 build: setup
 	swift build -c release
 
-# The main job on the bundled default (arrives with the DPS engine).
+# The main job on the bundled default: the bundled galaxy prior on the bundled HSC-like
+# observation (Priors/Models/galaxy-gri-64/demo/); outputs in demo-output/ (replaced).
 demo: build
-	@echo 'tweedie demo arrives with the DPS engine; the release build is in .build/release/tweedie'
+	rm -rf demo-output
+	.build/release/tweedie demo -o demo-output
 
 test: setup
 	swift build --build-tests

@@ -172,7 +172,8 @@ struct PosteriorSetup {
             evaluations = 2 * o.steps
         default:
             let g = try SplitGibbsSampler(prior: prior.denoiser, problem: problem,
-                                          settings: SplitGibbsSettings(iterations: o.gibbsIterations, priorSteps: o.gibbsPriorSteps))
+                                          settings: SplitGibbsSettings(iterations: o.gibbsIterations, rhoMax: o.gibbsRhoMax,
+                                                                       priorSteps: o.gibbsPriorSteps))
             evaluations = g.networkEvaluationsPerSample
             sampler = g
         }

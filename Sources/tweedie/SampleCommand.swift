@@ -96,6 +96,10 @@ struct SampleCommand: TweedieCommand {
     @Option(name: .customLong("gibbs-prior-steps"), help: "Split-Gibbs network calls per prior step (at most).")
     var gibbsPriorSteps: Int = 20
 
+    @Option(name: .customLong("gibbs-rho-max"),
+            help: "Split-Gibbs starting coupling ρ (network units); should exceed the prior's pixel std (calibrated setting: 10 with --gibbs-prior-steps 100).")
+    var gibbsRhoMax: Double = 1
+
     @Option(name: .customLong("aperture-radius"), help: "Radius (prior pixels) of the variance-ratio aperture. Default n·30/256.")
     var apertureRadius: Double?
 

@@ -269,8 +269,24 @@ struct StudyContext {
 }
 
 enum StudyPlot {
-    /// summary.png: a score against a numeric parameter with error bars (axis titles are in summary.md).
+    /// summary.png: a score against a numeric parameter, mean ± standard deviation over the cases
+    /// sharing each value (error bars as short vertical series).
     static func errorBars(x: [Double], y: [Double], err: [Double], xLabel: String, yLabel: String, to path: String) throws {
-        try PNGPreview.write(LinePlot.errorBars(x: x, y: y, err: err), to: path)
+        let lo = zip(y, err).map { $0 - ($1.isFinite ? $1 : 0) }.filter(\.isFinite)
+        let hi = zip(y, err).map { $0 + ($1.isFinite ? $1 : 0) }.filter(\.isFinite)
+        var ymin = lo.min() ?? 0, ymax = hi.max() ?? 1
+        if ymin >= 0 && ymin < 0.3 * ymax { ymin = 0 }
+        if ymax <= ymin { ymax = ymin + 1 }
+        let pad = 0.08 * (ymax - ymin)
+        let xmin = x.min() ?? 0, xmax = max(x.max() ?? 1, xmin + 1e-9), xpad = 0.06 * (xmax - xmin)
+        let yTicks = (0...4).map { ymin + (ymax - ymin) * Double($0) / 4 }
+        var series = [LinePlot.Series(x: x, y: y, colour: (31, 119, 180), lineWidth: 2, label: yLabel, markers: true)]
+        for i in x.indices where err[i].isFinite && err[i] > 0 {
+            series.append(LinePlot.Series(x: [x[i], x[i]], y: [y[i] - err[i], y[i] + err[i]], colour: (31, 119, 180)))
+        }
+        let plot = LinePlot(title: "\(yLabel) vs \(xLabel) (mean, std over cases)", xLabel: xLabel, yLabel: yLabel,
+                            xRange: (xmin - xpad)...(xmax + xpad), yRange: (ymin - (ymin == 0 ? 0 : pad))...(ymax + pad),
+                            xTicks: x, yTicks: yTicks, tickFormat: { String(format: "%.3g", $0) }, series: series)
+        try plot.render().writePNG(to: path)
     }
 }

@@ -10,6 +10,6 @@ struct Tweedie: ParsableCommand {
         commandName: "tweedie",
         abstract: "Bayesian deconvolution of astronomical images with diffusion priors.",
         version: TweedieVersion.string,
-        subcommands: [DemoCommand.self, SampleCommand.self, StudyCommand.self, InfoCommand.self, PreviewCommand.self, PSFCommand.self, SimulateCommand.self, PriorCommand.self, OperatorCommand.self, UVCommand.self, SourcesCommand.self, CleanCommand.self, Bench.self]
+        subcommands: [DemoCommand.self, SampleCommand.self, StudyCommand.self, CalibrateCommand.self, InfoCommand.self, PreviewCommand.self, PSFCommand.self, SimulateCommand.self, PriorCommand.self, OperatorCommand.self, UVCommand.self, SourcesCommand.self, CleanCommand.self, Bench.self]
     )
 }

@@ -1,0 +1,134 @@
+// The exact posteriors the calibration study compares samplers with (issue 8;
+// DESIGN §4.5), and the operators of the study.
+//
+// Two routes, both exact for y = A x + n, n ~ N(0, σ² I):
+// - Fourier: a stationary Gaussian prior and a single periodic PSF convolution
+//   are diagonal in Fourier space (FourierGaussianPosterior.swift);
+// - dense: any linear operator on a small image (≤ 1024 unknowns, e.g. 16×16)
+//   is turned into its matrix by applying it to unit vectors, and the prior's
+//   `densePosterior` gives the posterior Gaussian (mixture) with per-component
+//   posteriors and reweighted component probabilities π_k.
+//
+// Mixture mode weights of samples. p(k | x, y) = p(k | x) because y depends on
+// k only through x, so the exact responsibility of a posterior sample x is the
+// prior responsibility w_k N(x; μ_k, D_k)/Σ_l w_l N(x; μ_l, D_l). Averaged over
+// exact posterior draws it is an unbiased estimate of π_k; averaged over a
+// sampler's draws it is the sampler's mode weight (soft assignment).
+
+import Foundation
+import TweedieCore
+import TweedieOperators
+import TweediePriors
+
+/// The exact posterior of one observation.
+public struct CalibrationOracle: Sendable {
+    public enum Route: String, Sendable, Codable { case fourier, dense }
+    public let route: Route
+    /// Posterior mean and pixel variance, N values each.
+    public let mean: [Double]
+    public let variance: [Double]
+    /// Posterior component probabilities π_k (one value for a Gaussian prior).
+    public let componentWeights: [Double]
+    private let fourier: FourierGaussianPosterior?
+    private let dense: GaussianMixturePosterior?
+
+    /// - Parameters: the prior, a linear operator on its grid, the noise σ (every observed value) and y.
+    public init(prior: any AnalyticPrior, operator op: any ForwardOperator, sigma: Double, observation y: ImageBatch) throws {
+        if let g = prior as? StationaryGaussianPrior, let psf = CalibrationOracle.periodicPSF(op), psf.bandCount == 1 {
+            let post = try g.fourierPosterior(kernel: psf.kernel(band: 0).map(Double.init), kernelHeight: psf.height,
+                                              kernelWidth: psf.width, noiseSigma: [sigma],
+                                              observation: y.data.map(Double.init))
+            route = .fourier; fourier = post; dense = nil
+            mean = post.mean; variance = post.variance; componentWeights = [1]
+        } else {
+            let noise = try DiagonalGaussianNoise(sigma: sigma, shape: op.outputShape)
+            let lik = try DenseLinearGaussianLikelihood(operator: op, noise: noise, observation: y)
+            let post = try prior.densePosterior(lik)
+            route = .dense; fourier = nil; dense = post
+            mean = post.mean; variance = post.variance; componentWeights = post.weights
+        }
+    }
+
+    /// The PSF of an operator that is one periodic PSF convolution (nil otherwise).
+    static func periodicPSF(_ op: any ForwardOperator) -> PointSpreadFunction? {
+        if let c = op as? PSFConvolution, c.boundary == .periodic { return c.psf }
+        return nil
+    }
+
+    /// One exact posterior draw from `stream`.
+    public func sample(using stream: SampleStream) -> [Double] {
+        if let f = fourier { return f.sample(using: stream) }
+        return dense!.sample(using: stream)
+    }
+
+    /// Exact component responsibilities p(k | x) of one image x under a mixture prior ([1] otherwise).
+    public static func responsibilities(of x: ArraySlice<Float>, prior: any AnalyticPrior) -> [Double] {
+        guard let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 else { return [1] }
+        var logs = mix.weights.map { Foundation.log($0) }
+        for k in 0..<mix.componentCount {
+            let mu = mix.means[k], d = mix.variances[k]
+            var acc = 0.0
+            var j = 0
+            for v in x {
+                // A zero-variance pixel is a point mass; a tiny floor keeps the density finite.
+                let dv = max(d[j], 1e-12)
+                let r = Double(v) - mu[j]
+                acc += r * r / dv + Foundation.log(dv)
+                j += 1
+            }
+            logs[k] -= 0.5 * acc
+        }
+        let top = logs.max()!
+        let e = logs.map { Foundation.exp($0 - top) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+}
+
+extension CalibrationSpec.OperatorEntry {
+    /// Builds the operator on a prior grid of `shape` with pixels of `pixelScaleArcsec`.
+    public func build(priorShape shape: ImageShape, pixelScaleArcsec: Double) throws -> any ForwardOperator {
+        let op: any ForwardOperator
+        if let chain {
+            let spec = OperatorSpec(prior: .init(height: shape.height, width: shape.width, channels: shape.channels,
+                                                 pixelScaleArcsec: pixelScaleArcsec),
+                                    chain: chain)
+            let built = try spec.build()
+            op = built.steps.count == 1 ? built.steps[0] : built.forwardOperator
+        } else {
+            op = try buildUV(uv!, shape: shape)
+        }
+        guard op.isLinear else {
+            throw TweedieError.invalidInput(what: "calibration operator '\(name)'", problem: "is not linear; exact posteriors need a linear operator")
+        }
+        return op
+    }
+
+    private func buildUV(_ uv: CalibrationSpec.UVSetup, shape: ImageShape) throws -> any ForwardOperator {
+        let what = "calibration operator '\(name)' (uv)"
+        guard shape.height == shape.width else {
+            throw TweedieError.invalidInput(what: what, problem: "needs a square prior image, got \(shape)")
+        }
+        guard uv.antennas.allSatisfy({ $0.count == 3 }) else {
+            throw TweedieError.invalidInput(what: what, problem: "antennas must be [east, north, up] triples in metres")
+        }
+        guard uv.hourAngles.count == 2 else {
+            throw TweedieError.invalidInput(what: what, problem: "hour_angles must be [start, end] in hours")
+        }
+        let site = ObservatorySite(name: "calibration", latitudeDegrees: uv.latitude, longitudeDegrees: 0)
+        let enu = uv.antennas.map { (east: $0[0], north: $0[1], up: $0[2]) }
+        let cfg = try AntennaConfiguration(enu: enu, diameters: [Double](repeating: uv.dish, count: enu.count), site: site)
+        let samples = try EarthRotationSynthesis.coverage(
+            of: cfg, setup: SynthesisSetup(declinationDegrees: uv.declination, hourAngleStart: uv.hourAngles[0],
+                                           hourAngleEnd: uv.hourAngles[1], integrationSeconds: uv.integration,
+                                           frequencies: [uv.frequency]))
+        let grid = try UVGrid(samples: samples, imageSize: shape.width, cell: uv.cellArcsec * Double.pi / 180 / 3600)
+        let beam: PrimaryBeam
+        switch (uv.primaryBeam ?? "none").lowercased() {
+        case "none": beam = .unity
+        case "gaussian": beam = try PrimaryBeam(shape: .gaussian, diameter: uv.dish, frequency: uv.frequency)
+        default: throw TweedieError.invalidInput(what: what, problem: "primary_beam must be none or gaussian, got '\(uv.primaryBeam!)'")
+        }
+        return try UVSamplingOperator(grid: grid, primaryBeam: beam, channels: shape.channels)
+    }
+}
