@@ -41,10 +41,9 @@ echo "== variance map from $NVAR samples ($STEPS DDPM steps)"
 $B prior variance --prior "$DEST" --samples "$NVAR" --steps "$STEPS" --batch 8 --seed 7
 
 echo "== 64-sample grid and training-image grid"
-$B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 11 --space physical \
-  -o /tmp/$NAME-grid.fits --grid "$DEST/samples.png"
-# The same 64 samples (network space) next to 64 training images, drawn by the same renderer.
-$B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 11 --space network -o /tmp/$NAME-grid-u.fits
+# 64 samples (network space): Tweedie's own grid, and next to 64 training images drawn by the same renderer.
+$B prior sample --prior "$DEST" --samples 64 --steps "$STEPS" --batch 8 --seed 11 --space network \
+  -o /tmp/$NAME-grid-u.fits --grid "$DEST/samples.png"
 (cd $T && python3 - "$PRIOR" /tmp/$NAME-grid-u.fits "$DEST/samples_vs_training.png" <<'PY'
 import sys, numpy as np, datasets, evaluation, previews
 prior, samples, out = sys.argv[1:4]
@@ -62,10 +61,10 @@ PY
 
 if [ "$PRIOR" = galaxy ] && [ "$NEVAL" -gt 0 ]; then
   echo "== evaluation: $NEVAL Tweedie samples vs $NEVAL held-out galaxies"
-  $B prior sample --prior "$DEST" --samples "$NEVAL" --steps "$STEPS" --batch 8 --seed 12 --space physical \
+  $B prior sample --prior "$DEST" --samples "$NEVAL" --steps "${EVAL_STEPS:-$STEPS}" --batch 8 --seed 12 --space physical \
     -o /tmp/$NAME-eval.fits
   python3 $T/galaxies.py --split heldout --count "$NEVAL" --out /tmp/$NAME-heldout.npy
   (cd $T && python3 evaluate_galaxy.py /tmp/$NAME-eval.fits /tmp/$NAME-heldout.npy --processes 2 \
-     --json "$DEST/evaluation.json")
+     --json "$DEST/evaluation.json" | tee "$DEST/evaluation.txt")
 fi
 echo "done: $DEST"

@@ -115,6 +115,12 @@ public struct DPSSampler: PosteriorSampler {
                 }
             }
         }
+        // With x̂0 clipping on, the final sample is held to the same range: its last guidance step
+        // (x_0 = x̂0 − ζ∇‖r‖) must not leave the prior's support (a nonlinear pixel transform can
+        // overflow there).
+        if let lo = settings.clipMin, let hi = settings.clipMax {
+            for j in 0..<x.data.count { x.data[j] = min(max(x.data[j], lo), hi) }
+        }
         return x
     }
 

@@ -140,12 +140,13 @@ public enum PosteriorJob {
     /// Writes the final products into `dir` (each file atomically) and returns the file names.
     public static func writeProducts(_ p: PosteriorProducts, summary: PosteriorSummary, problem: PosteriorProblem,
                                      samples: [Float]?, sampleShape: ImageShape, wcs: FITSHeader?,
+                                     observationWCS: FITSHeader? = nil,
                                      provenance: FITSProvenance, in dir: URL) throws -> [String] {
         var files: [String] = []
-        func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String) throws {
+        func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String, header: FITSHeader? = nil) throws {
             var img = image
             img.unit = unit
-            var h = wcs ?? FITSHeader()
+            var h = header ?? wcs ?? FITSHeader()
             h.addHistory(comment)
             img.header = h
             try FITSWriter.write(img, to: dir.appendingPathComponent(name).path, provenance: provenance)
@@ -158,7 +159,8 @@ public enum PosteriorJob {
         }
         var res = p.residual
         res.bands = problem.observation.bands
-        try fits("residual.fits", res, unit: nil, comment: "whitened residual sqrt(W)(y - A(mean)); masked = 0")
+        try fits("residual.fits", res, unit: nil, comment: "whitened residual sqrt(W)(y - A(mean)); masked = 0",
+                 header: observationWCS ?? FITSHeader())
         if let s = samples {
             var cube = ImageBatch(count: s.count / sampleShape.count, shape: sampleShape)
             cube.data = s

@@ -63,6 +63,7 @@ struct DemoCommand: TweedieCommand {
                     "--spec", (demo as NSString).appendingPathComponent("operator.yaml"),
                     "--truth", (demo as NSString).appendingPathComponent("truth.fits"),
                     "--sigma", try demoSigmas(demo),
+                    "--flux-scale", try demoFlux(demo),
                     "--sampler", sampler, "--samples", "\(samples)", "--steps", "\(steps)", "--batch", "\(batch)",
                     "--seed", "\(seed)", "-o", output]
         if quiet { args.append("--quiet") }
@@ -70,6 +71,18 @@ struct DemoCommand: TweedieCommand {
         let cmd = try SampleCommand.parse(args)
         try cmd.validate()
         try cmd.runJob(resuming: nil, arguments: args)
+    }
+
+    /// The flux scale from the observation's catalogue magnitude (MAG_R, AB, zero point 27): the
+    /// galaxy prior is normalised to unit r-band flux, so s = 10^(−0.4 (MAG_R − 27)). (The estimate
+    /// Σ y / Σ A(prior mean) needs a prior whose mean image has a clean background; the interim
+    /// prior's has not.)
+    private func demoFlux(_ demo: String) throws -> String {
+        let path = (demo as NSString).appendingPathComponent("observation.fits")
+        guard let m = try FITSReader.read(path).header?.double("MAG_R") else {
+            throw TweedieError.fits(path: path, problem: "lacks the MAG_R keyword; regenerate it with python3 Priors/training/make_demo_observation.py")
+        }
+        return String(pow(10, -0.4 * (m - 27)))
     }
 
     /// σ per band from the observation's SIGMA_G/R/I keywords (written by the demo script).

@@ -24,6 +24,8 @@ struct PosteriorSetup {
     var batch: Int
     var samples: Int
     var wcs: FITSHeader?
+    /// The observation's own celestial WCS (for residual.fits, on the observation grid).
+    var observationWCS: FITSHeader?
 
     static func build(_ o: SampleCommand) throws -> PosteriorSetup {
         let prior = try SamplingPrior.resolve(o.prior!)
@@ -213,7 +215,8 @@ struct PosteriorSetup {
         return PosteriorSetup(prior: prior, observation: y, observationPath: o.observation!, problem: problem,
                               sampler: sampler, truth: truth, aperture: aperture, description: description,
                               fingerprint: fingerprint, seed: o.seed, batch: o.batch, samples: o.samples,
-                              wcs: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: shape))
+                              wcs: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: shape),
+                              observationWCS: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: y.shape))
     }
 
     /// Runs into `dir` (creating it, or resuming from its checkpoint) and writes the products.
@@ -265,7 +268,7 @@ struct PosteriorSetup {
             FITSCard(keyword: "TWOPER", value: .string(String(problem.forwardOperator.summary.prefix(60))), comment: "operator"),
         ])
         let files = try PosteriorJob.writeProducts(products, summary: summary, problem: problem, samples: kept,
-                                                   sampleShape: problem.forwardOperator.inputShape, wcs: wcs,
+                                                   sampleShape: problem.forwardOperator.inputShape, wcs: wcs, observationWCS: observationWCS,
                                                    provenance: provenance, in: dir)
         if keepSamples { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         if !quiet { printSummary(products.scores, summary: summary, dir: dir, files: files) }

@@ -90,15 +90,15 @@ struct SampleCommand: TweedieCommand {
     @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS); default the prior's declared range (x0_clip in its config), 'none' to disable.")
     var clip: String?
 
-    @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs annealing iterations.")
-    var gibbsIterations: Int = 30
+    @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs annealing iterations (default: the calibrated preset).")
+    var gibbsIterations: Int = SplitGibbsSettings.calibrated.iterations
 
     @Option(name: .customLong("gibbs-prior-steps"), help: "Split-Gibbs network calls per prior step (at most).")
-    var gibbsPriorSteps: Int = 20
+    var gibbsPriorSteps: Int = SplitGibbsSettings.calibrated.priorSteps
 
     @Option(name: .customLong("gibbs-rho-max"),
-            help: "Split-Gibbs starting coupling ρ (network units); should exceed the prior's pixel std (calibrated setting: 10 with --gibbs-prior-steps 100).")
-    var gibbsRhoMax: Double = 1
+            help: "Split-Gibbs starting coupling ρ (network units); should exceed the prior's pixel std (default: the calibrated preset, 10).")
+    var gibbsRhoMax: Double = SplitGibbsSettings.calibrated.rhoMax
 
     @Option(name: .customLong("aperture-radius"), help: "Radius (prior pixels) of the variance-ratio aperture. Default n·30/256.")
     var apertureRadius: Double?
