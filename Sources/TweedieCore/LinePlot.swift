@@ -34,8 +34,11 @@ extension RGBImage {
     }
 
     public mutating func fill(x0: Int, y0: Int, x1: Int, y1: Int, _ c: (UInt8, UInt8, UInt8)) {
-        for y in max(0, y0)...min(height - 1, y1) where y0 <= y1 {
-            for x in max(0, x0)...min(width - 1, x1) where x0 <= x1 { set(x: x, y: y, c) }
+        // Clipped to the picture; an empty or off-picture box draws nothing.
+        let ya = max(0, y0), yb = min(height - 1, y1), xa = max(0, x0), xb = min(width - 1, x1)
+        guard ya <= yb, xa <= xb else { return }
+        for y in ya...yb {
+            for x in xa...xb { set(x: x, y: y, c) }
         }
     }
 
