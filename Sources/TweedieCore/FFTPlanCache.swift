@@ -31,13 +31,16 @@ public enum FFTPlanRigor: String, Sendable, CaseIterable {
         }
     }
 
-    /// The rigor used for new plans: `TWEEDIE_FFTW_RIGOR` (estimate|measure) when set, else measure.
+    /// The rigor used for new plans: `TWEEDIE_FFTW_RIGOR` (estimate|measure) when set, else
+    /// estimate. FFTW_MEASURE picks the plan by timing, so two processes can pick different
+    /// algorithms and round differently; posterior runs must give the same bits after a resume in
+    /// a new process, so the default is the deterministic FFTW_ESTIMATE (measure: benchmarks only).
     public static let processDefault: FFTPlanRigor = {
         if let s = ProcessInfo.processInfo.environment["TWEEDIE_FFTW_RIGOR"],
            let r = FFTPlanRigor(rawValue: s.lowercased()) {
             return r
         }
-        return .measure
+        return .estimate
     }()
 }
 
