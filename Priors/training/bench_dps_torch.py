@@ -19,9 +19,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_unet_torch import REFERENCE  # noqa: E402
+from bench_unet_torch import reference_model  # noqa: E402
 from diffusion import alphas_cumprod  # noqa: E402
-from unet import UNetModel  # noqa: E402
 
 
 def gaussian_psf(fwhm=2.0, size=41):
@@ -39,14 +38,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model = UNetModel.from_config(REFERENCE).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.abs().max() == 0:
-                p.normal_(0, 0.02)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model = reference_model()
     n, k = 64, 41
     size = n + k - 1
     kernel = torch.zeros(size, size)

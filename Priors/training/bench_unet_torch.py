@@ -27,14 +27,10 @@ REFERENCE = {"architecture": "improved-diffusion", "image_size": 64, "in_channel
              "use_scale_shift_norm": True, "learn_sigma": False}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+def reference_model(seed: int = 0) -> "UNetModel":
+    """The reference network with random weights (zero-initialised output convs re-randomised so
+    nothing is trivially zero), frozen: no weight gradients, only input VJPs."""
+    torch.manual_seed(seed)
     model = UNetModel.from_config(REFERENCE).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -42,6 +38,17 @@ def main():
                 p.normal_(0, 0.02)
     for p in model.parameters():
         p.requires_grad_(False)
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = reference_model()
     b = args.batch
     x = torch.randn(b, 1, 64, 64)
     t = torch.randint(0, 1000, (b,))
