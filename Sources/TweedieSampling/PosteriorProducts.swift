@@ -100,9 +100,8 @@ public struct PosteriorProducts: Sendable {
         }
         let physical = acc.physical, network = acc.network
         // Unbiased sample variance (n − 1); a single sample has variance 0.
-        func variance(_ s: RunningStatistics) -> [Double] { s.count > 1 ? s.m2.map { $0 / (Double(s.count) - 1) } : s.m2.map { _ in 0 } }
-        let vPhys = variance(physical)
-        let vNet = variance(network)
+        let vPhys = physical.variance
+        let vNet = network.variance
 
         var mean = ImageBatch(count: 1, shape: shape)
         mean.data = physical.mean.map { Float($0) }
