@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build demo test clean
+.PHONY: setup setup-python build demo test notebooks notebook-smoke clean
 
 setup:
 	@bash scripts/setup.sh
@@ -16,9 +16,29 @@ demo: build
 	rm -rf demo-output
 	.build/release/tweedie demo -o demo-output
 
+# The Swift suite, then the smallest study notebook end to end through the release CLI.
 test: setup
 	swift build --build-tests
 	swift test --skip-build
+	$(MAKE) notebook-smoke
+
+setup-python:
+	@bash scripts/setup-python.sh
+
+# Every study notebook at its small scale (executed copies in Notebooks/work/executed/).
+NOTEBOOKS := $(wildcard Notebooks/*.ipynb)
+notebooks: build setup-python
+	@mkdir -p Notebooks/work/executed
+	cd Notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
+	  echo "notebook $$nb"; \
+	  python3 -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
+	    --output-dir work/executed "$$nb" || exit 1; \
+	done
+
+notebook-smoke: build setup-python
+	@mkdir -p Notebooks/work/executed
+	cd Notebooks && python3 -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
+	  --output-dir work/executed redshift_sweep.ipynb
 
 clean:
 	rm -rf .build

@@ -9,4 +9,4 @@ exec python3 train.py --prior galaxy --out runs/galaxy-gri-64 --steps "${STEPS:-
   --dataset-size 20000 --processes 2 --batch-size 16 \
   --num-channels 32 --num-res-blocks 2 --channel-mult 1,2,2,2 --attention-resolutions 16,8 --num-heads 4 \
   --lr 2e-4 --warmup 500 --ema-rate 0.999 --grad-clip 1 \
-  --log-every 50 --checkpoint-every 250 --threads "${THREADS:-2}" "$@"
+  --log-every 50 --checkpoint-every 250 --threads "${THREADS:-2}" --amp "${AMP:-bf16}" "$@"

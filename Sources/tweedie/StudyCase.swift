@@ -81,8 +81,32 @@ struct StudyCase {
         if let b = string("bands") {
             chain.append("  - bands: [\(b.split(separator: ";").joined(separator: ", "))]")
         }
+        // The spec's prior: section is filled from the prior by `sample`; here we need the operator
+        // on the truth's grid, so take the prior's grid from the prior directory.
+        let prior = try SamplingPrior.resolve(context.priorArgument)
+        let specPath = dir.appendingPathComponent("operator.yaml").path
+        func buildOperator(_ chain: [String]) throws -> BuiltOperatorChain {
+            let specText = "# written by tweedie study run\nchain:\n" + chain.joined(separator: "\n") + "\n"
+            try AtomicFileWrite.write(to: specPath) { try Data(specText.utf8).write(to: URL(fileURLWithPath: $0)) }
+            var spec = try loadOperatorSpec(specPath)
+            spec.prior.height = shape.height; spec.prior.width = shape.width; spec.prior.bands = prior.denoiser.bands
+            if let ps = prior.pixelScale {
+                if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
+            }
+            return try spec.build(psfLoader: specPSFLoader(specPath: specPath))
+        }
+
         let psf = string("psf") ?? "gaussian"
-        let size = Int(try number("psf_size") ?? 41)
+        // Default PSF stamp: 41 px, or the largest odd size that fits the observed image (at high
+        // redshift the resampled image is smaller than 41 px).
+        var size = 41
+        if try number("psf_size") == nil, psf == "gaussian" || psf == "moffat", !chain.isEmpty {
+            let observed = try buildOperator(chain).forwardOperator.outputShape
+            let fit = min(observed.height, observed.width)
+            size = min(41, fit % 2 == 1 ? fit : fit - 1)
+        } else if let s = try number("psf_size") {
+            size = Int(s)
+        }
         let stampScale = try number("psf_pixel_scale").map { ", pixel_scale: \($0)" } ?? ""
         switch psf {
         case "gaussian":
@@ -97,19 +121,7 @@ struct StudyCase {
         guard !chain.isEmpty else {
             throw TweedieError.invalidInput(what: "study case", problem: "describes no operator (give redshift / pixel_scale, bands or psf)")
         }
-        let specText = "# written by tweedie study run\nchain:\n" + chain.joined(separator: "\n") + "\n"
-        let specPath = dir.appendingPathComponent("operator.yaml").path
-        try AtomicFileWrite.write(to: specPath) { try Data(specText.utf8).write(to: URL(fileURLWithPath: $0)) }
-
-        // The spec's prior: section is filled from the prior by `sample`; here we need the operator
-        // on the truth's grid, so take the prior's grid from the prior directory.
-        var spec = try loadOperatorSpec(specPath)
-        let prior = try SamplingPrior.resolve(context.priorArgument)
-        spec.prior.height = shape.height; spec.prior.width = shape.width; spec.prior.bands = prior.denoiser.bands
-        if let ps = prior.pixelScale {
-            if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
-        }
-        let built = try spec.build(psfLoader: specPSFLoader(specPath: specPath))
+        let built = try buildOperator(chain)
         let A = built.forwardOperator
         let clean = try A.apply(truth)
 

@@ -1,0 +1,145 @@
+"""Helpers shared by the study notebooks: find the `tweedie` binary, write a scaled-down copy of a
+study spec, run it through the CLI and load what it wrote (results.csv, the per-case FITS maps).
+
+Everything the notebooks show comes from files the CLI wrote; nothing here computes a score.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from astropy.io import fits
+
+NOTEBOOKS = Path(__file__).resolve().parent
+ROOT = NOTEBOOKS.parent
+RESULTS = NOTEBOOKS / "results"
+
+
+def tweedie_binary() -> str:
+    """$TWEEDIE, else the release build, else the debug build of this checkout."""
+    env = os.environ.get("TWEEDIE")
+    if env:
+        return env
+    for mode in ("release", "debug"):
+        p = ROOT / ".build" / mode / "tweedie"
+        if p.exists():
+            return str(p)
+    raise SystemExit("error: no tweedie binary; run `swift build -c release` in the repository root "
+                     "(or set TWEEDIE=/path/to/tweedie)")
+
+
+def run(*args: str, quiet: bool = True) -> str:
+    """Runs `tweedie ARGS`; raises with the CLI's own error text when it fails."""
+    cmd = [tweedie_binary(), *args]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {p.returncode}):\n{p.stderr.strip()}")
+    if not quiet:
+        sys.stdout.write(p.stdout)
+    return p.stdout
+
+
+def scaled_spec(spec: str | Path, out_dir: str | Path, *, grid: dict | None = None,
+                fixed: dict | None = None, name_suffix: str = "-small") -> Path:
+    """A copy of study spec `spec` in `out_dir` with grid / fixed entries replaced (a smaller run).
+    Relative paths (prior, truths, PSF files) are made absolute so the copy runs from anywhere."""
+    spec = Path(spec).resolve()
+    doc = yaml.safe_load(spec.read_text())
+    base = spec.parent
+
+    def absolute(v):
+        return str((base / v).resolve()) if isinstance(v, str) and not v.startswith(("/", "gaussian:", "mixture:")) else v
+
+    doc["prior"] = absolute(doc["prior"])
+    if "truths" in doc:
+        doc["truths"] = absolute(doc["truths"])
+    for section in ("fixed", "grid"):
+        for key in ("psf", "uv"):
+            if key in doc.get(section, {}):
+                val = doc[section][key]
+                if isinstance(val, list):
+                    doc[section][key] = [v if v in ("gaussian", "moffat", "none") else absolute(v) for v in val]
+                elif val not in ("gaussian", "moffat", "none"):
+                    doc[section][key] = absolute(val)
+    if grid:
+        doc["grid"] = grid
+    if fixed:
+        doc.setdefault("fixed", {}).update(fixed)
+    doc["name"] = doc["name"] + name_suffix
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / (spec.stem + name_suffix + ".yaml")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run_study(spec: str | Path, out: str | Path, fresh: bool = False) -> list[dict]:
+    """`tweedie study run SPEC -o OUT` then `tweedie study report OUT`; returns the table's rows."""
+    out = Path(out)
+    if fresh and out.exists():
+        shutil.rmtree(out)
+    run("study", "run", str(spec), "-o", str(out), "--quiet")
+    run("study", "report", str(out))
+    return read_table(out)
+
+
+def read_table(study_dir: str | Path) -> list[dict]:
+    """results.csv as a list of dicts with numbers converted (empty cells become NaN)."""
+    rows = []
+    with open(Path(study_dir) / "results.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            row = {}
+            for k, v in r.items():
+                try:
+                    row[k] = float(v) if v != "" else float("nan")
+                except ValueError:
+                    row[k] = v
+            rows.append(row)
+    return rows
+
+
+def group(rows: list[dict], by: str, value: str):
+    """(x values, mean, std, n) of `value` over the rows sharing each value of `by`, x sorted."""
+    keys = sorted({r[by] for r in rows})
+    mean, std, n = [], [], []
+    for k in keys:
+        v = np.array([r[value] for r in rows if r[by] == k and np.isfinite(r[value])], dtype=float)
+        mean.append(v.mean() if v.size else np.nan)
+        std.append(v.std(ddof=1) if v.size > 1 else 0.0)
+        n.append(v.size)
+    return np.array(keys), np.array(mean), np.array(std), np.array(n)
+
+
+def case_maps(study_dir: str | Path, case: int) -> dict:
+    """The FITS maps of one case: observation, truth, mean, std, variance ratio (arrays, bands first)."""
+    d = Path(study_dir) / "cases" / f"case-{case:04d}"
+    maps = {"observation": d / "observation.fits", "truth": d / "truth.fits",
+            "mean": d / "run" / "mean.fits", "std": d / "run" / "std.fits",
+            "variance ratio": d / "run" / "variance_ratio.fits"}
+    return {k: fits.getdata(p).astype(float) for k, p in maps.items() if p.exists()}
+
+
+def case_summary(study_dir: str | Path, case: int) -> dict:
+    return json.loads((Path(study_dir) / "cases" / f"case-{case:04d}" / "run" / "summary.json").read_text())
+
+
+def show_case(ax_row, maps: dict, band: int, title_prefix: str = "") -> None:
+    """Draws observation | truth | mean | std | variance ratio of one band into a row of axes."""
+    for ax, key in zip(ax_row, ["observation", "truth", "mean", "std", "variance ratio"]):
+        ax.axis("off")
+        if key not in maps:
+            continue
+        img = maps[key]
+        img = img[band] if img.ndim == 3 else img
+        kw = {"cmap": "magma", "origin": "lower"}
+        if key == "variance ratio":
+            kw.update(vmin=0, vmax=max(1e-6, np.percentile(img, 99)))
+        ax.imshow(img, **kw)
+        ax.set_title(f"{title_prefix}{key}", fontsize=8)
