@@ -147,6 +147,11 @@ public struct CalibrationSetup: Sendable {
                 let problem = try makeProblem(o)
                 let sg = try SplitGibbsSampler(prior: prior, problem: problem, settings: settings)
                 for lo in stride(from: 0, to: k, by: batch) { values += try sg.sample(indices: lo..<min(k, lo + batch), seed: seed).data }
+            case let .smc(settings):
+                let problem = try makeProblem(o)
+                let smc = try SMCSplitGibbsSampler(prior: prior, problem: problem, settings: settings)
+                let p = settings.particles
+                for lo in stride(from: 0, to: k, by: p) { values += try smc.sample(indices: lo..<min(k, lo + p), seed: seed).data }
             }
             let seconds = Date().timeIntervalSince(start)
             guard values.allSatisfy(\.isFinite) else {
@@ -266,6 +271,10 @@ public struct CalibrationStudy {
         case let .splitGibbs(s, _):
             r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
             r.samplerSummary = "split-Gibbs \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
+        case let .smc(m):
+            let s = m.gibbs
+            r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
+            r.samplerSummary = "SMC split-Gibbs \(m.particles) particles, \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
         }
         return r
     }

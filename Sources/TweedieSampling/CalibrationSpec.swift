@@ -148,7 +148,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
     }
 
     public struct SamplerEntry: Codable, Sendable, Equatable {
-        /// dps, split-gibbs or exact.
+        /// dps, split-gibbs, smc or exact.
         public var kind: String
         public var steps: [Int]?
         public var guidance: [Double]?
@@ -156,10 +156,12 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         public var priorSteps: [Int]?
         public var rhoMax: [Double]?
         public var finalIterations: [Int]?
+        /// SMC particles per population.
+        public var particles: [Int]?
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case kind, steps, guidance, iterations, batch
+            case kind, steps, guidance, iterations, batch, particles
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
         }
         public init(from decoder: Decoder) throws {
@@ -173,13 +175,15 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             rhoMax = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoMax)?.values
             finalIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .finalIterations)?.values
             batch = try c.decodeIfPresent(Int.self, forKey: .batch)
+            particles = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .particles)?.values
             let allowed: [String: [CodingKeys]] = [
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
                 "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .batch],
+                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles],
             ]
             guard let keys = allowed[kind] else {
-                throw TweedieError.invalidInput(what: "calibration spec sampler kind", problem: "'\(kind)' is not one of exact, dps, split-gibbs")
+                throw TweedieError.invalidInput(what: "calibration spec sampler kind", problem: "'\(kind)' is not one of exact, dps, split-gibbs, smc")
             }
             for k in c.allKeys where !keys.contains(k) {
                 throw TweedieError.invalidInput(what: "calibration spec sampler '\(kind)'",
@@ -256,6 +260,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             if let v = s.iterations, v.contains(where: { $0 < 1 }) { throw bad("split-gibbs iterations", "must be ≥ 1, got \(v)") }
             if let v = s.priorSteps, v.contains(where: { $0 < 1 }) { throw bad("split-gibbs prior_steps", "must be ≥ 1, got \(v)") }
             if let v = s.rhoMax, v.contains(where: { !($0.isFinite && $0 > 0) }) { throw bad("split-gibbs rho_max", "must be > 0, got \(v)") }
+            if let v = s.particles, v.contains(where: { $0 < 2 }) { throw bad("smc particles", "must be ≥ 2, got \(v)") }
             if let v = s.finalIterations, v.contains(where: { $0 < 0 }) { throw bad("split-gibbs final_iterations", "must be ≥ 0, got \(v)") }
         }
     }
@@ -282,8 +287,12 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                     for j in s.priorSteps ?? [20] {
                         for r in s.rhoMax ?? [1] {
                             for f in s.finalIterations ?? [1] {
-                                out.append(.splitGibbs(SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f),
-                                                       batch: batch))
+                                let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f)
+                                if s.kind == "smc" {
+                                    for p in s.particles ?? [samples] { out.append(.smc(SMCSettings(gibbs: g, particles: p))) }
+                                } else {
+                                    out.append(.splitGibbs(g, batch: batch))
+                                }
                             }
                         }
                     }
@@ -313,12 +322,15 @@ public enum CalibrationSampler: Sendable, Equatable {
     case exact(batch: Int)
     case dps(DPSSettings, batch: Int)
     case splitGibbs(SplitGibbsSettings, batch: Int)
+    /// SMC split-Gibbs: one call per population of `particles` samples.
+    case smc(SMCSettings)
 
     public var kind: String {
         switch self {
         case .exact: return "exact"
         case .dps: return "dps"
         case .splitGibbs: return "split-gibbs"
+        case .smc: return "smc"
         }
     }
 
@@ -329,12 +341,16 @@ public enum CalibrationSampler: Sendable, Equatable {
         case let .dps(s, _): return "dps-s\(s.steps)-g\(shortNumber(s.guidanceScale))"
         case let .splitGibbs(s, _):
             return "split-gibbs-i\(s.iterations)-j\(s.priorSteps)-r\(shortNumber(s.rhoMax))-f\(s.finalIterations)"
+        case let .smc(s):
+            let g = s.gibbs
+            return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)"
         }
     }
 
     public var batch: Int {
         switch self {
         case let .exact(b), let .dps(_, b), let .splitGibbs(_, b): return b
+        case let .smc(s): return s.particles
         }
     }
 }

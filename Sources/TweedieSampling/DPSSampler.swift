@@ -46,6 +46,13 @@ public protocol PosteriorSampler: Sendable {
     var summary: String { get }
     /// Draws samples `indices` (one stream each from `seed`); returns them in network space, in index order.
     func sample(indices: Range<Int>, seed: UInt64) throws -> ImageBatch
+    /// Samples that are drawn together and couple (an SMC population); 1 when samples never couple.
+    /// Callers ask for ranges starting at multiples of it, so nothing is drawn twice.
+    var sampleGroupSize: Int { get }
+}
+
+extension PosteriorSampler {
+    public var sampleGroupSize: Int { 1 }
 }
 
 public struct DPSSampler: PosteriorSampler {

@@ -105,8 +105,11 @@ public struct PosteriorRun {
         }
         defer { try? samplesHandle?.close() }
 
+        // A sampler whose samples come in coupled groups (SMC populations) gets whole groups.
+        let group = max(1, sampler.sampleGroupSize)
+        let chunk = group == 1 ? batchSize : group * max(1, batchSize / group)
         while acc.nextIndex < acc.totalSamples {
-            let lo = acc.nextIndex, hi = min(acc.totalSamples, lo + batchSize)
+            let lo = acc.nextIndex, hi = min(acc.totalSamples, (lo / group) * group + chunk)
             let u = try sampler.sample(indices: lo..<hi, seed: seed)
             let x = problem.physical(u, transform: transform)
             // A sample outside the range the pixel transform can map (e.g. sinh overflow of an asinh

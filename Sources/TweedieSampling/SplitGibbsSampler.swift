@@ -116,14 +116,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
         lv.append(contentsOf: [Int](repeating: 0, count: settings.finalIterations))
         levels = lv
         var grids: [Int: NoiseSchedule] = [:]
-        for t in Set(lv) {
-            let j = min(t, settings.priorSteps)
-            var keep = Set<Int>()
-            if j == 0 { keep = [0] } else {
-                for q in 0...j { keep.insert(Int((Double(t) * pow(Double(q) / Double(j), 2)).rounded())) }
-            }
-            grids[t] = try sch.keeping(indices: keep.sorted())
-        }
+        for t in Set(lv) { grids[t] = try Self.priorGrid(from: t, schedule: sch, steps: settings.priorSteps) }
         priorGrids = grids
         transformIsAffine = prior.pixelTransform is AffinePixelTransform
     }
@@ -161,6 +154,33 @@ public struct SplitGibbsSampler: PosteriorSampler {
         return z
     }
 
+    /// The prior step's sub-grid from original timestep t: {round(t·(q/J)²)}, q = 0…J, J = min(t, steps).
+    static func priorGrid(from t: Int, schedule: NoiseSchedule, steps: Int) throws -> NoiseSchedule {
+        let j = min(t, steps)
+        var keep = Set<Int>()
+        if j == 0 { keep = [0] } else {
+            for q in 0...j { keep.insert(Int((Double(t) * pow(Double(q) / Double(j), 2)).rounded())) }
+        }
+        return try schedule.keeping(indices: keep.sorted())
+    }
+
+    /// The likelihood step's precision P v = Dᵀ Aᵀ W A D v + v/ρ² (D = s·T'(z) per pixel and image).
+    func likelihoodPrecision(d: ImageBatch, rho: Double) -> (ImageBatch) throws -> ImageBatch {
+        let op = problem.forwardOperator
+        let obsPer = problem.observation.shape.count
+        let sw = problem.noise.sqrtWeights
+        let invRho2 = Float(1 / (rho * rho))
+        return { v in
+            var dv = v
+            for j in 0..<dv.valueCount { dv.data[j] *= d.data[j] }
+            var av = try op.apply(dv)
+            for k in 0..<av.count { for j in 0..<obsPer { av.data[k * obsPer + j] *= sw[j] * sw[j] } }
+            var out = try op.adjoint(av)
+            for j in 0..<out.valueCount { out.data[j] = d.data[j] * out.data[j] + invRho2 * v.data[j] }
+            return out
+        }
+    }
+
     // MARK: likelihood step
 
     /// Draws u ~ π(u | z, y) (exact for affine T; MH-corrected independence proposal otherwise).
@@ -176,17 +196,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
         var d = z
         for j in 0..<d.valueCount { d.data[j] = s * transform.derivative(z.data[j]) }
         let (rw, _) = try problem.whitenedResiduals(ofPhysical: problem.physical(z, transform: transform))  // √W ỹ
-        let invRho2 = Float(1 / (rho * rho))
-        // P v = Dᵀ Aᵀ W A D v + v/ρ².
-        let applyP: (ImageBatch) throws -> ImageBatch = { v in
-            var dv = v
-            for j in 0..<dv.valueCount { dv.data[j] *= d.data[j] }
-            var av = try op.apply(dv)
-            for k in 0..<av.count { for j in 0..<obsPer { av.data[k * obsPer + j] *= sw[j] * sw[j] } }
-            var out = try op.adjoint(av)
-            for j in 0..<out.valueCount { out.data[j] = d.data[j] * out.data[j] + invRho2 * v.data[j] }
-            return out
-        }
+        let applyP = likelihoodPrecision(d: d, rho: rho)
         let zero = ImageBatch(count: b, shape: z.shape)
         let invRho = Float(1 / rho)
         /// One perturb-then-optimise draw z + v, v ~ N(m, P⁻¹).
@@ -258,8 +268,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
 
     /// Draws z ~ p(z | u) with coupling ρ(level): ancestral reverse diffusion from x = √ᾱ u at original
     /// timestep `level` to 0 on that level's sub-grid.
-    func priorStep(_ u: ImageBatch, level: Int, streams: [SampleStream]) throws -> ImageBatch {
-        let grid = try priorGrids[level] ?? schedule.keeping(indices: [level])
+    func priorStep(_ u: ImageBatch, level: Int, streams: [SampleStream], grid given: NoiseSchedule? = nil) throws -> ImageBatch {
+        let grid = try given ?? priorGrids[level] ?? Self.priorGrid(from: level, schedule: schedule, steps: settings.priorSteps)
         let b = u.count, per = u.shape.count
         var x = u
         let sa = Float(schedule.alphasCumprod[level].squareRoot())

@@ -27,7 +27,8 @@ struct SampleCommand: TweedieCommand {
             count, else 1.
               split-gibbs  plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian likelihood \
             step (conjugate gradients on the operator) with a prior denoising step from the coupling noise \
-            level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed).
+            level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed).             Calibrated on unimodal analytic oracles; multimodal posteriors get wrong mode weights when             the annealing freezes a sample's mode (use smc).
+              smc          sequential Monte Carlo over the split-Gibbs annealing: populations of             --particles samples carry importance weights from one coupling ρ to the next (Woodbury form of             the ρ-smoothed likelihood, two CG solves per iteration) and are resampled when their effective             size drops below half; moves are the split-Gibbs steps. Right mode weights on multimodal             posteriors; samples of one population are correlated (resampling), populations independent.             Cost per sample as split-Gibbs plus one unconditional prior sample. Weights are exact for             affine pixel transforms, linearised otherwise.
 
             Scores: the variance ratio var_post/var_prior (prior variance from the prior directory's \
             variance map) averaged over a disk of --aperture-radius px (default n·30/256 px, i.e. paper 003's \
@@ -69,7 +70,7 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "Sky background to subtract first: none, auto (sigma-clipped median per band) or a value.")
     var background: String = "none"
 
-    @Option(help: "Sampler: dps or split-gibbs.")
+    @Option(help: "Sampler: dps, split-gibbs or smc.")
     var sampler: String = "dps"
 
     @Option(help: "Number of posterior samples.")
@@ -90,8 +91,12 @@ struct SampleCommand: TweedieCommand {
     @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS); default the prior's declared range (x0_clip in its config), 'none' to disable.")
     var clip: String?
 
-    @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs annealing iterations (default: the calibrated preset).")
-    var gibbsIterations: Int = SplitGibbsSettings.calibrated.iterations
+    @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs / SMC annealing iterations (default: the calibrated preset; smc: 60).")
+    var gibbsIterationsOption: Int?
+    var gibbsIterations: Int { gibbsIterationsOption ?? (sampler == "smc" ? 60 : SplitGibbsSettings.calibrated.iterations) }
+
+    @Option(help: "SMC particles per population (--sampler smc); --samples is rounded up to whole populations' worth of work, and the first --samples are kept.")
+    var particles: Int = 64
 
     @Option(name: .customLong("gibbs-prior-steps"), help: "Split-Gibbs network calls per prior step (at most).")
     var gibbsPriorSteps: Int = SplitGibbsSettings.calibrated.priorSteps
@@ -133,8 +138,8 @@ struct SampleCommand: TweedieCommand {
         guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
-        guard ["dps", "split-gibbs"].contains(sampler) else {
-            throw ValidationError("--sampler must be dps or split-gibbs, got '\(sampler)'")
+        guard ["dps", "split-gibbs", "smc"].contains(sampler) else {
+            throw ValidationError("--sampler must be dps, split-gibbs or smc, got '\(sampler)'")
         }
         if [sigma != nil, varianceMap != nil, weightMap != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give at most one of --sigma, --variance-map, --weight-map")

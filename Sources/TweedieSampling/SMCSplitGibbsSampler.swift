@@ -1,0 +1,211 @@
+// Sequential Monte Carlo over the split-Gibbs annealing (an SMC sampler in the
+// sense of Del Moral, Doucet & Jasra 2006, with SplitGibbsSampler's two
+// conditional draws as its MCMC move). It fixes what plain annealed split-Gibbs
+// gets wrong on multimodal posteriors: when ρ shrinks faster than the Gibbs chain
+// mixes between modes, a sample's mode freezes early and the mode weights come
+// out of the annealing schedule rather than the posterior. Importance weights
+// carry the change of target from one ρ to the next, so the population's mode
+// weights stay right however few moves are made.
+//
+// Targets (network space u, coupling variable z as in SplitGibbsSampler): the
+// z-marginals of π_ρ(u, z) ∝ p(z) N(u; z, ρ²I) p(y | u),
+//
+//   π_ρ(z) ∝ p(z) L_ρ(z),  L_ρ(z) = ∫ N(u; z, ρ²I) p(y | u) du.
+//
+// With x = s·T(u) linearised at z (exact when T is affine), y = A x + n,
+// n ~ N(0, W⁻¹), B = A·diag(s T'(z)), r = y − A s T(z):
+//
+//   L_ρ(z) = N(r; 0, W⁻¹ + ρ² B Bᵀ)
+//   −2 log L_ρ(z) = rᵀ W r − gᵀ P_ρ⁻¹ g + log det(…) ,  g = Bᵀ W r,
+//   P_ρ = Bᵀ W B + I/ρ²                                   (Woodbury identity)
+//
+// P_ρ is the precision of the likelihood step, solved by conjugate gradients.
+// The log-determinant term depends on z only through T'(z): for an affine T it
+// is the same for every particle and cancels in the normalised weights; for a
+// non-affine T the weights use the linearisation and drop it (an approximation,
+// like the likelihood step's proposal, stated in `summary`).
+//
+// Algorithm for one population of P particles (levels ρ_0 > ρ_1 > … ≥ ρ_min as
+// SplitGibbsSampler's; equal consecutive levels need no reweighting):
+//   z_i ~ p(z) (unconditional ancestral sample), log w_i = log L_{ρ_0}(z_i);
+//   for k = 0 … K−1:
+//     if k > 0: log w_i += log L_{ρ_k}(z_i) − log L_{ρ_{k−1}}(z_i)
+//     if ESS = (Σw)²/Σw² < threshold·P: systematic resampling, w_i = 1
+//     move: u_i ~ π_{ρ_k}(u | z_i, y), z_i ~ p(z | u_i) at ρ_k
+//   finally a systematic resampling to P equally weighted particles.
+// The move leaves π_{ρ_k}(z) invariant (exact conditionals for affine T), so
+// the weighted population targets π_{ρ_k}(z) at every level, consistently as P → ∞.
+//
+// Conventions: particles of one population couple (resampling), populations
+// never do. Population q holds samples [qP, (q+1)P); particle i of it uses the
+// sample stream of sample qP + i, the resampling uses a separate stream of the
+// seed per population, so sample k is the same whatever the batch size, thread
+// count or resume point (PosteriorRun asks for whole populations: sampleGroupSize).
+// Cost per sample: split-Gibbs's network evaluations (no VJPs) plus one prior
+// sample at the start, and two CG solves of P_ρ per iteration for the weights.
+
+import Foundation
+import TweedieCore
+
+public struct SMCSettings: Equatable, Sendable, Codable {
+    /// The move kernel's settings and the ρ levels (iterations, ρmax, prior steps).
+    public var gibbs: SplitGibbsSettings
+    /// Particles per population (P ≥ 2).
+    public var particles: Int
+    /// Resample when the effective sample size falls below this fraction of P.
+    public var essThreshold: Double
+
+    public init(gibbs: SplitGibbsSettings, particles: Int = 64, essThreshold: Double = 0.5) {
+        self.gibbs = gibbs; self.particles = particles; self.essThreshold = essThreshold
+    }
+}
+
+public struct SMCSplitGibbsSampler: PosteriorSampler {
+    public let settings: SMCSettings
+    /// The move kernel (its ρ levels and prior-step grids).
+    public let kernel: SplitGibbsSampler
+    /// The grid of the initial unconditional prior sample (from the top of the schedule).
+    let initialGrid: NoiseSchedule
+
+    public init(prior: any Denoiser, problem: PosteriorProblem, settings: SMCSettings) throws {
+        guard settings.particles >= 2 else {
+            throw TweedieError.invalidInput(what: "--particles", problem: "must be ≥ 2 (an SMC population), got \(settings.particles)")
+        }
+        guard settings.essThreshold > 0, settings.essThreshold <= 1 else {
+            throw TweedieError.invalidInput(what: "SMC ESS threshold", problem: "must be in (0, 1], got \(settings.essThreshold)")
+        }
+        kernel = try SplitGibbsSampler(prior: prior, problem: problem, settings: settings.gibbs)
+        self.settings = settings
+        initialGrid = try SplitGibbsSampler.priorGrid(from: prior.schedule.count - 1, schedule: prior.schedule,
+                                                      steps: settings.gibbs.priorSteps)
+    }
+
+    public var name: String { "smc" }
+    /// Network evaluations of the initial unconditional prior sample.
+    public var initialGridCount: Int { initialGrid.count }
+    public var sampleGroupSize: Int { settings.particles }
+    public var summary: String {
+        "SMC split-Gibbs (\(settings.particles) particles per population, resampling below ESS \(settings.essThreshold)·P; "
+            + "moves: \(kernel.summary)"
+            + (kernel.transformIsAffine ? ")" : "; weights from the likelihood linearised at z)")
+    }
+
+    public func sample(indices: Range<Int>, seed: UInt64) throws -> ImageBatch {
+        let p = settings.particles
+        let first = indices.lowerBound / p, last = (indices.upperBound - 1) / p
+        let shape = kernel.prior.imageShape, per = shape.count
+        var out = ImageBatch(count: indices.count, shape: shape)
+        for q in first...last {
+            let population = try samplePopulation(q, seed: seed)
+            for k in indices where k / p == q {
+                let i = k - q * p, o = k - indices.lowerBound
+                out.data.replaceSubrange((o * per)..<((o + 1) * per), with: population.data[(i * per)..<((i + 1) * per)])
+            }
+        }
+        return out
+    }
+
+    /// Runs population q: P equally weighted particles (network space).
+    func samplePopulation(_ q: Int, seed: UInt64) throws -> ImageBatch {
+        let p = settings.particles
+        let shape = kernel.prior.imageShape, per = shape.count
+        let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
+        let resampling = SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q)  // "SMC_RESA"
+        let schedule = kernel.schedule
+
+        // z ~ p(z): the ancestral reverse process from x_T ~ N(0, I) (priorStep scales u by √ᾱ_T).
+        let top = schedule.count - 1
+        var z = ImageBatch(count: p, shape: shape)
+        let invSqrtTop = Float(1 / schedule.alphasCumprod[top].squareRoot())
+        for i in 0..<p {
+            let e = streams[i].normals(per)
+            for j in 0..<per { z.data[i * per + j] = invSqrtTop * e[j] }
+        }
+        z = try kernel.priorStep(z, level: top, streams: streams, grid: initialGrid)
+        var u = z
+        var logW = try logMarginalLikelihood(z, rho: kernel.coupling(kernel.levels[0]))
+
+        for (k, level) in kernel.levels.enumerated() {
+            let rho = kernel.coupling(level)
+            if k > 0 && level != kernel.levels[k - 1] {
+                let new = try logMarginalLikelihood(z, rho: rho)
+                let old = try logMarginalLikelihood(z, rho: kernel.coupling(kernel.levels[k - 1]))
+                for i in 0..<p { logW[i] += new[i] - old[i] }
+            }
+            if Self.effectiveSampleSize(logW) < settings.essThreshold * Double(p) {
+                let a = Self.systematicResample(logW, uniform: resampling.uniform())
+                z = Self.gather(z, a); u = Self.gather(u, a)
+                logW = [Double](repeating: 0, count: p)
+            }
+            u = try kernel.likelihoodStep(current: u, z: z, rho: rho, streams: streams)
+            z = try kernel.priorStep(u, level: level, streams: streams)
+            guard z.allFinite, logW.allSatisfy({ $0.isFinite || $0 == -.infinity }) else {
+                throw TweedieError.numerical(problem: "SMC split-Gibbs produced a non-finite value at iteration \(k + 1) of \(kernel.levels.count) (population \(q))")
+            }
+        }
+        if logW.contains(where: { $0 != logW[0] }) {
+            z = Self.gather(z, Self.systematicResample(logW, uniform: resampling.uniform()))
+        }
+        return z
+    }
+
+    /// log L_ρ(z) per particle up to a constant common to all particles (file header):
+    /// −½ (‖√W r‖² − gᵀ P_ρ⁻¹ g), g = D Aᵀ W r, D = s·T'(z).
+    func logMarginalLikelihood(_ z: ImageBatch, rho: Double) throws -> [Double] {
+        let problem = kernel.problem
+        let transform = kernel.prior.pixelTransform
+        let s = Float(problem.fluxScale)
+        let b = z.count, per = z.shape.count, obsPer = problem.observation.shape.count
+        let sw = problem.noise.sqrtWeights
+        var d = z
+        for j in 0..<d.valueCount { d.data[j] = s * transform.derivative(z.data[j]) }
+        var (rw, chi2) = try problem.whitenedResiduals(ofPhysical: problem.physical(z, transform: transform))
+        for k in 0..<b { for j in 0..<obsPer { rw.data[k * obsPer + j] *= sw[j] } }  // W r
+        var g = try problem.forwardOperator.adjoint(rw)
+        for j in 0..<g.valueCount { g.data[j] *= d.data[j] }
+        let (v, _) = try ConjugateGradient.solve(kernel.likelihoodPrecision(d: d, rho: rho), rhs: g,
+                                                 initial: ImageBatch(count: b, shape: z.shape),
+                                                 tolerance: min(1e-6, kernel.settings.cgTolerance),
+                                                 maxIterations: max(500, kernel.settings.cgMaxIterations))
+        return (0..<b).map { k in
+            var gv = 0.0
+            for j in (k * per)..<((k + 1) * per) { gv += Double(g.data[j]) * Double(v.data[j]) }
+            return -0.5 * (chi2[k] - gv)
+        }
+    }
+
+    /// (Σ w)² / Σ w² of weights exp(logW).
+    static func effectiveSampleSize(_ logW: [Double]) -> Double {
+        let m = logW.max() ?? 0
+        guard m.isFinite else { return 0 }
+        var s = 0.0, s2 = 0.0
+        for l in logW { let w = exp(l - m); s += w; s2 += w * w }
+        return s * s / s2
+    }
+
+    /// Systematic resampling (Kitagawa 1996): ancestors of P particles from one uniform U on [0, 1):
+    /// particle i takes the ancestor whose cumulative normalised weight first exceeds (i + U)/P.
+    static func systematicResample(_ logW: [Double], uniform: Double) -> [Int] {
+        let p = logW.count
+        let m = logW.max()!
+        let w = logW.map { exp($0 - m) }
+        let total = w.reduce(0, +)
+        var ancestors = [Int](repeating: 0, count: p)
+        var cumulative = w[0] / total, a = 0
+        for i in 0..<p {
+            let t = (Double(i) + uniform) / Double(p)
+            while cumulative < t && a < p - 1 { a += 1; cumulative += w[a] / total }
+            ancestors[i] = a
+        }
+        return ancestors
+    }
+
+    static func gather(_ x: ImageBatch, _ ancestors: [Int]) -> ImageBatch {
+        let per = x.shape.count
+        var out = x
+        for (i, a) in ancestors.enumerated() where a != i {
+            out.data.replaceSubrange((i * per)..<((i + 1) * per), with: x.data[(a * per)..<((a + 1) * per)])
+        }
+        return out
+    }
+}
