@@ -32,8 +32,12 @@ struct StudyCase {
     }
 
     func writeInputs(into dir: URL) throws -> Inputs {
-        for k in parameters.keys where !Self.known.contains(k) {
-            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.sorted().joined(separator: ", "))")
+        for k in parameters.keys where !Self.known.contains(k) && !Self.radioKeys.contains(k) {
+            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.union(Self.radioKeys).sorted().joined(separator: ", "))")
+        }
+        if isRadio { return try writeRadioInputs(into: dir) }
+        if let k = parameters.keys.filter({ Self.radioKeys.contains($0) }).sorted().first {
+            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "belongs to a radio case; add uv: (an antenna configuration) or remove it")
         }
         // Truth: image `truth` of the truths cube, unit flux in flux_band → scaled.
         guard let truthsPath = context.spec.truths else {
