@@ -14,7 +14,7 @@ struct StudyCase {
     static let known: Set<String> = ["truth", "magnitude", "zero_point", "flux", "flux_band", "redshift", "pixel_scale",
                                      "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "psf_pixel_scale", "sigma", "noise_seed",
                                      "sampler", "samples", "steps", "batch", "guidance", "seed", "clip",
-                                     "gibbs_iterations", "flux_scale", "aperture_radius", "label"]
+                                     "gibbs_iterations", "gibbs_rho_max", "flux_scale", "aperture_radius", "label"]
 
     func number(_ k: String) throws -> Double? {
         guard let v = parameters[k] else { return nil }
@@ -170,14 +170,18 @@ struct StudyCase {
         var a: [String] = []
         for (k, opt) in [("sampler", "--sampler"), ("samples", "--samples"), ("steps", "--steps"), ("batch", "--batch"),
                          ("guidance", "--guidance"), ("seed", "--seed"), ("clip", "--clip"),
-                         ("gibbs_iterations", "--gibbs-iterations"), ("aperture_radius", "--aperture-radius")] {
+                         ("gibbs_iterations", "--gibbs-iterations"), ("gibbs_rho_max", "--gibbs-rho-max"), ("aperture_radius", "--aperture-radius")] {
             if let v = parameters[k] { a += [opt, v.description] }
         }
         switch string("flux_scale") ?? "true" {
         case "true": a += ["--flux-scale", String(trueFlux)]
         case "estimated": break
         case let other:
-            throw TweedieError.invalidInput(what: "study parameter flux_scale", problem: "must be true or estimated, got '\(other)'")
+            // A number: physical = s·T(u) with this s (e.g. an analytic prior in O(1) units standing in for Jy/px).
+            guard let v = Double(other), v.isFinite, v > 0 else {
+                throw TweedieError.invalidInput(what: "study parameter flux_scale", problem: "must be true, estimated or a number > 0, got '\(other)'")
+            }
+            a += ["--flux-scale", other]
         }
         return a
     }
