@@ -47,9 +47,10 @@ def run(*args: str, quiet: bool = True) -> str:
 
 
 def scaled_spec(spec: str | Path, out_dir: str | Path, *, grid: dict | None = None,
-                fixed: dict | None = None, name_suffix: str = "-small") -> Path:
+                fixed: dict | None = None, name_suffix: str = "-small", prior: str | None = None) -> Path:
     """A copy of study spec `spec` in `out_dir` with grid / fixed entries replaced (a smaller run).
-    Relative paths (prior, truths, PSF files) are made absolute so the copy runs from anywhere."""
+    Relative paths (prior, truths, catalogue, PSF and antenna files) are made absolute so the copy runs
+    from anywhere. `prior` replaces the spec's prior (e.g. an analytic stand-in)."""
     spec = Path(spec).resolve()
     doc = yaml.safe_load(spec.read_text())
     base = spec.parent
@@ -58,8 +59,11 @@ def scaled_spec(spec: str | Path, out_dir: str | Path, *, grid: dict | None = No
         return str((base / v).resolve()) if isinstance(v, str) and not v.startswith(("/", "gaussian:", "mixture:")) else v
 
     doc["prior"] = absolute(doc["prior"])
-    if "truths" in doc:
-        doc["truths"] = absolute(doc["truths"])
+    if prior is not None:
+        doc["prior"] = absolute(prior)
+    for key in ("truths", "catalogue"):
+        if key in doc:
+            doc[key] = absolute(doc[key])
     for section in ("fixed", "grid"):
         for key in ("psf", "uv"):
             if key in doc.get(section, {}):

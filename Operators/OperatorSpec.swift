@@ -24,9 +24,12 @@
 //         per_band:
 //           - {gaussian_fwhm: 0.7, size: 41}
 //           - {file: psf_i.fits, hdu: 1}
+//     - uv: {config: alma.cycle10.3.cfg, declination: -23, hour_angle: [-0.1667, 0.1667],
+//            frequency: 230e9, noise_rms: 5.0e-5}   # radio: must be last (UVOperatorSpec.swift)
 //
 // PSF files are read through a loader the caller supplies (the CLI passes its
-// FITS reader), so this type does not depend on file formats.
+// FITS reader), so this type does not depend on file formats; antenna
+// configurations likewise (the CLI resolves them relative to the spec file).
 
 import TweedieCore
 
@@ -162,19 +165,21 @@ public struct OperatorSpec: Codable, Sendable, Equatable {
         case resample(Resample)
         case bands([String])
         case psf(PSF)
-        enum CodingKeys: String, CodingKey, CaseIterable { case resample, bands, psf }
+        case uv(UV)
+        enum CodingKeys: String, CodingKey, CaseIterable { case resample, bands, psf, uv }
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self, in: "chain step")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             guard c.allKeys.count == 1, let k = c.allKeys.first else {
                 throw TweedieError.invalidInput(
                     what: "operator spec chain step",
-                    problem: "must have exactly one of the keys resample, bands, psf; got [\(c.allKeys.map(\.stringValue).joined(separator: ", "))]")
+                    problem: "must have exactly one of the keys resample, bands, psf, uv; got [\(c.allKeys.map(\.stringValue).joined(separator: ", "))]")
             }
             switch k {
             case .resample: self = .resample(try c.decode(Resample.self, forKey: k))
             case .bands: self = .bands(try c.decode([String].self, forKey: k))
             case .psf: self = .psf(try c.decode(PSF.self, forKey: k))
+            case .uv: self = .uv(try c.decode(UV.self, forKey: k))
             }
         }
         public func encode(to encoder: Encoder) throws {
@@ -183,6 +188,7 @@ public struct OperatorSpec: Codable, Sendable, Equatable {
             case let .resample(r): try c.encode(r, forKey: .resample)
             case let .bands(b): try c.encode(b, forKey: .bands)
             case let .psf(p): try c.encode(p, forKey: .psf)
+            case let .uv(u): try c.encode(u, forKey: .uv)
             }
         }
     }
@@ -232,6 +238,8 @@ public struct BuiltOperatorChain: Sendable {
     /// Resampling geometry of each resample step (m(z,p), factors).
     public let geometries: [ResamplingGeometry]
     public let warnings: [String]
+    /// The radio part when the chain ends in a `uv` step: its operator and noise (nil otherwise).
+    public var uv: UVChainStep? = nil
 }
 
 /// Reads a PSF image (one image, bands along the channels) from a path and optional HDU.
@@ -257,8 +265,10 @@ extension OperatorSpec {
         return (ImageShape(channels: c, height: h, width: w), bands)
     }
 
-    /// Builds the chain. `psfLoader` reads PSF files (nil: files are refused with a clear error).
-    public func build(psfLoader: PSFImageLoader? = nil) throws -> BuiltOperatorChain {
+    /// Builds the chain. `psfLoader` reads PSF files (nil: files are refused with a clear error);
+    /// `antennaLoader` reads the antenna configurations of `uv` steps (nil: the path as given).
+    public func build(psfLoader: PSFImageLoader? = nil,
+                      antennaLoader: AntennaConfigurationLoader? = nil) throws -> BuiltOperatorChain {
         guard !chain.isEmpty else {
             throw TweedieError.invalidInput(what: "operator spec chain", problem: "is empty; list at least one step")
         }
@@ -268,8 +278,12 @@ extension OperatorSpec {
         var steps: [any ForwardOperator] = []
         var geometries: [ResamplingGeometry] = []
         var warnings: [String] = []
+        var uvStep: UVChainStep? = nil
         for (i, step) in chain.enumerated() {
             let what = "operator spec chain step \(i + 1)"
+            if uvStep != nil {
+                throw TweedieError.invalidInput(what: what, problem: "follows a uv step; a uv step must be the last step of the chain (its output is visibilities, not an image)")
+            }
             switch step {
             case let .resample(r):
                 if let k = kpc {
@@ -337,10 +351,19 @@ extension OperatorSpec {
                 warnings += psf.warnings
                 let op = try PSFConvolution(psf: psf, imageShape: shape, boundary: p.boundary ?? .linear)
                 steps.append(op)
+            case let .uv(u):
+                let built = try u.build(what: what + " (uv)", shape: shape, pixelScaleArcsec: arcsec, kpc: kpc,
+                                        loader: antennaLoader)
+                warnings += built.warnings
+                steps.append(built.forwardOperator)
+                shape = built.forwardOperator.outputShape
+                uvStep = built
             }
         }
-        return BuiltOperatorChain(forwardOperator: try composeOperators(steps), steps: steps, outputBands: bands,
-                                  outputPixelScaleArcsec: arcsec, geometries: geometries, warnings: warnings)
+        var built = BuiltOperatorChain(forwardOperator: try composeOperators(steps), steps: steps, outputBands: bands,
+                                       outputPixelScaleArcsec: arcsec, geometries: geometries, warnings: warnings)
+        built.uv = uvStep
+        return built
     }
 }
 

@@ -141,7 +141,9 @@ public enum PosteriorJob {
     public static func writeProducts(_ p: PosteriorProducts, summary: PosteriorSummary, problem: PosteriorProblem,
                                      samples: [Float]?, sampleShape: ImageShape, wcs: FITSHeader?,
                                      observationWCS: FITSHeader? = nil,
-                                     provenance: FITSProvenance, in dir: URL) throws -> [String] {
+                                     provenance: FITSProvenance, in dir: URL,
+                                     residualImage: (image: ImageBatch, comment: String)? = nil,
+                                     previewObservation: ImageBatch? = nil) throws -> [String] {
         var files: [String] = []
         func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String, header: FITSHeader? = nil) throws {
             var img = image
@@ -157,17 +159,22 @@ public enum PosteriorJob {
         if let r = p.varianceRatio {
             try fits("variance_ratio.fits", r, unit: nil, comment: "var_post/var_prior in the prior's network space")
         }
-        var res = p.residual
-        res.bands = problem.observation.bands
-        try fits("residual.fits", res, unit: nil, comment: "whitened residual sqrt(W)(y - A(mean)); masked = 0",
-                 header: observationWCS ?? FITSHeader())
+        if let r = residualImage {
+            // An observation that is not an image (visibilities): the caller's image of the residual.
+            try fits("residual.fits", r.image, unit: r.image.unit, comment: r.comment)
+        } else {
+            var res = p.residual
+            res.bands = problem.observation.bands
+            try fits("residual.fits", res, unit: nil, comment: "whitened residual sqrt(W)(y - A(mean)); masked = 0",
+                     header: observationWCS ?? FITSHeader())
+        }
         if let s = samples {
             var cube = ImageBatch(count: s.count / sampleShape.count, shape: sampleShape)
             cube.data = s
             cube.bands = p.mean.bands
             try fits("samples.fits", cube, unit: nil, comment: "posterior samples, physical units, index order")
         }
-        try writePreview(p, observation: problem.observation, to: dir.appendingPathComponent("preview.png").path)
+        try writePreview(p, observation: previewObservation ?? problem.observation, to: dir.appendingPathComponent("preview.png").path)
         files.append("preview.png")
         files.append("summary.json")
         var full = summary

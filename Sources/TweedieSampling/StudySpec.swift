@@ -7,6 +7,7 @@
 //   fixed:   {zero_point: 27, redshift: 0.2, psf: gaussian, psf_fwhm: 0.7, samples: 64, …}
 //   grid:    {magnitude: [18, 19, 20, 21, 22, 23], truth: [0, 1, 2, 3]}   # product of lists
 //   cases:   [{magnitude: 18, truth: 0}, …]            # or an explicit list (merged over fixed)
+//   catalogue: radio/heldout_catalogue.csv              # optional: true sources of the truths (radio study)
 //
 // Case parameters = fixed ∪ (one grid point | one listed case). The grid is
 // expanded with the keys in sorted order and the last key varying fastest, so a
@@ -73,17 +74,20 @@ public struct StudySpec: Codable, Sendable, Equatable {
     public var name: String
     public var prior: String
     public var truths: String?
+    /// CSV of the true sources of the truths (columns sky, x, y, flux_jy, fwhm_major_arcsec, fwhm_minor_arcsec, …).
+    public var catalogue: String?
     public var fixed: [String: StudyValue]
     public var grid: [String: StudyAxis]
     public var cases: [[String: StudyValue]]?
 
-    enum CodingKeys: String, CodingKey { case name, prior, truths, fixed, grid, cases }
+    enum CodingKeys: String, CodingKey { case name, prior, truths, catalogue, fixed, grid, cases }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         prior = try c.decode(String.self, forKey: .prior)
         truths = try c.decodeIfPresent(String.self, forKey: .truths)
+        catalogue = try c.decodeIfPresent(String.self, forKey: .catalogue)
         fixed = try c.decodeIfPresent([String: StudyValue].self, forKey: .fixed) ?? [:]
         grid = try c.decodeIfPresent([String: StudyAxis].self, forKey: .grid) ?? [:]
         cases = try c.decodeIfPresent([[String: StudyValue]].self, forKey: .cases)

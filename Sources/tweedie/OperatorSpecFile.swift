@@ -44,7 +44,17 @@ private func describe(_ e: DecodingError) -> String {
 
 /// The chain a spec file describes, PSF files read from the spec's folder.
 func buildOperatorChain(specPath: String) throws -> BuiltOperatorChain {
-    try loadOperatorSpec(specPath).build(psfLoader: specPSFLoader(specPath: specPath))
+    try loadOperatorSpec(specPath).build(psfLoader: specPSFLoader(specPath: specPath),
+                                         antennaLoader: specAntennaLoader(specPath: specPath))
+}
+
+/// Reads the antenna configurations a spec's `uv` steps name; relative paths are taken from the
+/// spec file's folder.
+func specAntennaLoader(specPath: String) -> AntennaConfigurationLoader {
+    let dir = URL(fileURLWithPath: specPath).deletingLastPathComponent()
+    return { path in
+        try AntennaConfiguration(contentsOf: path.hasPrefix("/") ? path : dir.appendingPathComponent(path).path)
+    }
 }
 
 /// Reads the PSF files a spec names (`psf: {file: …, hdu: …}`) with the FITS reader;

@@ -26,6 +26,8 @@ struct PosteriorSetup {
     var wcs: FITSHeader?
     /// The observation's own celestial WCS (for residual.fits, on the observation grid).
     var observationWCS: FITSHeader?
+    /// The radio end of the chain when the spec ends in a uv step (the observation is visibilities).
+    var uv: UVChainStep? = nil
 
     static func build(_ o: SampleCommand) throws -> PosteriorSetup {
         let prior = try SamplingPrior.resolve(o.prior!)
@@ -72,9 +74,18 @@ struct PosteriorSetup {
                 throw TweedieError.invalidInput(what: o.spec!, problem: "prior pixel scale \(g) \(ps.unit) disagrees with the prior's \(ps.value) \(ps.unit); remove it from the spec or fix it")
             }
         }
-        let built = try spec.build(psfLoader: specPSFLoader(specPath: o.spec!))
+        let built = try spec.build(psfLoader: specPSFLoader(specPath: o.spec!), antennaLoader: specAntennaLoader(specPath: o.spec!))
         notes += built.warnings
         let A = built.forwardOperator
+        if let uv = built.uv {
+            // Visibilities: the file must be on this spec's grid; the noise is the spec's.
+            try VisibilityObservation.check(path: o.observation!, header: obsHeader, step: uv, specName: o.spec!)
+            if o.cutout != nil { throw TweedieError.invalidInput(what: "--cutout", problem: "does not apply to visibilities (\(o.spec!) ends in a uv step)") }
+            if o.background != "none" { throw TweedieError.invalidInput(what: "--background", problem: "does not apply to visibilities (\(o.spec!) ends in a uv step); leave it at none") }
+            if o.sigma != nil || o.varianceMap != nil || o.weightMap != nil {
+                throw TweedieError.invalidInput(what: "--sigma / --variance-map / --weight-map", problem: "\(o.spec!) ends in a uv step whose noise is its noise_rms: (Jy/beam); drop the option or change noise_rms")
+            }
+        }
         guard y.shape == A.outputShape else {
             throw TweedieError.shapeMismatch(what: "observation \(o.observation!) vs the operator's output (\(A.summary))",
                                              expected: "\(A.outputShape)", got: "\(y.shape)")
@@ -105,8 +116,14 @@ struct PosteriorSetup {
 
         // Noise model.
         var noiseInfo: [String: String] = ["background": backgroundNote]
-        let noise: DiagonalGaussianNoise
-        if let s = o.sigma {
+        let noise: any NoiseModel
+        if let uv = built.uv {
+            let v = try uv.noiseModel(what: "\(o.spec!) uv step")
+            noise = v
+            noiseInfo["source"] = "the spec's uv noise_rms (natural-weighted dirty-image rms)"
+            noiseInfo["noise_rms"] = String(format: "%.6g", uv.noiseRMS!)
+            noiseInfo["sigma"] = String(format: "%.6g", v.unitWeightSigma) + " (unit weight; cell σ = this/√N_c)"
+        } else if let s = o.sigma {
             let values = try parseNumbers(s, option: "--sigma")
             guard values.count == 1 || values.count == y.shape.channels else {
                 throw TweedieError.shapeMismatch(what: "--sigma values vs observation bands", expected: "1 or \(y.shape.channels)", got: "\(values.count)")
@@ -130,7 +147,7 @@ struct PosteriorSetup {
             noiseInfo["sigma"] = estimate.bandSigmas.map { String(format: "%.6g", $0) }.joined(separator: ",")
         }
         noiseInfo["model"] = noise.summary
-        noiseInfo["masked_values"] = "\(noise.maskedCount)"
+        noiseInfo["masked_values"] = "\(noise.sqrtWeights.count - noise.usableCount)"
 
         // Flux scale: given, or Σ y / Σ A(prior mean) over usable values (A conserves flux).
         let s: Double
@@ -142,6 +159,8 @@ struct PosteriorSetup {
             s = f; sSource = "given (--flux-scale)"
         } else if prior.isAnalytic {
             s = 1; sSource = "1 (analytic prior: its values are physical units)"
+        } else if built.uv != nil {
+            s = 1; sSource = "1 (uv chain: the prior's pixel transform gives the sky in Jy/px)"
         } else if let m = prior.meanPhysical {
             s = try FluxScaleEstimation.estimate(observation: y, noise: noise, forwardOperator: A, priorMeanPhysical: m)
             sSource = "estimated: Σ y / Σ A(prior mean) over usable values"
@@ -222,7 +241,8 @@ struct PosteriorSetup {
                               sampler: sampler, truth: truth, aperture: aperture, description: description,
                               fingerprint: fingerprint, seed: o.seed, batch: o.batch, samples: o.samples,
                               wcs: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: shape),
-                              observationWCS: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: y.shape))
+                              observationWCS: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: y.shape),
+                              uv: built.uv)
     }
 
     /// Runs into `dir` (creating it, or resuming from its checkpoint) and writes the products.
@@ -273,9 +293,21 @@ struct PosteriorSetup {
             FITSCard(keyword: "TWFLUXS", value: .double(problem.fluxScale), comment: "flux scale s"),
             FITSCard(keyword: "TWOPER", value: .string(String(problem.forwardOperator.summary.prefix(60))), comment: "operator"),
         ])
+        var residualImage: ImageBatch? = nil, previewObservation: ImageBatch? = nil
+        if let uv {
+            // Visibilities: residual.fits is the dirty image of y − A(mean) and the preview shows the dirty image of y.
+            var r = try problem.forwardOperator.apply(products.mean)
+            for j in r.data.indices { r.data[j] = problem.observation.data[j] - r.data[j] }
+            residualImage = try uv.dirtyImages(r)
+            previewObservation = try uv.dirtyImages(problem.observation)
+        }
         let files = try PosteriorJob.writeProducts(products, summary: summary, problem: problem, samples: kept,
                                                    sampleShape: problem.forwardOperator.inputShape, wcs: wcs, observationWCS: observationWCS,
-                                                   provenance: provenance, in: dir)
+                                                   provenance: provenance, in: dir,
+                                                   residualImage: residualImage.map {
+                                                       ($0, "dirty image (\(uv!.grid.weighting) weighting, Jy/beam) of the visibility residual y - A(mean)")
+                                                   },
+                                                   previewObservation: previewObservation)
         if keepSamples { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         if !quiet { printSummary(products.scores, summary: summary, dir: dir, files: files) }
     }

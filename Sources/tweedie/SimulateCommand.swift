@@ -17,8 +17,15 @@ struct SimulateCommand: TweedieCommand {
         of --seed, so the same seed gives the same observation on any machine. The header
         records NOISESIG (σ), NOISESNR, SEED, FLUXSCL, the operator (TWOPER) and the spec.
 
+        A spec whose chain ends in a uv step (radio) gives gridded visibilities: the noise is
+        the spec's noise_rms (the natural-weighted dirty-image rms, Jy/beam) turned into a σ per
+        uv cell, so --sigma / --snr are not taken. The file holds HDU VIS (NAXIS1 = re, im;
+        NAXIS2 = cells; keywords IMSIZE, CELLASEC, NCELLS, UVCELL, NOISERMS, UVSIGMA) and HDU
+        CELLS (fx, fy, σ_c, natural weight per cell), which `tweedie sample --spec` checks.
+
         Example:
           tweedie simulate --spec hsc.yaml --truth galaxy.fits --snr 50 --seed 1 -o obs.fits
+          tweedie simulate --spec alma.yaml --truth sky.fits --seed 1 -o vis.fits
         """
     )
 
@@ -48,7 +55,7 @@ struct SimulateCommand: TweedieCommand {
     var output: String
 
     func validate() throws {
-        if (sigma == nil) == (snr == nil) { throw ValidationError("give exactly one of --sigma S and --snr R") }
+        if sigma != nil && snr != nil { throw ValidationError("give at most one of --sigma S and --snr R") }
     }
 
     func execute() throws {
@@ -63,6 +70,13 @@ struct SimulateCommand: TweedieCommand {
             throw TweedieError.invalidInput(what: truth, problem: "holds \(x.count) images (NAXIS4); simulate one truth at a time")
         }
         if fluxScale != 1 { for j in x.data.indices { x.data[j] = Float(Double(x.data[j]) * fluxScale) } }
+        if let uv = built.uv {
+            try simulateVisibilities(x, uv: uv, built: built)
+            return
+        }
+        guard sigma != nil || snr != nil else {
+            throw TweedieError.invalidInput(what: "simulate", problem: "give the noise: --sigma S or --snr R (only a uv spec carries its own noise)")
+        }
         let sim = try ObservationSimulator.simulate(truth: x, operator: op,
                                                     noise: sigma.map(NoiseLevel.sigma) ?? .snr(snr!), seed: seed)
         var y = sim.noisy
@@ -83,5 +97,26 @@ struct SimulateCommand: TweedieCommand {
         print(describeChain(built))
         print("wrote \(output): \(y.shape) (channels×height×width), σ = \(String(format: "%.6g", sim.sigma)), "
               + "SNR = \(String(format: "%.4g", sim.snr)), seed \(seed)")
+    }
+
+    /// Radio: visibilities with the per-cell noise of the spec's noise_rms.
+    private func simulateVisibilities(_ x: ImageBatch, uv: UVChainStep, built: BuiltOperatorChain) throws {
+        if sigma != nil || snr != nil {
+            throw TweedieError.invalidInput(what: "--sigma / --snr", problem: "\(spec) ends in a uv step whose noise is noise_rms: (Jy/beam); drop --sigma / --snr or change noise_rms in the spec")
+        }
+        let noise = try uv.noiseModel(what: "\(spec) uv step")
+        let sim = try ObservationSimulator.simulate(truth: x, operator: built.forwardOperator, noiseModel: noise, seed: seed)
+        let cards = [
+            FITSCard(keyword: "SEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "noise stream seed"),
+            FITSCard(keyword: "FLUXSCL", value: .double(fluxScale), comment: "truth multiplied by this"),
+            FITSCard(keyword: "TWOPER", value: .string(fitsASCII(built.forwardOperator.summary)), comment: "forward operator"),
+            FITSCard(keyword: "TWSPEC", value: .string(spec), comment: "operator spec file"),
+            FITSCard(keyword: "TWTRUTH", value: .string(truth), comment: "truth image"),
+        ]
+        let hdus = try VisibilityObservation.hdus(sim.noisy, step: uv, noise: noise, extraCards: cards)
+        try FITSWriter.write(hdus: hdus, to: output, provenance: FITSProvenance(commandLine: commandLineForProvenance))
+        print(describeChain(built))
+        print("noise: \(noise.summary); natural-weighted dirty-image rms \(String(format: "%.4g", uv.noiseRMS!)) Jy/beam")
+        print("wrote \(output): VIS \(uv.grid.cellCount) cells × (re, im)\(x.shape.channels > 1 ? " × \(x.shape.channels) channels" : ""), CELLS; seed \(seed)")
     }
 }

@@ -14,7 +14,7 @@ struct StudyCase {
     static let known: Set<String> = ["truth", "magnitude", "zero_point", "flux", "flux_band", "redshift", "pixel_scale",
                                      "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "psf_pixel_scale", "sigma", "noise_seed",
                                      "sampler", "samples", "steps", "batch", "guidance", "seed", "clip",
-                                     "gibbs_iterations", "flux_scale", "aperture_radius", "label"]
+                                     "gibbs_iterations", "gibbs_rho_max", "flux_scale", "aperture_radius", "label"]
 
     func number(_ k: String) throws -> Double? {
         guard let v = parameters[k] else { return nil }
@@ -32,8 +32,12 @@ struct StudyCase {
     }
 
     func writeInputs(into dir: URL) throws -> Inputs {
-        for k in parameters.keys where !Self.known.contains(k) {
-            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.sorted().joined(separator: ", "))")
+        for k in parameters.keys where !Self.known.contains(k) && !Self.radioKeys.contains(k) {
+            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.union(Self.radioKeys).sorted().joined(separator: ", "))")
+        }
+        if isRadio { return try writeRadioInputs(into: dir) }
+        if let k = parameters.keys.filter({ Self.radioKeys.contains($0) }).sorted().first {
+            throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "belongs to a radio case; add uv: (an antenna configuration) or remove it")
         }
         // Truth: image `truth` of the truths cube, unit flux in flux_band → scaled.
         guard let truthsPath = context.spec.truths else {
@@ -166,14 +170,18 @@ struct StudyCase {
         var a: [String] = []
         for (k, opt) in [("sampler", "--sampler"), ("samples", "--samples"), ("steps", "--steps"), ("batch", "--batch"),
                          ("guidance", "--guidance"), ("seed", "--seed"), ("clip", "--clip"),
-                         ("gibbs_iterations", "--gibbs-iterations"), ("aperture_radius", "--aperture-radius")] {
+                         ("gibbs_iterations", "--gibbs-iterations"), ("gibbs_rho_max", "--gibbs-rho-max"), ("aperture_radius", "--aperture-radius")] {
             if let v = parameters[k] { a += [opt, v.description] }
         }
         switch string("flux_scale") ?? "true" {
         case "true": a += ["--flux-scale", String(trueFlux)]
         case "estimated": break
         case let other:
-            throw TweedieError.invalidInput(what: "study parameter flux_scale", problem: "must be true or estimated, got '\(other)'")
+            // A number: physical = s·T(u) with this s (e.g. an analytic prior in O(1) units standing in for Jy/px).
+            guard let v = Double(other), v.isFinite, v > 0 else {
+                throw TweedieError.invalidInput(what: "study parameter flux_scale", problem: "must be true, estimated or a number > 0, got '\(other)'")
+            }
+            a += ["--flux-scale", other]
         }
         return a
     }

@@ -39,8 +39,21 @@ struct StudyRun: TweedieCommand {
               sigma          noise σ per observed pixel: one number or one per observed band
               noise_seed     seed of the noise realisation (default 1: the same noise for every case)
               sampler, samples, steps, batch, guidance, seed, clip, gibbs_iterations   as in `tweedie sample`
-              flux_scale     true (give the sampler the true flux, default) or estimated
+              flux_scale     true (give the sampler the true flux, default), estimated, or a number s
+                             (physical = s·T(u); e.g. an analytic prior in O(1) units standing in for Jy/px)
               aperture_radius  variance-ratio aperture radius in prior pixels (default n·30/256)
+            Radio cases (uv: set; truths are skies in Jy/px, catalogue: in the spec lists their sources):
+              uv             antenna configuration (CASA .cfg, relative to the spec); declination (°),
+                             ha_range [h1, h2] (hours, default [-1/6, 1/6]: 20 min at transit), frequency (Hz),
+                             integration (s), min_elevation, weighting, robust, dish_diameter, primary_beam
+              noise_rms      natural-weighted dirty-image rms, Jy/beam (σ per uv cell follows from it)
+              detect_threshold (2), clean_detect_threshold (3), clean_threshold (2)   k·σ levels
+              match_radius (″, 0.18 = paper 000's 5e-5°), flux_aperture (″, 1.0), flux_tolerance (Jy, σ),
+              reliability (detect-aggregate, 0.3)
+            A radio case keeps its samples (run/samples.fits) and adds, per method (mean, median, \
+            detect_aggregate, clean, truth), purity, completeness, F1, TP/FP/FN and flux accuracy to the table; \
+            DIR/sources.csv lists every true source with its SNR, matched or not and recovered flux per method, \
+            DIR/detections.csv every detection.
             SNR (paper 003 Table 2) = Σ of the noiseless observation in flux_band inside the centred disk \
             of the aperture radius mapped to observed pixels, divided by σ·√(pixels in the disk).
             """)
@@ -198,20 +211,30 @@ struct StudyContext {
     func runCase(_ i: Int, quiet: Bool) throws -> String {
         let dir = caseDirectory(i)
         let run = dir.appendingPathComponent("run")
-        if FileManager.default.fileExists(atPath: run.appendingPathComponent("summary.json").path) { return "already finished" }
         let p = StudyCase(parameters: cases[i], context: self)
+        let scored = dir.appendingPathComponent("source_metrics.json")
+        if FileManager.default.fileExists(atPath: run.appendingPathComponent("summary.json").path) {
+            if p.isRadio && !FileManager.default.fileExists(atPath: scored.path) {
+                try p.scoreRadio(caseIndex: i, dir: dir)
+                return "scored"
+            }
+            return "already finished"
+        }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let inputs = try p.writeInputs(into: dir)
         let meta = try JSONSerialization.data(withJSONObject: inputs.metadata, options: [.prettyPrinted, .sortedKeys])
         try AtomicFileWrite.write(to: dir.appendingPathComponent("case.json").path) { try meta.write(to: URL(fileURLWithPath: $0)) }
         var args = ["--prior", priorArgument, "--observation", inputs.observation, "--spec", inputs.spec,
-                    "--truth", inputs.truth, "--sigma", inputs.sigma, "--quiet"]
+                    "--truth", inputs.truth, "--quiet"]
+        // Radio: the noise is the spec's noise_rms; the samples stay in run/ for the median and detect-aggregate.
+        args += p.isRadio ? ["--keep-samples"] : ["--sigma", inputs.sigma]
         args += try p.samplerArguments(trueFlux: inputs.flux)
         if FileManager.default.fileExists(atPath: run.appendingPathComponent(PosteriorJob.checkpointName).path) {
             // Interrupted: the inputs above were rewritten identically; continue the run.
             let record = try PosteriorJob.readRecord(in: run)
             let cmd = try SampleCommand.parse(record.arguments)
             try cmd.runJob(resuming: run, arguments: record.arguments)
+            if p.isRadio { try p.scoreRadio(caseIndex: i, dir: dir) }
             return "resumed"
         }
         args += ["-o", run.path]
@@ -219,6 +242,7 @@ struct StudyContext {
         let cmd = try SampleCommand.parse(args)
         try cmd.validate()
         try cmd.runJob(resuming: nil, arguments: args)
+        if p.isRadio { try p.scoreRadio(caseIndex: i, dir: dir) }
         return "done"
     }
 
@@ -248,6 +272,10 @@ struct StudyContext {
             row["seconds"] = num(summary["wallSeconds"])
             row["samples_drawn"] = num(summary["samplesDrawn"])
             row["flux_scale_used"] = num((summary["run"] as? [String: Any])?["fluxScale"])
+            if let m = try? Data(contentsOf: dir.appendingPathComponent("source_metrics.json")),
+               let metrics = try JSONSerialization.jsonObject(with: m) as? [String: Any] {
+                for (k, v) in metrics { row[k] = num(v) }
+            }
             rows.append(row)
         }
         return rows
@@ -260,11 +288,39 @@ struct StudyContext {
         let meta = ["observed_size", "upsampling", "snr", "true_flux", "true_flux_scale"]
         let scores = ["aperture_variance_ratio", "median_variance_ratio", "reduced_chi2_mean", "reduced_chi2_samples_median",
                       "psnr", "ssim", "mse", "coverage50", "coverage68", "coverage95", "flux_scale_used", "samples_drawn", "seconds"]
-        let columns = ["case"] + params.sorted() + meta + scores
+        var columns = ["case"] + params.sorted() + meta + scores
+        // Radio cases: their metadata and source metrics, methods in a fixed order.
+        let known = Set(columns)
+        let extra = Set(rows.flatMap(\.keys)).subtracting(known)
+        let order = StudyCase.radioMethods
+        columns += extra.sorted { a, b in
+            let ia = order.firstIndex { a.hasPrefix($0 + "_") } ?? -1, ib = order.firstIndex { b.hasPrefix($0 + "_") } ?? -1
+            return ia != ib ? ia < ib : a < b
+        }
+        try concatenateCaseTables("sources.csv")
+        try concatenateCaseTables("detections.csv")
         let csv = StudyTable.csv(columns: columns, rows: rows)
         try AtomicFileWrite.write(to: directory.appendingPathComponent("results.csv").path) { try Data(csv.utf8).write(to: URL(fileURLWithPath: $0)) }
         let json = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
         try AtomicFileWrite.write(to: directory.appendingPathComponent("results.json").path) { try json.write(to: URL(fileURLWithPath: $0)) }
+    }
+}
+
+extension StudyContext {
+    /// DIR/NAME: the per-case NAME tables (same header) of the finished cases, in case order.
+    func concatenateCaseTables(_ name: String) throws {
+        var header: String? = nil
+        var body: [Substring] = []
+        for i in cases.indices {
+            guard let text = try? String(contentsOf: caseDirectory(i).appendingPathComponent(name), encoding: .utf8) else { continue }
+            let lines = text.split(separator: "\n")
+            guard let h = lines.first else { continue }
+            if header == nil { header = String(h) }
+            body += lines.dropFirst()
+        }
+        guard let header else { return }
+        let text = ([header] + body.map(String.init)).joined(separator: "\n") + "\n"
+        try AtomicFileWrite.write(to: directory.appendingPathComponent(name).path) { try Data(text.utf8).write(to: URL(fileURLWithPath: $0)) }
     }
 }
 

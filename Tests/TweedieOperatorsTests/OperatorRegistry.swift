@@ -80,6 +80,10 @@ enum OperatorRegistry {
             return try composeOperators([b, r, p])
         },
         OperatorCase("uv sampling 48², 2 channels") { try RadioRegistry.uvOperator() },
+        OperatorCase("spec: pixel-scale resampling → uv step (antenna loader, primary beam)") {
+            try UVSpecData.spec(#"{"prior": {"size": 20, "pixel_scale_arcsec": 0.3}, "chain": [{"resample": {"pixel_scale": 0.25}}, {"uv": {"config": "mini.cfg", "declination": -23, "hour_angle": [-0.5, 0.5], "frequency": 230e9, "dish_diameter": 12, "noise_rms": 5e-5}}]}"#)
+                .build(antennaLoader: UVSpecData.loader).forwardOperator
+        },
         OperatorCase("psf elliptical moffat from stars (pixel units)") {
             try PSFConvolution(psf: EllipticalMoffatPSF(fwhm1: 3.1, fwhm2: 2.2, angle: 0.6, beta: 3.4, unit: "px")
                                     .render(pixelScale: 1, height: 13, width: 13),
