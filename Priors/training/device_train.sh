@@ -22,19 +22,19 @@ if [ "$PRIOR" = galaxy ] && ! python3 -c "import galsim" 2>/dev/null; then
 fi
 nvidia-smi -L || true
 case "$PRIOR" in
-  galaxy) NAME=galaxy-gri-64-gpu; SIZE=${DATASET_SIZE:-50000};;
-  radio)  NAME=radio-sky-64-gpu;  SIZE=${DATASET_SIZE:-50000};;
+  galaxy) NAME=galaxy-gri-64-gpu; SIZE=${DATASET_SIZE:-50000}; RES=2; ATTN=16,8;;
+  radio)  NAME=radio-sky-64-gpu;  SIZE=${DATASET_SIZE:-50000}; RES=1; ATTN=8;;   # as train_radio.sh
   *) echo "error: prior must be galaxy or radio"; exit 2;;
 esac
 export PYTHONUNBUFFERED=1
 python3 train.py --prior "$PRIOR" --out "runs/$NAME" --steps "${STEPS:-60000}" --seed 1 \
   --dataset-size "$SIZE" --processes 16 --batch-size "${BATCH:-128}" \
-  --num-channels 32 --num-res-blocks 2 --channel-mult 1,2,2,2 --attention-resolutions 16,8 --num-heads 4 \
+  --num-channels 32 --num-res-blocks "$RES" --channel-mult 1,2,2,2 --attention-resolutions "$ATTN" --num-heads 4 \
   --lr 2e-4 --warmup 500 --ema-rate 0.9995 --grad-clip 1 --amp bf16 \
   --log-every 200 --checkpoint-every 2000 --device cuda --time-limit "${TIME_LIMIT:-480}" "$@"
 python3 train.py --prior "$PRIOR" --out "runs/$NAME" --steps "${STEPS:-60000}" --seed 1 \
   --dataset-size "$SIZE" --batch-size "${BATCH:-128}" \
-  --num-channels 32 --num-res-blocks 2 --channel-mult 1,2,2,2 --attention-resolutions 16,8 --num-heads 4 \
+  --num-channels 32 --num-res-blocks "$RES" --channel-mult 1,2,2,2 --attention-resolutions "$ATTN" --num-heads 4 \
   --lr 2e-4 --warmup 500 --ema-rate 0.9995 --grad-clip 1 --device cuda --export-only
 if [ -n "${OUT:-}" ]; then
   cp "runs/$NAME/prior/config.json" "runs/$NAME/prior/weights.safetensors" "runs/$NAME/loss.csv" "$OUT"/

@@ -146,7 +146,11 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         if logW.contains(where: { $0 != logW[0] }) {
             z = Self.gather(z, Self.systematicResample(logW, uniform: resampling.uniform()))
         }
-        return z
+        // Systematic resampling orders particles by ancestor: shuffle (Fisher–Yates, the population's
+        // own stream) so that any prefix — fewer samples asked than particles — is an exchangeable subset.
+        var order = Array(0..<p)
+        for i in stride(from: p - 1, to: 0, by: -1) { order.swapAt(i, resampling.uniformInt(i + 1)) }
+        return Self.gather(z, order)
     }
 
     /// log L_ρ(z) per particle up to a constant common to all particles (file header):

@@ -105,6 +105,25 @@ import TweediePriors
         #expect(stds[0] == stds[1] && stds[0] == stds[2])
     }
 
+    /// SMC: whole populations whatever --batch asks (12 samples = one and a half populations of 8),
+    /// so the statistics are bit-identical; the run fits the data like the exact sampler it approximates.
+    @Test func smcPopulationsDoNotDependOnTheBatch() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        try Self.makeProblem(in: dir)
+        var means: [[Float]] = []
+        for b in [1, 5, 16] {
+            let r = try CLIRunner.run(Self.args(dir, "s\(b)", ["--sampler", "smc", "--particles", "8", "--samples", "12",
+                                                              "--batch", "\(b)", "--gibbs-iterations", "15", "--gibbs-prior-steps", "20"]))
+            #expect(r.status == 0, "\(r)")
+            means.append(try FITSReader.read(dir.appendingPathComponent("s\(b)/mean.fits").path).data)
+        }
+        #expect(means[0] == means[1] && means[0] == means[2])
+        let s = try Self.summary(dir.appendingPathComponent("s5"))
+        #expect(((s["run"] as? [String: Any])?["samplerSettings"] as? String ?? "").contains("SMC"), "\(s["run"] ?? "")")
+        let med = ((s["scores"] as! [String: Any])["sampleReducedChiSquared"] as! [String: Any])["median"] as! Double
+        #expect(med > 0.6 && med < 1.5, "per-sample reduced χ² median \(med)")
+    }
+
     @Test func killedRunResumesToTheUninterruptedResult() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         try Self.makeProblem(in: dir)
