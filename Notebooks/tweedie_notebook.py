@@ -136,14 +136,25 @@ def case_summary(study_dir: str | Path, case: int) -> dict:
 
 def show_case(ax_row, maps: dict, band: int, title_prefix: str = "") -> None:
     """Draws observation | truth | mean | std | variance ratio of one band into a row of axes."""
+    from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
+
+    def plane(key):
+        img = maps[key]
+        return img[band] if img.ndim == 3 else img
+
+    # Truth and mean share one asinh stretch (so they compare); observation and std get their own.
+    shared = ImageNormalize(plane("truth") if "truth" in maps else plane("mean"),
+                            interval=PercentileInterval(99.8), stretch=AsinhStretch(0.05))
     for ax, key in zip(ax_row, ["observation", "truth", "mean", "std", "variance ratio"]):
         ax.axis("off")
         if key not in maps:
             continue
-        img = maps[key]
-        img = img[band] if img.ndim == 3 else img
-        kw = {"cmap": "magma", "origin": "lower"}
+        img = plane(key)
         if key == "variance ratio":
-            kw.update(vmin=0, vmax=max(1e-6, np.percentile(img, 99)))
-        ax.imshow(img, **kw)
+            norm = ImageNormalize(vmin=0, vmax=max(1e-6, float(np.percentile(img, 99))))
+        elif key in ("truth", "mean"):
+            norm = shared
+        else:
+            norm = ImageNormalize(img, interval=PercentileInterval(99.8), stretch=AsinhStretch(0.05))
+        ax.imshow(img, cmap="magma", origin="lower", norm=norm)
         ax.set_title(f"{title_prefix}{key}", fontsize=8)
