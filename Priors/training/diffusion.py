@@ -35,9 +35,16 @@ def alphas_cumprod(kind: str, T: int) -> np.ndarray:
 
 
 class EpsilonLoss:
-    """MSE between the network's ε̂(x_t, t) and the ε that made x_t (the "simple" loss)."""
+    """MSE between the network's output and its target for x_t = √ᾱ x0 + √(1−ᾱ) ε: ε itself
+    (the "simple" loss, target "epsilon") or v = √ᾱ ε − √(1−ᾱ) x0 (Salimans & Ho 2022, target "v").
+    With ε-prediction x̂0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ amplifies the output's error by 1/√ᾱ, which is
+    ≈ 600 at the cosine schedule's last step: the first sampling steps then set each image's mean
+    level from noise. v-prediction gives x̂0 = √ᾱ x_t − √(1−ᾱ) v̂, well posed at every t."""
 
-    def __init__(self, kind: str, T: int, device):
+    def __init__(self, kind: str, T: int, device, target: str = "epsilon"):
+        if target not in ("epsilon", "v"):
+            raise ValueError(f"unknown prediction target '{target}' (epsilon or v)")
+        self.target = target
         ab = alphas_cumprod(kind, T)
         self.T = T
         self.sqrt_ab = torch.tensor(np.sqrt(ab), dtype=torch.float32, device=device)
@@ -51,5 +58,6 @@ class EpsilonLoss:
         a = self.sqrt_ab[t].view(n, 1, 1, 1)
         b = self.sqrt_1mab[t].view(n, 1, 1, 1)
         out = model(a * x0 + b * eps, t).float()
-        per = ((out - eps) ** 2).mean(dim=(1, 2, 3))
+        target = eps if self.target == "epsilon" else a * eps - b * x0
+        per = ((out - target) ** 2).mean(dim=(1, 2, 3))
         return per.mean(), per.detach(), t

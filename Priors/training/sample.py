@@ -5,7 +5,8 @@ evaluation uses).
 Ancestral DDPM sampling (Ho et al. 2020, Eq. 11) on a respaced schedule (improved-diffusion's
 `space_timesteps(T, [K])`: K original steps at stride (T − 1)/(K − 1), rounded; β recomputed
 from consecutive kept ᾱ; the network called with the original index), with the posterior
-variance β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) ("fixed small"), ε-prediction, no clipping.
+variance β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) ("fixed small"), ε- or v-prediction (config prediction_type),
+no clipping.
 
 Writes <out>.npy ([N][C][64][64] in the prior's physical unit, through its pixel transform)
 and <out>.png (a grid in network space).
@@ -67,8 +68,11 @@ def sample(model, config: dict, count: int, steps: int, seed: int, batch: int, d
         x = torch.randn((b, c, n, n), generator=gen, device=device)
         for i in reversed(range(len(ts))):
             t = torch.full((b,), ts[i], dtype=torch.long, device=device)
-            eps = model(x, t)
-            x0 = (x - np.sqrt(1 - ab[i]) * eps) / np.sqrt(ab[i])
+            out_t = model(x, t)
+            if config.get("prediction_type", "epsilon") == "v":      # x̂0 = √ᾱ x_t − √(1−ᾱ) v̂
+                x0 = np.sqrt(ab[i]) * x - np.sqrt(1 - ab[i]) * out_t
+            else:                                                    # x̂0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ
+                x0 = (x - np.sqrt(1 - ab[i]) * out_t) / np.sqrt(ab[i])
             mean = (np.sqrt(ab_prev[i]) * beta[i] / (1 - ab[i])) * x0 \
                 + (np.sqrt(1 - beta[i]) * (1 - ab_prev[i]) / (1 - ab[i])) * x
             x = mean + (np.sqrt(var[i]) * torch.randn(x.shape, generator=gen, device=device) if i > 0 else 0)

@@ -62,7 +62,9 @@ CSV_FIELDS = ["step", "loss", "loss_t0", "loss_t1", "loss_t2", "loss_t3", "grad_
 FROZEN = ["prior", "seed", "dataset_size", "batch_size", "num_channels", "num_res_blocks", "channel_mult",
           "attention_resolutions", "num_heads", "num_head_channels", "dropout", "use_scale_shift_norm",
           "resblock_updown", "use_new_attention_order", "diffusion_steps", "noise_schedule", "lr",
-          "warmup", "weight_decay", "ema_rate", "grad_clip"]
+          "warmup", "weight_decay", "ema_rate", "grad_clip", "prediction"]
+# Settings added after runs had started, with the value those runs used.
+FROZEN_DEFAULTS = {"prediction": "epsilon"}
 
 
 def int_list(s: str) -> list[int]:
@@ -115,6 +117,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--amp", choices=["none", "bf16"], default="none",
                     help="bf16 autocast of the network on CUDA or on a CPU with AMX / AVX512-BF16 (weights, optimiser and EMA stay float32)")
     ap.add_argument("--export-only", action="store_true", help="export the checkpoint's EMA weights and exit")
+    ap.add_argument("--prediction", choices=["epsilon", "v"], default="epsilon",
+                    help="network output: ε or v = √ᾱ ε − √(1−ᾱ) x0 (exported as config prediction_type)")
+    ap.add_argument("--init-from", default="",
+                    help="start a new run from another run's checkpoint.pt weights (model and EMA; "
+                         "optimiser, step and RNG start fresh); ignored when --out already has a checkpoint")
     return ap
 
 
@@ -139,6 +146,7 @@ def unet_config(a, in_channels: int, image_size: int) -> dict:
         "diffusion_steps": a.diffusion_steps,
         "noise_schedule": a.noise_schedule,
         "predict_xstart": False,
+        "prediction_type": getattr(a, "prediction", "epsilon"),
     }
 
 
@@ -194,7 +202,7 @@ def export_prior(ema: torch.nn.Module, config: dict, meta: dict, training: dict,
     with open(os.path.join(out_dir, "weights.safetensors"), "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     doc = dict(config)
-    doc["prediction_type"] = "epsilon"
+    doc["prediction_type"] = config.get("prediction_type", "epsilon")
     doc["prior"] = {**meta, "weights": "weights.safetensors", "weights_sha256": sha}
     doc["training"] = training
     tmp = os.path.join(out_dir, "config.json.tmp")
@@ -249,7 +257,8 @@ def train(a, model_factory=build_unet, log=print) -> dict:
 
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        diff = {k: (ck["settings"].get(k), v) for k, v in settings.items() if ck["settings"].get(k) != v}
+        diff = {k: (ck["settings"].get(k, FROZEN_DEFAULTS.get(k)), v) for k, v in settings.items()
+                if ck["settings"].get(k, FROZEN_DEFAULTS.get(k)) != v}
         if diff:
             raise SystemExit(f"error: {ckpt_path} was made with other settings {diff}; "
                              f"use another --out or the same settings")
@@ -267,13 +276,21 @@ def train(a, model_factory=build_unet, log=print) -> dict:
             log(f"checkpoint from {ck.get('device', 'cpu')}, running on {device.type}: "
                 f"random stream reseeded with seed·1000003 + step")
         log(f"resumed {ckpt_path} at step {step}")
+    elif a.init_from:
+        src = resolve_out(a.init_from)
+        ck = torch.load(src, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        init_note = f"weights of {a.init_from} (step {ck['step']}, {ck['settings'].get('prediction', 'epsilon')}-prediction)"
+        log(f"initialised from the {init_note}")
     _truncate_csv(csv_path, step)
 
     n_params = sum(p.numel() for p in model.parameters())
     training = lambda: {  # noqa: E731
         "steps": step, "batch_size": a.batch_size, "seed": a.seed, "dataset_size": a.dataset_size,
         "dataset_indices": list(meta["generator"]["splits"]["train"][:1]) + [a.dataset_size],
-        "augmentation": "random D4 (rotations by 90°, flips)", "loss": "MSE on epsilon, t ~ U{0..T-1}",
+        "augmentation": "random D4 (rotations by 90°, flips)", "loss": f"MSE on {a.prediction}, t ~ U{{0..T-1}}",
+        "initialised_from": a.init_from or None,
         "optimizer": "AdamW", "lr": a.lr, "warmup": a.warmup, "weight_decay": a.weight_decay,
         "grad_clip": a.grad_clip, "ema_rate": a.ema_rate, "ema_warmup": "min(rate, (1+step)/(10+step))",
         "parameters": n_params, "seconds": round(elapsed, 1), "device": str(device), "amp": a.amp,
@@ -288,7 +305,7 @@ def train(a, model_factory=build_unet, log=print) -> dict:
 
     data_np = datasets.training_set(a.prior, a.dataset_size, a.data_dir, a.processes, log=log)
     data = torch.from_numpy(np.array(data_np, dtype=np.float32, copy=True)).to(device)
-    loss_fn = diffusion.EpsilonLoss(a.noise_schedule, a.diffusion_steps, device)
+    loss_fn = diffusion.EpsilonLoss(a.noise_schedule, a.diffusion_steps, device, target=a.prediction)
     log(f"{a.prior}: {n_params:,} parameters, {len(data)} images, batch {a.batch_size}, "
         f"steps {step}→{a.steps}, device {device}, threads {torch.get_num_threads()}")
 

@@ -120,3 +120,24 @@ def test_time_limit_checkpoints_and_leaves_without_export(tmp_path, tiny_factory
     train.train(_args(tmp_path, 50, time_limit=1e-9), tiny_factory, log=lambda *a: None)
     ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert ck["step"] == 1 and not (tmp_path / "run" / "prior").exists()
+
+
+def test_v_target_is_exact_for_a_model_that_knows_it():
+    # x0 = 0: x_t = √(1−ᾱ) ε, so ε = x_t/√(1−ᾱ) and v = √ᾱ ε − √(1−ᾱ)·0 = √ᾱ/√(1−ᾱ) x_t;
+    # a "network" computing that has zero loss for its target and a clearly non-zero one for the other.
+    import diffusion
+    ab = torch.tensor(diffusion.alphas_cumprod("cosine", 1000), dtype=torch.float32)
+
+    def oracle(target):
+        def model(x, t):
+            a, b = ab[t].sqrt().view(-1, 1, 1, 1), (1 - ab[t]).sqrt().view(-1, 1, 1, 1)
+            return x / b if target == "epsilon" else a / b * x
+        return model
+
+    x0 = torch.zeros(64, 1, 8, 8)
+    for target, other in [("epsilon", "v"), ("v", "epsilon")]:
+        loss_fn = diffusion.EpsilonLoss("cosine", 1000, "cpu", target=target)
+        loss, _, _ = loss_fn(oracle(target), x0, torch.Generator().manual_seed(1))
+        wrong, _, _ = loss_fn(oracle(other), x0, torch.Generator().manual_seed(1))
+        assert loss.item() < 1e-8
+        assert wrong.item() > 1e-2
