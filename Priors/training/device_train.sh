@@ -30,12 +30,12 @@ export PYTHONUNBUFFERED=1
 python3 train.py --prior "$PRIOR" --out "runs/$NAME" --steps "${STEPS:-60000}" --seed 1 \
   --dataset-size "$SIZE" --processes 16 --batch-size "${BATCH:-128}" \
   --num-channels 32 --num-res-blocks "$RES" --channel-mult 1,2,2,2 --attention-resolutions "$ATTN" --num-heads 4 \
-  --lr 2e-4 --warmup 500 --ema-rate 0.9995 --grad-clip 1 --amp bf16 \
+  --lr 2e-4 --warmup 500 --ema-rate 0.9995 --grad-clip 1 --prediction v --amp bf16 \
   --log-every 200 --checkpoint-every 2000 --device cuda --time-limit "${TIME_LIMIT:-480}" "$@"
 python3 train.py --prior "$PRIOR" --out "runs/$NAME" --steps "${STEPS:-60000}" --seed 1 \
   --dataset-size "$SIZE" --batch-size "${BATCH:-128}" \
   --num-channels 32 --num-res-blocks "$RES" --channel-mult 1,2,2,2 --attention-resolutions "$ATTN" --num-heads 4 \
-  --lr 2e-4 --warmup 500 --ema-rate 0.9995 --grad-clip 1 --device cuda --export-only
+  --lr 2e-4 --warmup 500 --ema-rate 0.9995 --grad-clip 1 --prediction v --device cuda --export-only
 if [ -n "${OUT:-}" ]; then
   cp "runs/$NAME/prior/config.json" "runs/$NAME/prior/weights.safetensors" "runs/$NAME/loss.csv" "$OUT"/
   split -b 15M -d "runs/$NAME/checkpoint.pt" "$OUT/checkpoint.pt.part-"

@@ -283,7 +283,8 @@ def train(a, model_factory=build_unet, log=print) -> dict:
         ema.load_state_dict(ck["ema"])
         init_note = f"weights of {a.init_from} (step {ck['step']}, {ck['settings'].get('prediction', 'epsilon')}-prediction)"
         log(f"initialised from the {init_note}")
-    _truncate_csv(csv_path, step)
+    if not a.export_only:   # an export beside a running training must not touch its loss curve
+        _truncate_csv(csv_path, step)
 
     n_params = sum(p.numel() for p in model.parameters())
     training = lambda: {  # noqa: E731

@@ -5,7 +5,7 @@
 # Not started by anyone automatically: it takes ~18 hours of the 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")"
-exec python3 train.py --prior radio --out runs/radio-sky-64 --steps "${STEPS:-30000}" --seed 1 \
+exec python3 train.py --prior radio --out runs/radio-sky-64 --prediction v --steps "${STEPS:-30000}" --seed 1 \
   --dataset-size 20000 --batch-size 16 \
   --num-channels 32 --num-res-blocks 1 --channel-mult 1,2,2,2 --attention-resolutions 8 --num-heads 4 \
   --lr 2e-4 --warmup 500 --ema-rate 0.999 --grad-clip 1 \
