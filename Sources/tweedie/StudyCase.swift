@@ -40,18 +40,8 @@ struct StudyCase {
             throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "belongs to a radio case; add uv: (an antenna configuration) or remove it")
         }
         // Truth: image `truth` of the truths cube, unit flux in flux_band → scaled.
-        guard let truthsPath = context.spec.truths else {
-            throw TweedieError.invalidInput(what: "study spec", problem: "needs truths: a FITS cube of truth images on the prior grid")
-        }
-        let cube = try FITSReader.read(context.resolve(truthsPath))
-        let t = Int(try number("truth") ?? 0)
-        guard t >= 0, t < cube.count else {
-            throw TweedieError.invalidInput(what: "study parameter truth", problem: "index \(t) outside the truths cube (\(cube.count) images)")
-        }
-        let shape = cube.shape, per = shape.count
-        var truth = ImageBatch(count: 1, shape: shape)
-        truth.data = Array(cube.data[(t * per)..<((t + 1) * per)])
-        truth.bands = cube.bands
+        var truth = try selectedTruth(describing: "a FITS cube of truth images on the prior grid")
+        let cube = truth, shape = truth.shape, t = Int(try number("truth") ?? 0)
         let band = string("flux_band") ?? (cube.bands.contains("r") ? "r" : cube.bands.first ?? "")
         let bandIndex = cube.bands.firstIndex(of: band) ?? 0
         // Scale: with magnitude or flux, the truth's flux_band total becomes that flux, and the true
@@ -164,6 +154,23 @@ struct StudyCase {
                                    "snr": snr, "true_flux": flux ?? scale, "true_flux_scale": scale]
         return Inputs(truth: truthPath, observation: obsPath, spec: specPath,
                       sigma: sig.map { String($0) }.joined(separator: ","), flux: scale, metadata: meta)
+    }
+
+    /// Image `truth` (default 0) of the spec's truths cube, as a batch of one (bands kept).
+    func selectedTruth(describing what: String) throws -> ImageBatch {
+        guard let truthsPath = context.spec.truths else {
+            throw TweedieError.invalidInput(what: "study spec", problem: "needs truths: \(what)")
+        }
+        let cube = try FITSReader.read(context.resolve(truthsPath))
+        let t = Int(try number("truth") ?? 0)
+        guard t >= 0, t < cube.count else {
+            throw TweedieError.invalidInput(what: "study parameter truth", problem: "index \(t) outside the truths cube (\(cube.count) images)")
+        }
+        let per = cube.shape.count
+        var truth = try ImageBatch(count: 1, shape: cube.shape, data: Array(cube.data[(t * per)..<((t + 1) * per)]))
+        truth.bands = cube.bands
+        truth.header = cube.header
+        return truth
     }
 
     func samplerArguments(trueFlux: Double) throws -> [String] {

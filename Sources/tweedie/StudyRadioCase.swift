@@ -29,25 +29,18 @@ extension StudyCase {
         for k in ["magnitude", "flux", "redshift", "pixel_scale", "bands", "psf", "sigma"] where parameters[k] != nil {
             throw TweedieError.invalidInput(what: "study parameter \(k)", problem: "does not apply to a radio case (uv:); the truths are skies in Jy/px and the noise is noise_rms")
         }
-        guard let truthsPath = context.spec.truths else {
-            throw TweedieError.invalidInput(what: "study spec", problem: "needs truths: a FITS cube of sky models (Jy/px) on the prior grid")
-        }
-        let cube = try FITSReader.read(context.resolve(truthsPath))
-        let t = Int(try number("truth") ?? 0)
-        guard t >= 0, t < cube.count else {
-            throw TweedieError.invalidInput(what: "study parameter truth", problem: "index \(t) outside the truths cube (\(cube.count) images)")
-        }
-        let shape = cube.shape, per = shape.count
+        let selected = try selectedTruth(describing: "a FITS cube of sky models (Jy/px) on the prior grid")
+        let shape = selected.shape
         guard shape.channels == 1, shape.height == shape.width else {
             throw TweedieError.shapeMismatch(what: "truths cube (radio)", expected: "square single-channel skies", got: "\(shape)")
         }
-        let truth = try ImageBatch(count: 1, shape: shape, data: Array(cube.data[(t * per)..<((t + 1) * per)]), unit: "Jy/pixel")
+        let truth = try ImageBatch(count: 1, shape: shape, data: selected.data, unit: "Jy/pixel")
         let truthPath = dir.appendingPathComponent("truth.fits").path
         try FITSWriter.write(truth, to: truthPath)
 
         // Operator spec: the prior grid (from the cube) and the uv step.
         let prior = try SamplingPrior.resolve(context.priorArgument)
-        let scale = try radioPixelScale(cube.header, prior: prior)
+        let scale = try radioPixelScale(selected.header, prior: prior)
         guard let dec = try number("declination") else {
             throw TweedieError.invalidInput(what: "study parameter declination", problem: "a radio case needs the source declination (degrees)")
         }
@@ -84,7 +77,7 @@ extension StudyCase {
         try FITSWriter.write(hdus: try VisibilityObservation.hdus(sim.noisy, step: step, noise: noise), to: obsPath)
 
         let geometry = try RadioCaseGeometry(step: step, noise: noise)
-        let sources = try trueSources(t)
+        let sources = try trueSources(Int(try number("truth") ?? 0))
         let meta: [String: Any] = ["n_true_sources": sources.count, "true_flux": sources.reduce(0) { $0 + $1.flux },
                                    "image_rms": geometry.imageRMS, "beam_major": geometry.beam.majorFWHM * scale,
                                    "beam_minor": geometry.beam.minorFWHM * scale, "uv_cells": step.grid.cellCount,
