@@ -5,6 +5,7 @@
 #   2. the prior variance map from N unconditional samples drawn by Tweedie in Swift
 #      (`tweedie prior variance`, written into the directory and recorded in config.json);
 #   3. a PNG grid of 64 unconditional samples drawn by Tweedie, and one of 64 training images;
+#   1b. the PyTorch parity fixture of those weights (parity_fixture.py → parity.safetensors);
 #   4. (galaxy prior) ≥ 500 Tweedie samples vs 500 held-out generator galaxies:
 #      evaluate_galaxy.py → evaluation.json (KS D per statistic).
 # Usage: Priors/training/finalize_prior.sh galaxy|radio [VARIANCE_SAMPLES] [EVAL_SAMPLES] [STEPS]
@@ -36,6 +37,9 @@ fi
 mkdir -p "$DEST"
 cp "$EXPORTED/config.json" "$EXPORTED/weights.safetensors" "$EXPORTED/loss.csv" "$DEST/"
 $B prior info "$DEST"
+
+echo "== PyTorch parity fixture of the shipped weights (Tests/TweediePriorsTests/ShippedPriorParityTests.swift)"
+python3 $T/parity_fixture.py "$DEST"
 
 echo "== variance map from $NVAR samples ($STEPS DDPM steps)"
 $B prior variance --prior "$DEST" --samples "$NVAR" --steps "$STEPS" --batch 8 --seed 7

@@ -8,7 +8,10 @@ The input is seeded and independent of the weights: x ~ N(0, 1) from torch.Gener
 rounding; Tweedie's float32 engine must match it to 1e-4 relative (‖Δ‖/‖ref‖).
 
 Writes <prior>/parity.safetensors with tensors `input` (float32), `timesteps` (int64) and
-`output` (float64), metadata naming this script.
+`output` (float64), metadata naming this script and the SHA-256 of the weights file it was made
+from (`weights_sha256`): the Swift test (Tests/TweediePriorsTests/ShippedPriorParityTests.swift)
+refuses a fixture made from other weights, so rerun this script whenever the weights change
+(finalize_prior.sh does).
 Usage: python parity_fixture.py Priors/Models/galaxy-gri-64
 """
 
@@ -49,12 +52,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="PyTorch parity fixture for a prior directory.")
     ap.add_argument("prior")
     a = ap.parse_args(argv)
+    import hashlib
     from safetensors.torch import save_file
     x, t, out = reference(a.prior)
+    weights = os.path.join(a.prior, json.load(open(os.path.join(a.prior, "config.json"))).get("weights", "weights.safetensors"))
+    with open(weights, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
     path = os.path.join(a.prior, "parity.safetensors")
     save_file({"input": x.contiguous(), "timesteps": t.contiguous(), "output": out.contiguous()}, path + ".tmp",
               metadata={"source": "Priors/training/parity_fixture.py", "seed": str(SEED),
-                        "note": "output in float64 from the float32 weights"})
+                        "note": "output in float64 from the float32 weights", "weights_sha256": sha})
     os.replace(path + ".tmp", path)
     print(f"wrote {path}: input {tuple(x.shape)}, timesteps {TIMESTEPS}, |output| rms {out.pow(2).mean().sqrt():.4g}")
     return 0
