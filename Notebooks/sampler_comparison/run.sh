@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DPS against split-Gibbs on the neural galaxy prior and the demo observation (issue 8, "the same
+# DPS against split-Gibbs and SMC on the neural galaxy prior and the demo observation (issue 8, "the same
 # comparison on the neural galaxy prior"): the same observation, truth, σ, flux scale, seed and
 # sample count for each sampler; then compare.py draws the mean, std and variance-ratio maps side
 # by side and tabulates the scores of each run's summary.json.
@@ -41,8 +41,11 @@ run dps --sampler dps --steps 100 --batch 8
 # Split-Gibbs: 30 annealing iterations from ρ = 1 (≈ 3× the prior's largest pixel std in network
 # units) down to the schedule's t = 0 level, ≤ 20 network calls per prior step.
 run split-gibbs --sampler split-gibbs --gibbs-iterations 30 --gibbs-rho-max 1 --gibbs-prior-steps 20 --batch 8
-for name in dps split-gibbs; do
+# SMC over the same annealing: one population of N particles (the N samples), so its samples are
+# correlated by resampling (README, "SMC over the annealing").
+run smc --sampler smc --particles "$N" --gibbs-iterations 30 --gibbs-rho-max 1 --gibbs-prior-steps 20 --batch 8
+for name in dps split-gibbs smc; do
   mkdir -p "$OUT/$name"
   cp "$WORK/$name/summary.json" "$WORK/$name/preview.png" "$OUT/$name/"
 done
-python3 Notebooks/sampler_comparison/compare.py "$P/demo/truth.fits" "$OUT" "$WORK/dps" "$WORK/split-gibbs"
+python3 Notebooks/sampler_comparison/compare.py "$P/demo/truth.fits" "$OUT" "$WORK/dps" "$WORK/split-gibbs" "$WORK/smc"
