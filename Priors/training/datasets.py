@@ -37,9 +37,13 @@ def prior_metadata(prior: str) -> dict:
             "pixel_scale": g.PIXEL_SCALE_KPC,
             "pixel_scale_unit": "kpc/px",
             "flux_unit": "normalised: the r-band stamp sums to 1 (per-image normalisation)",
-            # The data's range in network space (u ≥ −1 as x ≥ 0; the brightest training pixel has
-            # u ≈ 0.97): DPS clips x̂0 to it by default, as improved-diffusion's clip_denoised.
-            "x0_clip": [-1.0, 1.2],
+            # A safety bound around the data's range in network space (u ≥ −1 as x ≥ 0; the
+            # brightest training pixel has u ≈ 0.97), applied to x̂0 by DPS and unconditional
+            # sampling as improved-diffusion's clip_denoised. The lower bound sits below −1 on
+            # purpose: clipping at exactly the empty sky's value cuts only negative errors, which
+            # biased the background upwards (session 2) and made DPS diverge on the demo (reduced
+            # χ² 623 with the step-1,250 weights, session 4).
+            "x0_clip": [-1.2, 1.2],
             "pixel_transform": g.pixel_transform_config(),
             "image_centre": "pixel (32, 32), 0-based; galaxies shifted by U(-3, 3) px per axis",
             "generator": {"module": "galaxies.py", "version": g.GENERATOR_VERSION,
@@ -54,7 +58,7 @@ def prior_metadata(prior: str) -> dict:
             "pixel_scale": r.PIXEL_SCALE_ARCSEC,
             "pixel_scale_unit": "arcsec/px",
             "flux_unit": "Jy/pixel",
-            "x0_clip": [-1.0, 1.0],
+            "x0_clip": [-1.2, 1.2],  # as the galaxy prior's: a bound around [−1, 0.92]
             "pixel_transform": r.pixel_transform_config(),
             "generator": {"module": "radio_skies.py", "version": r.GENERATOR_VERSION,
                           "namespace": r.NAMESPACE, "splits": r.SPLITS},

@@ -35,6 +35,19 @@ if [ -z "${EXPORTED:-}" ]; then
   EXPORTED=$T/runs/$NAME/prior
 fi
 mkdir -p "$DEST"
+# ζ per step count (prior.dps_guidance) is tuned on the demo, not by training: keep the
+# destination's table when the export has none, and say that it needs retuning for new weights.
+python3 - "$EXPORTED/config.json" "$DEST/config.json" <<'PY'
+import json, os, sys
+new_path, old_path = sys.argv[1:3]
+new = json.load(open(new_path))
+if os.path.exists(old_path):
+    old = json.load(open(old_path)).get("prior", {})
+    if "dps_guidance" in old and "dps_guidance" not in new.get("prior", {}):
+        new.setdefault("prior", {})["dps_guidance"] = old["dps_guidance"]
+        print(f"kept dps_guidance {old['dps_guidance']} from the previous config: retune ζ on the demo for these weights")
+json.dump(new, open(new_path, "w"), indent=1)
+PY
 cp "$EXPORTED/config.json" "$EXPORTED/weights.safetensors" "$EXPORTED/loss.csv" "$DEST/"
 $B prior info "$DEST"
 
