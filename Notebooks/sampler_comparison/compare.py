@@ -43,21 +43,26 @@ def load(run: Path) -> dict:
     }
 
 
-def radial_median(vr: np.ndarray, width: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    """Median of the band-stacked map in annuli of `width` px around the image centre."""
-    n = vr.shape[-1]
+def radial_profile(cube: np.ndarray, width: float, statistic) -> tuple[np.ndarray, np.ndarray]:
+    """`statistic` of the finite values of a [band][y][x] cube in annuli of `width` px around the
+    image centre, all bands together: (annulus centres, values)."""
+    n = cube.shape[-1]
     y, x = np.mgrid[:n, :n]
     r = np.hypot(x - (n - 1) / 2, y - (n - 1) / 2)
     edges = np.arange(0, r.max() + width, width)
     centres, values = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        ring = (r >= lo) & (r < hi)
-        v = vr[:, ring].ravel()
+        v = cube[:, (r >= lo) & (r < hi)].ravel().astype(float)
         v = v[np.isfinite(v)]
         if v.size:
             centres.append((lo + hi) / 2)
-            values.append(np.median(v))
+            values.append(statistic(v))
     return np.array(centres), np.array(values)
+
+
+def radial_median(vr: np.ndarray, width: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Median variance ratio in 2-px annuli."""
+    return radial_profile(vr, width, np.median)
 
 
 def radial_coverage(run: dict, truth: np.ndarray, level: float = 0.68, width: float = 4.0):
@@ -67,17 +72,7 @@ def radial_coverage(run: dict, truth: np.ndarray, level: float = 0.68, width: fl
 
     z = norm.ppf(0.5 + level / 2)
     inside = np.abs(truth - run["mean"]) <= z * run["std"]
-    n = truth.shape[-1]
-    y, x = np.mgrid[:n, :n]
-    r = np.hypot(x - (n - 1) / 2, y - (n - 1) / 2)
-    edges = np.arange(0, r.max() + width, width)
-    centres, values = [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        ring = (r >= lo) & (r < hi)
-        if ring.any():
-            centres.append((lo + hi) / 2)
-            values.append(inside[:, ring].mean())
-    return np.array(centres), np.array(values)
+    return radial_profile(inside, width, np.mean)
 
 
 def scores_row(run: dict) -> dict:
