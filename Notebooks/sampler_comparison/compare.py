@@ -137,7 +137,7 @@ def main(argv: list[str]) -> None:
     axes[0, 1].axis("off")
     cov = axes[0, 2]
     prof = axes[0, 3]
-    for i, run in enumerate(runs, start=1):
+    for i, (run, row) in enumerate(zip(runs, rows), start=1):
         s = run["summary"]["scores"]
         axes[i, 0].imshow(stretch(run["mean"][R_BAND]), origin="lower", cmap="gray", vmin=0, vmax=1)
         axes[i, 0].set_title(f"{run['name']}: mean (r)")
@@ -158,7 +158,6 @@ def main(argv: list[str]) -> None:
         r, c = radial_coverage(run, truth)
         cov.plot(r, c, marker="o", ms=3, label=run["name"])
         axes[i, 3].axis("off")
-        row = scores_row(run)
         axes[i, 3].text(0, 0.95, "\n".join([
             f"reduced χ² of mean   {row['chi2_mean']:.3f}",
             f"per-sample χ² (med.) {row['chi2_samples_median']:.3f}",

@@ -2,10 +2,10 @@
 # Turns a training run into the bundled prior directory Priors/Models/<name>/ (issue 6 item 5):
 #   1. exports the run's EMA weights (train.py --export-only) into the model directory
 #      (config.json, weights.safetensors, loss.csv);
+#   1b. the PyTorch parity fixture of those weights (parity_fixture.py → parity.safetensors);
 #   2. the prior variance map from N unconditional samples drawn by Tweedie in Swift
 #      (`tweedie prior variance`, written into the directory and recorded in config.json);
 #   3. a PNG grid of 64 unconditional samples drawn by Tweedie, and one of 64 training images;
-#   1b. the PyTorch parity fixture of those weights (parity_fixture.py → parity.safetensors);
 #   4. (galaxy prior) ≥ 500 Tweedie samples vs 500 held-out generator galaxies:
 #      evaluate_galaxy.py → evaluation.json (KS D per statistic).
 # Usage: Priors/training/finalize_prior.sh galaxy|radio [VARIANCE_SAMPLES] [EVAL_SAMPLES] [STEPS]
