@@ -6,8 +6,8 @@
 #   2. the prior variance map from N unconditional samples drawn by Tweedie in Swift
 #      (`tweedie prior variance`, written into the directory and recorded in config.json);
 #   3. a PNG grid of 64 unconditional samples drawn by Tweedie, and one of 64 training images;
-#   4. (galaxy prior) ≥ 500 Tweedie samples vs 500 held-out generator galaxies:
-#      evaluate_galaxy.py → evaluation.json (KS D per statistic).
+#   4. ≥ 500 Tweedie samples vs 500 held-out generator images: evaluate_galaxy.py or
+#      evaluate_radio.py → evaluation.json (KS D per statistic).
 # Usage: Priors/training/finalize_prior.sh galaxy|radio [VARIANCE_SAMPLES] [EVAL_SAMPLES] [STEPS]
 # (the run is the one of train_galaxy.sh / train_radio.sh, exported with their settings).
 # Run from the repository root after `swift build -c release`. DEST=dir overrides the destination;
@@ -35,17 +35,19 @@ if [ -z "${EXPORTED:-}" ]; then
   EXPORTED=$T/runs/$NAME/prior
 fi
 mkdir -p "$DEST"
-# ζ per step count (prior.dps_guidance) is tuned on the demo, not by training: keep the
-# destination's table when the export has none, and say that it needs retuning for new weights.
+# ζ per step count (prior.dps_guidance) and the split-Gibbs settings (prior.split_gibbs) are tuned
+# on the demo, not by training: keep the destination's when the export has none, and say that
+# they need retuning for new weights.
 python3 - "$EXPORTED/config.json" "$DEST/config.json" <<'PY'
 import json, os, sys
 new_path, old_path = sys.argv[1:3]
 new = json.load(open(new_path))
 if os.path.exists(old_path):
     old = json.load(open(old_path)).get("prior", {})
-    if "dps_guidance" in old and "dps_guidance" not in new.get("prior", {}):
-        new.setdefault("prior", {})["dps_guidance"] = old["dps_guidance"]
-        print(f"kept dps_guidance {old['dps_guidance']} from the previous config: retune ζ on the demo for these weights")
+    for key in ("dps_guidance", "split_gibbs"):
+        if key in old and key not in new.get("prior", {}):
+            new.setdefault("prior", {})[key] = old[key]
+            print(f"kept {key} {old[key]} from the previous config: retune it on the demo for these weights")
 json.dump(new, open(new_path, "w"), indent=1)
 PY
 cp "$EXPORTED/config.json" "$EXPORTED/weights.safetensors" "$EXPORTED/loss.csv" "$DEST/"
@@ -76,12 +78,13 @@ print("wrote", out, "(left: 64 Tweedie samples; right: 64 training images; same 
 PY
 )
 
-if [ "$PRIOR" = galaxy ] && [ "$NEVAL" -gt 0 ]; then
-  echo "== evaluation: $NEVAL Tweedie samples vs $NEVAL held-out galaxies"
+if [ "$NEVAL" -gt 0 ]; then
+  echo "== evaluation: $NEVAL Tweedie samples vs $NEVAL held-out generator images"
   $B prior sample --prior "$DEST" --samples "$NEVAL" --steps "${EVAL_STEPS:-$STEPS}" --batch 8 --seed 12 --space physical \
     -o /tmp/$NAME-eval.fits
-  python3 $T/galaxies.py --split heldout --count "$NEVAL" --out /tmp/$NAME-heldout.npy
-  (cd $T && python3 evaluate_galaxy.py /tmp/$NAME-eval.fits /tmp/$NAME-heldout.npy --processes 2 \
+  if [ "$PRIOR" = galaxy ]; then GEN=galaxies.py; EVAL=evaluate_galaxy.py; else GEN=radio_skies.py; EVAL=evaluate_radio.py; fi
+  python3 $T/$GEN --split heldout --count "$NEVAL" --out /tmp/$NAME-heldout.npy
+  (cd $T && python3 $EVAL /tmp/$NAME-eval.fits /tmp/$NAME-heldout.npy --processes 2 \
      --json "$DEST/evaluation.json" | tee "$DEST/evaluation.txt")
 fi
 echo "done: $DEST"

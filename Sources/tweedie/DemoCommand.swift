@@ -30,7 +30,7 @@ struct DemoCommand: TweedieCommand {
     @Option(help: "Samples per batch.")
     var batch: Int = DemoCommand.defaultBatch
 
-    @Option(help: "Sampler: dps, or split-gibbs (30 iterations from ρ = 1, ≤ 20 prior steps: about 4× DPS's time, calibrated).")
+    @Option(help: "Sampler: dps, or split-gibbs (the prior's split_gibbs settings: 30 iterations from ρ = 1, ≤ 20 prior steps; about 4× DPS's time, calibrated).")
     var sampler: String = DemoCommand.defaultSampler
 
     @Option(help: "Random seed.")
@@ -66,12 +66,6 @@ struct DemoCommand: TweedieCommand {
                     "--flux-scale", try demoFlux(demo),
                     "--sampler", sampler, "--samples", "\(samples)", "--steps", "\(steps)", "--batch", "\(batch)",
                     "--seed", "\(seed)", "-o", output]
-        if sampler == "split-gibbs" {
-            // Settings of the neural comparison (README, "On the neural galaxy prior"): ρ starts at
-            // 1, a few times the prior's largest pixel std in network units (0.27), not the analytic
-            // preset's 10; ≤ 20 network calls per prior step.
-            args += ["--gibbs-iterations", "30", "--gibbs-rho-max", "1", "--gibbs-prior-steps", "20"]
-        }
         if quiet { args.append("--quiet") }
         if !quiet { printNote("tweedie demo = tweedie sample " + args.joined(separator: " ")) }
         let cmd = try SampleCommand.parse(args)

@@ -192,15 +192,13 @@ struct PosteriorSetup {
                                      settings: DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1))
             evaluations = 2 * o.steps
         case "smc":
-            let gibbs = SplitGibbsSettings(iterations: o.gibbsIterations, rhoMax: o.gibbsRhoMax, priorSteps: o.gibbsPriorSteps)
             let m = try SMCSplitGibbsSampler(prior: prior.denoiser, problem: problem,
-                                             settings: SMCSettings(gibbs: gibbs, particles: o.particles))
+                                             settings: SMCSettings(gibbs: o.gibbsSettings(prior: prior), particles: o.particles))
             evaluations = m.kernel.networkEvaluationsPerSample + m.initialGridCount
             sampler = m
         default:
             let g = try SplitGibbsSampler(prior: prior.denoiser, problem: problem,
-                                          settings: SplitGibbsSettings(iterations: o.gibbsIterations, rhoMax: o.gibbsRhoMax,
-                                                                       priorSteps: o.gibbsPriorSteps))
+                                          settings: o.gibbsSettings(prior: prior))
             evaluations = g.networkEvaluationsPerSample
             sampler = g
         }

@@ -91,19 +91,31 @@ struct SampleCommand: TweedieCommand {
     @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS); default the prior's declared range (x0_clip in its config), 'none' to disable.")
     var clip: String?
 
-    @Option(name: .customLong("gibbs-iterations"), help: "Split-Gibbs / SMC annealing iterations (default: the calibrated preset; smc: 60).")
-    var gibbsIterationsOption: Int?
-    var gibbsIterations: Int { gibbsIterationsOption ?? (sampler == "smc" ? 60 : SplitGibbsSettings.calibrated.iterations) }
+    @Option(name: .customLong("gibbs-iterations"),
+            help: "Split-Gibbs / SMC annealing iterations (default: the prior's split_gibbs settings, else the analytic-oracle preset, 30; smc: 60).")
+    var gibbsIterations: Int?
 
     @Option(help: "SMC particles per population (--sampler smc); --samples is rounded up to whole populations' worth of work, and the first --samples are kept.")
     var particles: Int = 64
 
-    @Option(name: .customLong("gibbs-prior-steps"), help: "Split-Gibbs network calls per prior step (at most).")
-    var gibbsPriorSteps: Int = SplitGibbsSettings.calibrated.priorSteps
+    @Option(name: .customLong("gibbs-prior-steps"),
+            help: "Split-Gibbs network calls per prior step, at most (default: the prior's split_gibbs settings, else 100).")
+    var gibbsPriorSteps: Int?
 
     @Option(name: .customLong("gibbs-rho-max"),
-            help: "Split-Gibbs starting coupling ρ (network units); should exceed the prior's pixel std (default: the calibrated preset, 10).")
-    var gibbsRhoMax: Double = SplitGibbsSettings.calibrated.rhoMax
+            help: "Split-Gibbs starting coupling ρ (network units); should exceed the prior's pixel std (default: the prior's split_gibbs settings, else the analytic-oracle preset, 10).")
+    var gibbsRhoMax: Double?
+
+    /// The split-Gibbs / SMC settings of this run: each option given wins; otherwise the prior's
+    /// own (config `prior.split_gibbs`, tuned on its demo observation); otherwise the preset that
+    /// met the analytic-oracle calibration targets. SMC anneals over 60 iterations unless told.
+    func gibbsSettings(prior: SamplingPrior) -> SplitGibbsSettings {
+        let base = prior.splitGibbs ?? SplitGibbsSettings.calibrated
+        return SplitGibbsSettings(iterations: gibbsIterations ?? (sampler == "smc" ? 60 : base.iterations),
+                                  rhoMax: gibbsRhoMax ?? base.rhoMax,
+                                  priorSteps: gibbsPriorSteps ?? base.priorSteps,
+                                  finalIterations: base.finalIterations)
+    }
 
     @Option(name: .customLong("aperture-radius"), help: "Radius (prior pixels) of the variance-ratio aperture. Default n·30/256.")
     var apertureRadius: Double?

@@ -17,6 +17,9 @@ struct SamplingPrior {
     var variance: (values: [Float], space: VarianceSpace)?
     var meanPhysical: [Float]?
     var guidanceTable: [Int: Double]
+    /// Split-Gibbs settings recommended in the prior's config (`"split_gibbs": {"iterations": 30,
+    /// "rho_max": 1, "prior_steps": 20}`), tuned on its demo observation; nil: none declared.
+    var splitGibbs: SplitGibbsSettings?
     /// The prior's range in network space for clipping x̂0 (config "x0_clip": [lo, hi]), if declared.
     var x0Clip: (Float, Float)?
     var provenance: [String: String]
@@ -54,6 +57,22 @@ struct SamplingPrior {
         if case let .object(o)? = c.otherPriorKeys["dps_guidance"] {
             for (k, v) in o { if let n = Int(k), case let .number(z) = v { table[n] = z } }
         }
+        var gibbs: SplitGibbsSettings? = nil
+        if case let .object(o)? = c.otherPriorKeys["split_gibbs"] {
+            func number(_ key: String) throws -> Double? {
+                guard let v = o[key] else { return nil }
+                guard case let .number(x) = v, x.isFinite, x > 0 else {
+                    throw TweedieError.invalidInput(what: "\(path)/config.json prior.split_gibbs.\(key)",
+                                                    problem: "must be a positive number; fix the prior's config")
+                }
+                return x
+            }
+            let preset = SplitGibbsSettings.calibrated
+            gibbs = SplitGibbsSettings(iterations: try number("iterations").map { Int($0) } ?? preset.iterations,
+                                       rhoMax: try number("rho_max") ?? preset.rhoMax,
+                                       priorSteps: try number("prior_steps").map { Int($0) } ?? preset.priorSteps,
+                                       finalIterations: preset.finalIterations)
+        }
         var clip: (Float, Float)? = nil
         if case let .array(a)? = c.otherPriorKeys["x0_clip"], a.count == 2, case let .number(lo) = a[0], case let .number(hi) = a[1], lo < hi {
             clip = (Float(lo), Float(hi))
@@ -61,7 +80,7 @@ struct SamplingPrior {
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"
         return SamplingPrior(denoiser: den, name: c.name, source: path, isAnalytic: false,
                              pixelScale: (c.pixelScale.value, c.pixelScale.unit.rawValue), variance: variance,
-                             meanPhysical: mean, guidanceTable: table, x0Clip: clip,
+                             meanPhysical: mean, guidanceTable: table, splitGibbs: gibbs, x0Clip: clip,
                              provenance: ["name": c.name, "path": path, "sha256": sha, "architecture": c.architectureSummary,
                                           "pixel_transform": c.pixelTransform.description,
                                           "pixel_scale": c.pixelScale.description,
@@ -104,7 +123,7 @@ struct SamplingPrior {
         let t = prior.pixelTransform
         return SamplingPrior(denoiser: prior, name: text, source: text, isAnalytic: true, pixelScale: nil,
                              variance: (variance.map { Float($0) }, .network),
-                             meanPhysical: mean.map { t.toPhysical(Float($0)) }, guidanceTable: [:], x0Clip: nil,
+                             meanPhysical: mean.map { t.toPhysical(Float($0)) }, guidanceTable: [:], splitGibbs: nil, x0Clip: nil,
                              provenance: ["name": text, "kind": "analytic", "summary": prior.summary,
                                           "variance_map": how])
     }

@@ -224,4 +224,46 @@ import TweediePriors
         let left = (try? FileManager.default.contentsOfDirectory(atPath: path("nan"))) ?? []
         #expect(Set(left).isSubset(of: ["checkpoint.json", "run.json"]), "left: \(left)")
     }
+
+    /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
+    /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
+    /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).
+    @Test func splitGibbsSettingsComeFromThePriorConfig() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
+        let configURL = URL(fileURLWithPath: prior + "/config.json")
+        func setSplitGibbs(_ value: [String: Any]) throws {
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            var p = try #require(config["prior"] as? [String: Any])
+            p["split_gibbs"] = value
+            config["prior"] = p
+            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        }
+        try setSplitGibbs(["iterations": 3, "rho_max": 0.5, "prior_steps": 4])
+        var obs = ImageBatch(count: 1, shape: ImageShape(channels: 3, height: 32, width: 32))
+        obs.data = SampleStream(seed: 5, index: 0).normals(obs.data.count).map { 0.5 + 0.1 * $0 }
+        try FITSWriter.write(obs, to: dir.appendingPathComponent("obs.fits").path)
+        try Self.specText.write(to: dir.appendingPathComponent("spec.yaml"), atomically: true, encoding: .utf8)
+        func run(_ out: String, _ extra: [String] = []) throws -> CLIResult {
+            try CLIRunner.run(["sample", "--prior", prior, "--observation", dir.appendingPathComponent("obs.fits").path,
+                               "--spec", dir.appendingPathComponent("spec.yaml").path, "--sigma", "0.1", "--flux-scale", "1",
+                               "--sampler", "split-gibbs", "--samples", "1", "--quiet", "-o", dir.appendingPathComponent(out).path] + extra)
+        }
+        func settings(_ out: String) throws -> String {
+            let run = try #require(try Self.summary(dir.appendingPathComponent(out))["run"] as? [String: Any])
+            return try #require(run["samplerSettings"] as? String)
+        }
+        let fromConfig = try run("config")
+        #expect(fromConfig.status == 0, "\(fromConfig)")
+        let a = try settings("config")
+        #expect(a.contains("ρ from 0.5 ") && a.contains("≤ 4 prior steps"), "\(a)")
+        let overridden = try run("options", ["--gibbs-rho-max", "0.25", "--gibbs-prior-steps", "2"])
+        #expect(overridden.status == 0, "\(overridden)")
+        let b = try settings("options")
+        #expect(b.contains("ρ from 0.25 ") && b.contains("≤ 2 prior steps"), "\(b)")
+        try setSplitGibbs(["iterations": 3, "rho_max": -1])
+        let bad = try run("bad")
+        #expect(bad.status != 0 && bad.stderr.contains("prior.split_gibbs.rho_max") && bad.stderr.contains("positive"), "\(bad)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad").path))
+    }
 }
