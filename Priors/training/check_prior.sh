@@ -7,8 +7,8 @@
 # ≥ 500 samples — with N = 64 each D carries ≈ ±0.08 of sampling noise, so this tracks the trend.
 # Usage (repository root, after `swift build -c release`):
 #   bash Priors/training/check_prior.sh galaxy|radio [N]
-# Outputs in Priors/training/runs/<run>/checks/step-<S>.{fits,txt}; the held-out set is cached
-# there as heldout500.npy.
+# Outputs in Priors/training/runs/<run>/checks/step-<S>.{fits,txt}; the held-out set and its
+# statistics are cached there (heldout500.npy, heldout500.npy.stats.json).
 set -euo pipefail
 PRIOR=${1:?galaxy or radio}
 N=${2:-64}
@@ -26,4 +26,4 @@ mkdir -p "$RUN/checks"
 [ -f "$RUN/checks/heldout500.npy" ] || python3 "$GEN" --split heldout --count 500 --out "$RUN/checks/heldout500.npy"
 "$ROOT/.build/release/tweedie" prior sample --prior "$RUN/prior" --samples "$N" --steps 100 --batch 8 --seed 12 \
   --space physical -o "$RUN/checks/step-$STEP.fits"
-python3 "$EVAL" "$RUN/checks/step-$STEP.fits" "$RUN/checks/heldout500.npy" --processes 2 | tee "$RUN/checks/step-$STEP.txt"
+python3 "$EVAL" "$RUN/checks/step-$STEP.fits" "$RUN/checks/heldout500.npy" --processes 2 --cache-b | tee "$RUN/checks/step-$STEP.txt"

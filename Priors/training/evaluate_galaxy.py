@@ -169,14 +169,22 @@ def main(argv=None) -> int:
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--no-bt", action="store_true", help="skip the (slow) bulge + disk decomposition")
     ap.add_argument("--json", help="write the statistics and KS table here")
+    ap.add_argument("--cache-b", action="store_true",
+                    help="keep B's statistics beside it (B.stats.json, keyed by B's SHA-256) and reuse them")
     a = ap.parse_args(argv)
-    sets = []
-    for p in (a.a, a.b):
+
+    def images(p):
         x = evaluation.load_images(p, 3)
-        if a.space == "network":
-            x = galaxies.to_physical(x)
-        sets.append(x)
-    stats = [measure_set(x, a.processes, not a.no_bt) for x in sets]
+        return galaxies.to_physical(x) if a.space == "network" else x
+
+    def measure(x):
+        return measure_set(x, a.processes, not a.no_bt)
+
+    settings = {"evaluator": "evaluate_galaxy", "script_sha256": evaluation.file_sha256(__file__),
+                "generator_version": galaxies.GENERATOR_VERSION,
+                "space": a.space, "bulge_to_total": not a.no_bt}
+    stats = [measure(images(a.a)),
+             evaluation.measured_statistics(a.b, images, measure, settings, cache=a.cache_b)]
     names = [k for k in STATISTICS if not (a.no_bt and k == "bulge_to_total")]
     rows = evaluation.ks_table(stats[0], stats[1], names)
     evaluation.print_table(rows, "A", "B")

@@ -127,13 +127,21 @@ def main(argv=None) -> int:
                     help="network: inputs are in network space u; mapped back with the γ-root transform")
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--json")
+    ap.add_argument("--cache-b", action="store_true",
+                    help="keep B's statistics beside it (B.stats.json, keyed by B's SHA-256) and reuse them")
     a = ap.parse_args(argv)
-    stats = []
-    for p in (a.a, a.b):
+
+    def images(p):
         x = evaluation.load_images(p, 1)
-        if a.space == "network":
-            x = radio_skies.to_physical(x)
-        stats.append(measure_set(x, a.processes))
+        return radio_skies.to_physical(x) if a.space == "network" else x
+
+    def measure(x):
+        return measure_set(x, a.processes)
+
+    settings = {"evaluator": "evaluate_radio", "script_sha256": evaluation.file_sha256(__file__),
+                "generator_version": radio_skies.GENERATOR_VERSION, "space": a.space}
+    stats = [measure(images(a.a)),
+             evaluation.measured_statistics(a.b, images, measure, settings, cache=a.cache_b)]
     names = ["n_sources"] + PER_SOURCE
     rows = evaluation.ks_table(stats[0], stats[1], names)
     evaluation.print_table(rows, "A", "B")

@@ -14,6 +14,7 @@ Images are in physical units (the prior's flux unit), or in network space with
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 
@@ -96,3 +97,34 @@ def parallel_map(fn, items, processes: int):
     import multiprocessing as mp
     with mp.get_context("spawn").Pool(processes) as pool:
         return pool.map(fn, items, chunksize=max(1, len(items) // (4 * processes)))
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def measured_statistics(path: str, images_of, measure, settings: dict, cache: bool = False) -> dict:
+    """measure(images_of(path)) — a dict of per-object statistics — optionally cached beside the
+    file as <path>.stats.json. The cache is keyed by the file's SHA-256 and `settings` (the
+    evaluator with its script's SHA-256, the generator version and the options): either differing, the set is measured again and the cache
+    rewritten. Array statistics come back as float64 arrays; other entries as JSON gives them."""
+    if not cache or not os.path.isfile(path):
+        return measure(images_of(path))
+    key = {"sha256": file_sha256(path), "settings": settings}
+    store = path + ".stats.json"
+    if os.path.exists(store):
+        with open(store) as f:
+            doc = json.load(f)
+        if doc.get("key") == key:
+            return {k: np.asarray(v, dtype=np.float64) if doc["arrays"].get(k) else v
+                    for k, v in doc["statistics"].items()}
+    stats = measure(images_of(path))
+    arrays = {k: isinstance(v, np.ndarray) for k, v in stats.items()}
+    write_json(store, {"key": key, "arrays": arrays,
+                       "statistics": {k: v.tolist() if arrays[k] else v for k, v in stats.items()}})
+    return stats
+

@@ -93,3 +93,32 @@ def test_load_images_reads_npy_and_fits_cubes(tmp_path):
     for p in ("a.npy", "a.fits"):
         np.testing.assert_array_equal(evaluation.load_images(str(tmp_path / p), 3), x)
     np.testing.assert_array_equal(evaluation.load_images(str(tmp_path / "s*.fits"), 3), x)
+
+
+def test_measured_statistics_cache_is_reused_only_for_the_same_file_and_settings(tmp_path):
+    x = np.random.default_rng(1).normal(size=(5, 1, 8, 8))
+    path = str(tmp_path / "b.npy")
+    np.save(path, x)
+    calls = []
+
+    def measure(images):
+        calls.append(len(images))
+        return {"total": images.sum(axis=(1, 2, 3)), "label": ["set", len(images)]}
+
+    def load(p):
+        return evaluation.load_images(p, 1)
+
+    direct = measure(load(path))
+    first = evaluation.measured_statistics(path, load, measure, {"v": 1}, cache=True)
+    again = evaluation.measured_statistics(path, load, measure, {"v": 1}, cache=True)
+    assert len(calls) == 2  # the direct call and the first cached one; the second came from disk
+    for got in (first, again):
+        np.testing.assert_array_equal(got["total"], direct["total"])
+        assert got["label"] == ["set", 5]
+    evaluation.measured_statistics(path, load, measure, {"v": 2}, cache=True)
+    assert len(calls) == 3  # other settings: measured again
+    np.save(path, x[:3])
+    changed = evaluation.measured_statistics(path, load, measure, {"v": 2}, cache=True)
+    assert len(calls) == 4 and len(changed["total"]) == 3  # other contents: measured again
+    evaluation.measured_statistics(path, load, measure, {"v": 2}, cache=False)
+    assert len(calls) == 5
