@@ -71,18 +71,21 @@ let package = Package(
             path: "Sources/tweedie"
         ),
 
+        // Test-only references shared by the test targets (dense linear algebra, a seeded generator).
+        .target(name: "TweedieTestSupport", dependencies: ["TweedieCore"], path: "Tests/TweedieTestSupport"),
+
         .testTarget(name: "TweedieCoreTests", dependencies: ["TweedieCore"],
                     path: "Tests/TweedieCoreTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators"],
+        .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators", "TweedieTestSupport"],
                     path: "Tests/TweedieOperatorsTests",
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors"],
+        .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors", "TweedieTestSupport"],
                     path: "Tests/TweediePriorsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieSamplingTests",
-                    dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling"],
+                    dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieTestSupport"],
                     path: "Tests/TweedieSamplingTests"),
         .testTarget(name: "TweedieAnalysisTests",
-                    dependencies: ["TweedieCore", "TweedieOperators", "TweedieAnalysis"],
+                    dependencies: ["TweedieCore", "TweedieOperators", "TweedieAnalysis", "TweedieTestSupport"],
                     path: "Tests/TweedieAnalysisTests"),
         .testTarget(name: "TweedieCLITests", dependencies: ["tweedie", "TweedieCore", "TweedieOperators", "TweediePriors"], path: "Tests/TweedieCLITests"),
     ],

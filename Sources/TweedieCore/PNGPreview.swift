@@ -99,14 +99,27 @@ public enum PNGPreview {
 
     /// Writes a greyscale picture to `path` atomically.
     public static func write(_ image: GreyscaleImage, to path: String) throws {
+        try writePixels(image.pixels, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_GRAY), channels: 1, to: path)
+    }
+
+    /// Reads a PNG file as 8-bit greyscale (libpng converts colour to grey).
+    public static func read(_ path: String) throws -> GreyscaleImage {
+        let (width, height, pixels) = try readPixels(path, format: UInt32(PNG_FORMAT_GRAY), channels: 1)
+        return GreyscaleImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// Writes 8-bit pixels (`channels` interleaved per pixel, rows top to bottom) as a PNG of
+    /// libpng's simplified-API `format`, atomically.
+    static func writePixels(_ pixels: [UInt8], width: Int, height: Int, format: UInt32, channels: Int,
+                            to path: String) throws {
         try AtomicFileWrite.write(to: path) { tmp in
             var png = png_image()
             png.version = png_uint_32(PNG_IMAGE_VERSION)
-            png.width = png_uint_32(image.width)
-            png.height = png_uint_32(image.height)
-            png.format = png_uint_32(PNG_FORMAT_GRAY)
-            let ok = image.pixels.withUnsafeBufferPointer { p in
-                png_image_write_to_file(&png, tmp, 0, p.baseAddress, Int32(image.width), nil)
+            png.width = png_uint_32(width)
+            png.height = png_uint_32(height)
+            png.format = png_uint_32(format)
+            let ok = pixels.withUnsafeBufferPointer { p in
+                png_image_write_to_file(&png, tmp, 0, p.baseAddress, Int32(channels * width), nil)
             }
             if ok == 0 {
                 let message = messageText(&png)
@@ -116,8 +129,8 @@ public enum PNGPreview {
         }
     }
 
-    /// Reads a PNG file as 8-bit greyscale (libpng converts colour to grey).
-    public static func read(_ path: String) throws -> GreyscaleImage {
+    /// Reads a PNG file converted by libpng to `format` (`channels` bytes per pixel).
+    static func readPixels(_ path: String, format: UInt32, channels: Int) throws -> (width: Int, height: Int, pixels: [UInt8]) {
         guard FileManager.default.fileExists(atPath: path) else {
             throw TweedieError.io(path: path, problem: "no such file; check the path")
         }
@@ -128,18 +141,18 @@ public enum PNGPreview {
             png_image_free(&png)
             throw TweedieError.io(path: path, problem: "cannot read as PNG (libpng: \(message))")
         }
-        png.format = png_uint_32(PNG_FORMAT_GRAY)
+        png.format = png_uint_32(format)
         let width = Int(png.width), height = Int(png.height)
-        var pixels = [UInt8](repeating: 0, count: width * height)
+        var pixels = [UInt8](repeating: 0, count: channels * width * height)
         let ok = pixels.withUnsafeMutableBufferPointer { p in
-            png_image_finish_read(&png, nil, p.baseAddress, Int32(width), nil)
+            png_image_finish_read(&png, nil, p.baseAddress, Int32(channels * width), nil)
         }
         guard ok != 0 else {
             let message = messageText(&png)
             png_image_free(&png)
             throw TweedieError.io(path: path, problem: "cannot decode the PNG (libpng: \(message))")
         }
-        return GreyscaleImage(width: width, height: height, pixels: pixels)
+        return (width, height, pixels)
     }
 
     private static func messageText(_ png: inout png_image) -> String {

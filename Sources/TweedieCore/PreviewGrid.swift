@@ -105,43 +105,12 @@ public enum PreviewGrid {
 extension PNGPreview {
     /// Writes an RGB picture to `path` atomically.
     public static func write(_ image: RGBImage, to path: String) throws {
-        try AtomicFileWrite.write(to: path) { tmp in
-            var png = png_image()
-            png.version = png_uint_32(PNG_IMAGE_VERSION)
-            png.width = png_uint_32(image.width)
-            png.height = png_uint_32(image.height)
-            png.format = png_uint_32(PNG_FORMAT_RGB)
-            let ok = image.pixels.withUnsafeBufferPointer { p in
-                png_image_write_to_file(&png, tmp, 0, p.baseAddress, Int32(3 * image.width), nil)
-            }
-            if ok == 0 {
-                png_image_free(&png)
-                throw TweedieError.io(path: path, problem: "cannot write the PNG (libpng error)")
-            }
-        }
+        try writePixels(image.pixels, width: image.width, height: image.height, format: PNG_FORMAT_RGB, channels: 3, to: path)
     }
 
     /// Reads a PNG file as 8-bit RGB (libpng converts grey to RGB).
     public static func readRGB(_ path: String) throws -> RGBImage {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TweedieError.io(path: path, problem: "no such file; check the path")
-        }
-        var png = png_image()
-        png.version = png_uint_32(PNG_IMAGE_VERSION)
-        guard png_image_begin_read_from_file(&png, path) != 0 else {
-            png_image_free(&png)
-            throw TweedieError.io(path: path, problem: "cannot read as PNG")
-        }
-        png.format = png_uint_32(PNG_FORMAT_RGB)
-        let width = Int(png.width), height = Int(png.height)
-        var pixels = [UInt8](repeating: 0, count: 3 * width * height)
-        let ok = pixels.withUnsafeMutableBufferPointer { p in
-            png_image_finish_read(&png, nil, p.baseAddress, Int32(3 * width), nil)
-        }
-        guard ok != 0 else {
-            png_image_free(&png)
-            throw TweedieError.io(path: path, problem: "cannot decode the PNG")
-        }
+        let (width, height, pixels) = try readPixels(path, format: PNG_FORMAT_RGB, channels: 3)
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 }

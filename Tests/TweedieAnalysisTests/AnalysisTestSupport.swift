@@ -3,6 +3,7 @@
 // erf, so the image sums to the flux and the centroid is the true centre),
 // a seeded generator with normal deviates, paths to the shared data.
 import Foundation
+import TweedieTestSupport
 
 /// A circular Gaussian source: centre (0-based pixels), total flux, FWHM (pixels).
 struct GaussianSource {
@@ -31,25 +32,8 @@ enum Render {
             let gy: [Double] = (0..<height).map { integral($0, s.y) }
             for y in 0..<height { for x in 0..<width { out[y * width + x] += s.flux * gx[x] * gy[y] } }
         }
-        var g = SeededGenerator(seed: seed)
+        var g = SplitMix64Generator(seed: seed)
         return out.map { Float($0 + noise * g.normal()) }
-    }
-}
-
-/// SplitMix64 with Box–Muller normals, for reproducible noise.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func normal() -> Double {
-        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self), u2 = Double.random(in: 0..<1, using: &self)
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }
 

@@ -2,6 +2,7 @@
 // catalogues whose answers are worked out by hand (paper 000 Eqs. 14–16), and
 // detect-aggregate on hand-made per-sample catalogues and on rendered samples.
 import Foundation
+import TweedieTestSupport
 import Testing
 import TweedieCore
 @testable import TweedieAnalysis
@@ -73,7 +74,7 @@ import TweedieCore
         // C in 2 (20 %: dropped), independent noise per sample.
         let n = 10
         var images: [[Float]] = []
-        var jitter = SeededGenerator(seed: 99)
+        var jitter = SplitMix64Generator(seed: 99)
         for k in 0..<n {
             var s = [GaussianSource(x: 16 + 0.25 * jitter.normal(), y: 20 + 0.25 * jitter.normal(), flux: 3000, fwhm: 3)]
             if k % 5 < 2 { s.append(GaussianSource(x: 44, y: 40, flux: 2000, fwhm: 3)) }   // k = 0, 1, 5, 6

@@ -5,17 +5,18 @@
 // gridding (Hermitian symmetry), Briggs limits, and astropy/numpy gridding of
 // the real VLA 3C273 data (Fixtures/make_uv_reference.py).
 import Foundation
+import TweedieTestSupport
 import Testing
 import TweedieCore
 @testable import TweedieOperators
 
 /// ⟨A u, v⟩ and ⟨u, Aᵀ v⟩ in Double for random u, v; returns the relative difference.
 func uvDotProductError(_ op: any ForwardOperator, batch: Int = 2, seed: UInt64 = 1) throws -> Double {
-    var g = SeededGenerator(seed: seed)
+    var g = SplitMix64Generator(seed: seed)
     let u = try ImageBatch(count: batch, shape: op.inputShape,
-                           data: (0..<(batch * op.inputShape.count)).map { _ in g.normal() })
+                           data: (0..<(batch * op.inputShape.count)).map { _ in Float(g.normal()) })
     let v = try ImageBatch(count: batch, shape: op.outputShape,
-                           data: (0..<(batch * op.outputShape.count)).map { _ in g.normal() })
+                           data: (0..<(batch * op.outputShape.count)).map { _ in Float(g.normal()) })
     let au = try op.apply(u), atv = try op.adjoint(v)
     var lhs = 0.0, rhs = 0.0
     for i in 0..<au.data.count { lhs += Double(au.data[i]) * Double(v.data[i]) }
@@ -88,8 +89,8 @@ struct RadioUVOperatorTests {
         let pb = try PrimaryBeam(shape: .gaussian, diameter: 12, frequency: 230e9)
         let grid = try UVGrid(samples: Self.edgeCaseSamples(cell: cell, n: n), imageSize: n, cell: cell)
         let op = try UVSamplingOperator(grid: grid, primaryBeam: pb)
-        var g = SeededGenerator(seed: 3)
-        let x = try ImageBatch(count: 1, shape: op.inputShape, data: (0..<(n * n)).map { _ in g.normal() })
+        var g = SplitMix64Generator(seed: 3)
+        let x = try ImageBatch(count: 1, shape: op.inputShape, data: (0..<(n * n)).map { _ in Float(g.normal()) })
         let y = try op.apply(x)
         var err = 0.0, norm = 0.0
         for c in 0..<grid.cellCount {

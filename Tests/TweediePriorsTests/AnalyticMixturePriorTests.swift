@@ -7,6 +7,7 @@
 import Foundation
 import Testing
 import TweedieCore
+import TweedieTestSupport
 @testable import TweediePriors
 
 @Suite("Analytic priors: Gaussian mixture")

@@ -9,6 +9,7 @@
 import Foundation
 import Testing
 import TweedieCore
+import TweedieTestSupport
 @testable import TweediePriors
 
 @Suite("Analytic priors: exact posteriors")

@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import TweedieCore
+import TweedieTestSupport
 @testable import TweediePriors
 
 @Suite("Analytic priors: spec parsing")

@@ -3,6 +3,7 @@
 // torch 2.13 itself wrote (Fixtures/make_checkpoint_fixtures.py), and
 // truncated / corrupt / foreign files.
 import Foundation
+import TweedieTestSupport
 import Testing
 import TweedieCore
 @testable import TweediePriors
@@ -135,7 +136,7 @@ import TweedieCore
     @Test func corruptPicklesNeverCrash() throws {
         let zip = try ZipArchive(data: try Data(contentsOf: CheckpointFixtures.url("plain.pt")), path: "plain.pt")
         let pkl = try zip.contents(of: try #require(zip.entries.first { $0.name.hasSuffix("data.pkl") }))
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64Generator(seed: 42)
         var failures = 0
         for trial in 0..<1000 {
             var bytes = Array(pkl)
@@ -160,25 +161,12 @@ import TweedieCore
         let good = try Data(contentsOf: CheckpointFixtures.url("legacy.pt"))
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64Generator(seed: 7)
         for _ in 0..<300 {
             var bytes = good
             let i = Int(rng.next() % UInt64(bytes.count))
             bytes[i] = UInt8(truncatingIfNeeded: rng.next())
             do { _ = try Self.load(bytes, in: dir) } catch is TweedieError {}
         }
-    }
-}
-
-/// A tiny deterministic generator for the damage tests (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

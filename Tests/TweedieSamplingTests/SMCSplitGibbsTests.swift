@@ -10,6 +10,7 @@ import Testing
 import TweedieCore
 import TweedieOperators
 import TweediePriors
+import TweedieTestSupport
 @testable import TweedieSampling
 
 @Suite struct SMCSplitGibbsTests {
@@ -36,7 +37,7 @@ import TweediePriors
                 for k in 0..<n { acc += mat[i * n + k] * mat[j * n + k] }
                 c[i * mObs + j] = rho * rho * acc + (i == j ? sigma * sigma : 0)
             } }
-            let ci = denseInverse(c, mObs)
+            let ci = DenseReference.inverse(c, n: mObs)
             let want = (0..<2).map { b -> Double in
                 let r = (0..<mObs).map { i in Double(y.data[i]) - (0..<n).reduce(0.0) { $0 + mat[i * n + $1] * Double(z.data[b * n + $1]) } }
                 var q = 0.0

@@ -11,22 +11,8 @@
 import Foundation
 import Testing
 import TweedieCore
+import TweedieTestSupport
 @testable import TweedieSampling
-
-/// Solves a small dense SPD system by Gauss–Jordan (Double); returns the inverse.
-func denseInverse(_ a: [Double], _ n: Int) -> [Double] {
-    var m = a, inv = [Double](repeating: 0, count: n * n)
-    for i in 0..<n { inv[i * n + i] = 1 }
-    for c in 0..<n {
-        let p = m[c * n + c]
-        for j in 0..<n { m[c * n + j] /= p; inv[c * n + j] /= p }
-        for r in 0..<n where r != c {
-            let f = m[r * n + c]
-            for j in 0..<n { m[r * n + j] -= f * m[c * n + j]; inv[r * n + j] -= f * inv[c * n + j] }
-        }
-    }
-    return inv
-}
 
 @Suite struct SplitGibbsTests {
     @Test func gaussianPosteriorIsExact() throws {
@@ -47,7 +33,7 @@ func denseInverse(_ a: [Double], _ n: Int) -> [Double] {
             for r in 0..<mObs { acc += mat[r * n + i] * mat[r * n + j] }
             prec[i * n + j] = acc / (sigma * sigma) + (i == j ? 1 / s2 : 0)
         } }
-        let cov = denseInverse(prec, n)
+        let cov = DenseReference.inverse(prec, n: n)
         var rhs = [Double](repeating: mu / s2, count: n)
         for i in 0..<n { for r in 0..<mObs { rhs[i] += mat[r * n + i] * Double(y.data[r]) / (sigma * sigma) } }
         let mean = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + cov[i * n + $1] * rhs[$1] } }
