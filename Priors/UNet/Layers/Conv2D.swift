@@ -59,8 +59,7 @@ final class Conv2D {
     // Built on first use (3×3 stride 1 only): the flipped, transposed kernel `[Cin][Cout·9]` of the
     // input-gradient convolution, and the Winograd transforms of the kernel and of the flipped kernel.
     private var flippedStorage: UnsafeMutablePointer<Float>?
-    private var winograd22: (forward: WinogradKernel?, backward: WinogradKernel?) = (nil, nil)
-    private var winograd44: (forward: Winograd43Kernel?, backward: Winograd43Kernel?) = (nil, nil)
+    private var winograd: (forward: WinogradKernel?, backward: WinogradKernel?) = (nil, nil)
 
     /// A layer from PyTorch-layout weights (`weight.count == Cout·Cin·k²`, `bias.count == Cout`).
     init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, weight w: [Float], bias b: [Float],
@@ -89,29 +88,24 @@ final class Conv2D {
 
     private var isWinogradCandidate: Bool { kernel == 3 && stride == 1 }
 
-    private func winograd22Kernel(backward: Bool) -> WinogradKernel {
-        if backward {
-            if let k = winograd22.backward { return k }
-            let k = WinogradKernel(weight: weightFlipped, inChannels: outChannels, outChannels: inChannels)
-            winograd22.backward = k
-            return k
+    /// The Winograd tile of this layer's 3×3 stride-1 convolutions, or nil (im2col).
+    private var winogradTile: WinogradTile? {
+        guard kernel == 3 && stride == 1 else { return nil }
+        switch algorithm {
+        case .winograd4x4: return .f4x4
+        case .winograd2x2: return .f2x2
+        case .im2col, .automatic: return nil
         }
-        if let k = winograd22.forward { return k }
-        let k = WinogradKernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
-        winograd22.forward = k
-        return k
     }
 
-    private func winograd44Kernel(backward: Bool) -> Winograd43Kernel {
-        if backward {
-            if let k = winograd44.backward { return k }
-            let k = Winograd43Kernel(weight: weightFlipped, inChannels: outChannels, outChannels: inChannels)
-            winograd44.backward = k
-            return k
-        }
-        if let k = winograd44.forward { return k }
-        let k = Winograd43Kernel(weight: weight, inChannels: inChannels, outChannels: outChannels)
-        winograd44.forward = k
+    /// The transformed kernel for `tile` (the forward one, or the flipped one of the input VJP), built on
+    /// first use and rebuilt if the algorithm changed since.
+    private func winogradKernel(_ tile: WinogradTile, backward: Bool) -> WinogradKernel {
+        if let k = backward ? winograd.backward : winograd.forward, k.tile == tile { return k }
+        let k = backward
+            ? WinogradKernel(weight: weightFlipped, inChannels: outChannels, outChannels: inChannels, tile: tile)
+            : WinogradKernel(weight: weight, inChannels: inChannels, outChannels: outChannels, tile: tile)
+        if backward { winograd.backward = k } else { winograd.forward = k }
         return k
     }
 
@@ -138,15 +132,9 @@ final class Conv2D {
         let (ho, wo) = outputSize(height: height, width: width)
         let n = batch * ho * wo
         let addend = residual ?? (accumulate ? UnsafePointer(y) : nil)
-        if isWinogradCandidate && algorithm == .winograd4x4 {
-            Winograd43Convolution.forward(x, batch: batch, height: height, width: width,
-                                          kernel: winograd44Kernel(backward: false), bias: bias,
-                                          into: y, addend: addend, workspace: workspace.winograd)
-            return
-        }
-        if isWinogradCandidate && algorithm == .winograd2x2 {
+        if let tile = winogradTile {
             WinogradConvolution.forward(x, batch: batch, height: height, width: width,
-                                        kernel: winograd22Kernel(backward: false), bias: bias,
+                                        kernel: winogradKernel(tile, backward: false), bias: bias,
                                         into: y, addend: addend, workspace: workspace.winograd)
             return
         }
@@ -183,16 +171,9 @@ final class Conv2D {
                               a: weight, lda: inChannels, b: dy, beta: accumulate ? 1 : 0, c: dx, category: "sgemm (1x1)")
             return
         }
-        if isWinogradCandidate && algorithm == .winograd4x4 {
-            Winograd43Convolution.forward(dy, batch: batch, height: height, width: width,
-                                          kernel: winograd44Kernel(backward: true), bias: nil,
-                                          into: dx, addend: accumulate ? UnsafePointer(dx) : nil,
-                                          workspace: workspace.winograd)
-            return
-        }
-        if isWinogradCandidate && algorithm == .winograd2x2 {
+        if let tile = winogradTile {
             WinogradConvolution.forward(dy, batch: batch, height: height, width: width,
-                                        kernel: winograd22Kernel(backward: true), bias: nil,
+                                        kernel: winogradKernel(tile, backward: true), bias: nil,
                                         into: dx, addend: accumulate ? UnsafePointer(dx) : nil,
                                         workspace: workspace.winograd)
             return

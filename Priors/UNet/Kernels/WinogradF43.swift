@@ -1,61 +1,18 @@
-// 3×3 stride-1 convolution (PyTorch Conv2d semantics, zero padding 1) by
-// Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray 2016, §4, with the
-// interpolation points 0, ±1, ±2, ∞):
+// Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray 2016, §4, with the interpolation
+// points 0, ±1, ±2, ∞): the input and output tile transforms of WinogradConvolution
+// (WinogradConv.swift), for 4×4 output tiles from 6×6 input tiles:
 //
-//   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A   for each 4×4 output tile and 6×6 input tile d,
 //   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
-//   G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
-//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+//   (G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1] is applied to the kernel
+//   by WinogradKernel).
 //
-// Summed over input channels, the element-wise products are 36 GEMMs
-// M_ξ = U_ξ · V_ξ (ξ = the 36 positions of the transformed tile): 2.25
-// multiply-adds per output instead of 9 (direct) or 4 (F(2×2, 3×3)), and 2.25×
-// instead of 9× data expansion. Its Float32 rounding error is larger than
-// F(2×2, 3×3)'s (coefficients up to 8) but stays near 1e-6 relative on the
-// U-Net (checked against the Float64 reference and PyTorch in the tests).
-//
-// Layout: x `[C][B][H][W]`; tiles numbered row-major over (b, tile row ty, tile
-// column tx), ⌈H/4⌉ × ⌈W/4⌉ per image; input tile rows 4ty−1 … 4ty+4, zero
-// outside. Chunks of whole tile rows keep the transformed data in cache. U is
-// `[36][Cout][Cin]`; consecutive ξ planes of V and M are `planePad` floats apart
-// beyond their size (no cache-set aliasing).
+// 2.25 multiply-adds per output instead of 9 (direct) or 4 (F(2×2, 3×3)). Its Float32 rounding
+// error is larger than F(2×2, 3×3)'s (coefficients up to 8) but stays near 1e-6 relative on the
+// U-Net (checked against the Float64 reference and PyTorch in the tests). Tiles: ⌈H/4⌉ × ⌈W/4⌉
+// per image, input tile rows 4ty−1 … 4ty+4 (zero outside).
 
 import Foundation
-
-/// U_ξ = (G g Gᵀ)_ξ of a 3×3 convolution for F(4×4, 3×3), `[36][Cout][Cin]`.
-final class Winograd43Kernel {
-    let inChannels: Int
-    let outChannels: Int
-    let u: UnsafeMutablePointer<Float>
-
-    /// From a row-major `[Cout][Cin][3][3]` kernel.
-    init(weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int) {
-        self.inChannels = inChannels; self.outChannels = outChannels
-        u = .allocate(capacity: 36 * outChannels * inChannels)
-        // G's rows as (a, b, c) with (G g)_r = a·g0 + b·g1 + c·g2 (applied to the kernel's columns, then rows).
-        let G: [(Double, Double, Double)] = [(1.0 / 4, 0, 0), (-1.0 / 6, -1.0 / 6, -1.0 / 6), (-1.0 / 6, 1.0 / 6, -1.0 / 6),
-                                             (1.0 / 24, 1.0 / 12, 1.0 / 6), (1.0 / 24, -1.0 / 12, 1.0 / 6), (0, 0, 1)]
-        let plane = outChannels * inChannels
-        for o in 0..<outChannels {
-            for i in 0..<inChannels {
-                let g = weight + (o * inChannels + i) * 9
-                for r in 0..<6 {
-                    // Row r of G·g (3 values), in Float64.
-                    let (a, b, c) = G[r]
-                    let h0 = a * Double(g[0]) + b * Double(g[3]) + c * Double(g[6])
-                    let h1 = a * Double(g[1]) + b * Double(g[4]) + c * Double(g[7])
-                    let h2 = a * Double(g[2]) + b * Double(g[5]) + c * Double(g[8])
-                    for col in 0..<6 {
-                        let (p, q, s) = G[col]
-                        u[(r * 6 + col) * plane + o * inChannels + i] = Float(p * h0 + q * h1 + s * h2)
-                    }
-                }
-            }
-        }
-    }
-
-    deinit { u.deallocate() }
-}
 
 @inline(__always)
 func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
@@ -65,72 +22,13 @@ func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
 }
 
-enum Winograd43Convolution {
-    static let planePad = 16
+enum WinogradF43 {
+    static let planePad = WinogradConvolution.planePad
 
-    /// y = addend + conv3×3(x) + bias, stride 1, padding 1 (`addend` nil: 0; it may be `y` itself,
-    /// to accumulate). bias may be nil (zero).
-    /// Chunks of whole tile rows run in parallel, taken by the workers as they become free, each
-    /// worker with its own transform buffers and single-threaded GEMMs.
-    static func forward(_ x: UnsafePointer<Float>, batch: Int, height H: Int, width W: Int, kernel: Winograd43Kernel,
-                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, addend: UnsafePointer<Float>?,
-                        workspace ws: WinogradWorkspace) {
-        let cin = kernel.inChannels, cout = kernel.outChannels
-        let tilesX = (W + 3) / 4, tilesY = (H + 3) / 4
-        let perRow = 36 * (cin + cout) * tilesX
-        let workers = UNetThreading.threads
-        // Batch invariance (DESIGN §2): a chunk holds tile rows of one image only, and every image is cut
-        // the same way, independently of the batch and the worker count — OpenBLAS's rounding depends on a
-        // GEMM's shape, so an image's GEMMs must not depend on its neighbours. An image is split in two
-        // when it is large enough (≥ 2·128 tiles) so that a single image still uses two workers.
-        let budgetRows = max(1, ws.budget / max(1, perRow))
-        let minRows = max(1, 128 / tilesX)
-        let rowsPerChunk = max(1, min(tilesY, budgetRows, max(minRows, (tilesY + 1) / 2)))
-        let piecesPerImage = (tilesY + rowsPerChunk - 1) / rowsPerChunk
-        let chunks = batch * piecesPerImage
-        let active = min(workers, chunks)
-        let maxTiles = rowsPerChunk * tilesX
-        let vSize = 36 * (cin * maxTiles + planePad), mSize = 36 * (cout * maxTiles + planePad)
-        let L = 4 * tilesX + 8  // a padded row: columns −1 … 4·tilesX + 4, rounded up (a multiple of 4)
-        let sSize = 16 * L + 24 * tilesX
-        let V = ws.v.reserve(active * vSize), M = ws.m.reserve(active * mSize), S = ws.rows.reserve(active * sSize)
-        let clock = ws.clock.reserve(3 * active)  // per-worker ns in the three phases (profiling)
-        let profiling = KernelProfile.enabled
-        if profiling { clock.update(repeating: 0, count: 3 * active) }
-        ParallelLoop.runDynamic(chunks, workers: active) { chunk, w in
-            let Vw = V + w * vSize, Mw = M + w * mSize, Sw = S + w * sSize
-            do {
-                let image = chunk / piecesPerImage, piece = chunk % piecesPerImage
-                let r0 = image * tilesY + piece * rowsPerChunk, r1 = min((image + 1) * tilesY, r0 + rowsPerChunk)
-                let tiles = (r1 - r0) * tilesX
-                let t0 = profiling ? KernelProfile.now : 0
-                inputTransform(x, channels: cin, batch: batch, height: H, width: W, tileRows: r0..<r1, tilesX: tilesX,
-                               tilesY: tilesY, into: Vw, scratch: Sw, rowLength: L)
-                let t1 = profiling ? KernelProfile.now : 0
-                for xi in 0..<36 {
-                    sgemm(m: cout, n: tiles, k: cin, a: kernel.u + xi * cout * cin, lda: cin,
-                          b: Vw + xi * (cin * tiles + planePad), ldb: tiles, beta: 0,
-                          c: Mw + xi * (cout * tiles + planePad), ldc: tiles, category: "")
-                }
-                let t2 = profiling ? KernelProfile.now : 0
-                outputTransform(Mw, channels: cout, batch: batch, height: H, width: W, tileRows: r0..<r1,
-                                tilesX: tilesX, tilesY: tilesY, bias: bias, into: y, addend: addend,
-                                scratch: Sw, rowLength: L)
-                if profiling {
-                    let t3 = KernelProfile.now
-                    clock[3 * w] += Float(t1 - t0); clock[3 * w + 1] += Float(t2 - t1); clock[3 * w + 2] += Float(t3 - t2)
-                }
-            }
-        }
-        if profiling {
-            var sums: (Float, Float, Float) = (0, 0, 0)
-            for w in 0..<active { sums.0 += clock[3 * w]; sums.1 += clock[3 * w + 1]; sums.2 += clock[3 * w + 2] }
-            let n = Float(active)
-            KernelProfile.add("winograd input", nanoseconds: UInt64(sums.0 / n))
-            KernelProfile.add("sgemm (winograd)", nanoseconds: UInt64(sums.1 / n))
-            KernelProfile.add("winograd output", nanoseconds: UInt64(sums.2 / n))
-        }
-    }
+    /// A padded row: columns −1 … 4·tilesX + 4, rounded up to a multiple of 4.
+    static func rowLength(tilesX: Int) -> Int { 4 * tilesX + 8 }
+    /// Scratch floats per worker: 16 padded rows and 24 floats per tile.
+    static func scratchSize(tilesX: Int) -> Int { 16 * rowLength(tilesX: tilesX) + 24 * tilesX }
 
     /// V[ξ][c][t] = (Bᵀ d B)_ξ for the tiles t of `tileRows`.
     @inline(never)
