@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Turns a training run into the bundled prior directory Priors/Models/<name>/ (issue 6 item 5):
 #   1. exports the run's EMA weights (train.py --export-only) into the model directory
-#      (config.json, weights.safetensors, loss.csv);
+#      (config.json, weights.safetensors, loss.csv, and the loss curve loss.png);
 #   1b. the PyTorch parity fixture of those weights (parity_fixture.py → parity.safetensors);
 #   2. the prior variance map from N unconditional samples drawn by Tweedie in Swift
 #      (`tweedie prior variance`, written into the directory and recorded in config.json);
@@ -51,6 +51,7 @@ if os.path.exists(old_path):
 json.dump(new, open(new_path, "w"), indent=1)
 PY
 cp "$EXPORTED/config.json" "$EXPORTED/weights.safetensors" "$EXPORTED/loss.csv" "$DEST/"
+python3 $T/plot_loss.py "$DEST/loss.csv" "$DEST/loss.png" --title "$NAME: training loss"
 $B prior info "$DEST"
 
 echo "== PyTorch parity fixture of the shipped weights (Tests/TweediePriorsTests/ShippedPriorParityTests.swift)"

@@ -29,8 +29,9 @@ enum ShippedPriors {
 }
 
 @Suite struct ShippedPriorParityTests {
-    @Test func repositoryShipsAGalaxyPrior() {
+    @Test func repositoryShipsTheGalaxyAndRadioPriors() {
         #expect(ShippedPriors.names.contains("galaxy-gri-64"), "Priors/Models/galaxy-gri-64 is missing from the checkout")
+        #expect(ShippedPriors.names.contains("radio-sky-64"), "Priors/Models/radio-sky-64 is missing from the checkout")
     }
 
     @Test(arguments: ShippedPriors.names, [ConvolutionAlgorithm.im2col, .winograd4x4])
