@@ -110,8 +110,9 @@ def file_sha256(path: str) -> str:
 def measured_statistics(path: str, images_of, measure, settings: dict, cache: bool = False) -> dict:
     """measure(images_of(path)) — a dict of per-object statistics — optionally cached beside the
     file as <path>.stats.json. The cache is keyed by the file's SHA-256 and `settings` (the
-    evaluator with its script's SHA-256, the generator version and the options): either differing, the set is measured again and the cache
-    rewritten. Array statistics come back as float64 arrays; other entries as JSON gives them."""
+    evaluator with its script's SHA-256, the generator version and the options): if either
+    differs, the set is measured again and the cache rewritten. Array statistics come back as
+    float64 arrays; other entries as JSON gives them."""
     if not cache or not os.path.isfile(path):
         return measure(images_of(path))
     key = {"sha256": file_sha256(path), "settings": settings}
@@ -127,4 +128,3 @@ def measured_statistics(path: str, images_of, measure, settings: dict, cache: bo
     write_json(store, {"key": key, "arrays": arrays,
                        "statistics": {k: v.tolist() if arrays[k] else v for k, v in stats.items()}})
     return stats
-

@@ -99,19 +99,22 @@ public enum PNGPreview {
 
     /// Writes a greyscale picture to `path` atomically.
     public static func write(_ image: GreyscaleImage, to path: String) throws {
-        try writePixels(image.pixels, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_GRAY), channels: 1, to: path)
+        try writePixels(image.pixels, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_GRAY), to: path)
     }
 
     /// Reads a PNG file as 8-bit greyscale (libpng converts colour to grey).
     public static func read(_ path: String) throws -> GreyscaleImage {
-        let (width, height, pixels) = try readPixels(path, format: UInt32(PNG_FORMAT_GRAY), channels: 1)
+        let (width, height, pixels) = try readPixels(path, format: UInt32(PNG_FORMAT_GRAY))
         return GreyscaleImage(width: width, height: height, pixels: pixels)
     }
 
-    /// Writes 8-bit pixels (`channels` interleaved per pixel, rows top to bottom) as a PNG of
-    /// libpng's simplified-API `format`, atomically.
-    static func writePixels(_ pixels: [UInt8], width: Int, height: Int, format: UInt32, channels: Int,
-                            to path: String) throws {
+    /// Bytes per pixel of a simplified-API format without alpha: 3 for colour, 1 for grey.
+    static func channels(of format: UInt32) -> Int { format & UInt32(PNG_FORMAT_FLAG_COLOR) != 0 ? 3 : 1 }
+
+    /// Writes 8-bit pixels (interleaved per pixel, rows top to bottom) as a PNG of libpng's
+    /// simplified-API `format` (grey or RGB), atomically.
+    static func writePixels(_ pixels: [UInt8], width: Int, height: Int, format: UInt32, to path: String) throws {
+        let channels = channels(of: format)
         try AtomicFileWrite.write(to: path) { tmp in
             var png = png_image()
             png.version = png_uint_32(PNG_IMAGE_VERSION)
@@ -129,8 +132,9 @@ public enum PNGPreview {
         }
     }
 
-    /// Reads a PNG file converted by libpng to `format` (`channels` bytes per pixel).
-    static func readPixels(_ path: String, format: UInt32, channels: Int) throws -> (width: Int, height: Int, pixels: [UInt8]) {
+    /// Reads a PNG file converted by libpng to `format` (grey or RGB).
+    static func readPixels(_ path: String, format: UInt32) throws -> (width: Int, height: Int, pixels: [UInt8]) {
+        let channels = channels(of: format)
         guard FileManager.default.fileExists(atPath: path) else {
             throw TweedieError.io(path: path, problem: "no such file; check the path")
         }

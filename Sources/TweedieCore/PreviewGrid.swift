@@ -105,12 +105,12 @@ public enum PreviewGrid {
 extension PNGPreview {
     /// Writes an RGB picture to `path` atomically.
     public static func write(_ image: RGBImage, to path: String) throws {
-        try writePixels(image.pixels, width: image.width, height: image.height, format: PNG_FORMAT_RGB, channels: 3, to: path)
+        try writePixels(image.pixels, width: image.width, height: image.height, format: PNG_FORMAT_RGB, to: path)
     }
 
     /// Reads a PNG file as 8-bit RGB (libpng converts grey to RGB).
     public static func readRGB(_ path: String) throws -> RGBImage {
-        let (width, height, pixels) = try readPixels(path, format: PNG_FORMAT_RGB, channels: 3)
+        let (width, height, pixels) = try readPixels(path, format: PNG_FORMAT_RGB)
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 }

@@ -30,7 +30,7 @@ struct DemoCommand: TweedieCommand {
     @Option(help: "Samples per batch.")
     var batch: Int = DemoCommand.defaultBatch
 
-    @Option(help: "Sampler: dps, or split-gibbs (the prior's split_gibbs settings: 30 iterations from ρ = 1, ≤ 20 prior steps; about 4× DPS's time, calibrated).")
+    @Option(help: "Sampler: dps, or split-gibbs (with the prior's split_gibbs settings from its config.json; about 4× DPS's time, calibrated).")
     var sampler: String = DemoCommand.defaultSampler
 
     @Option(help: "Random seed.")

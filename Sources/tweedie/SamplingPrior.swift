@@ -59,18 +59,18 @@ struct SamplingPrior {
         }
         var gibbs: SplitGibbsSettings? = nil
         if case let .object(o)? = c.otherPriorKeys["split_gibbs"] {
-            func number(_ key: String) throws -> Double? {
+            func number(_ key: String, whole: Bool = false) throws -> Double? {
                 guard let v = o[key] else { return nil }
-                guard case let .number(x) = v, x.isFinite, x > 0 else {
+                guard case let .number(x) = v, x.isFinite, x > 0, !whole || (x >= 1 && x.rounded() == x) else {
                     throw TweedieError.invalidInput(what: "\(path)/config.json prior.split_gibbs.\(key)",
-                                                    problem: "must be a positive number; fix the prior's config")
+                                                    problem: "must be a positive \(whole ? "whole " : "")number; fix the prior's config")
                 }
                 return x
             }
             let preset = SplitGibbsSettings.calibrated
-            gibbs = SplitGibbsSettings(iterations: try number("iterations").map { Int($0) } ?? preset.iterations,
+            gibbs = SplitGibbsSettings(iterations: try number("iterations", whole: true).map { Int($0) } ?? preset.iterations,
                                        rhoMax: try number("rho_max") ?? preset.rhoMax,
-                                       priorSteps: try number("prior_steps").map { Int($0) } ?? preset.priorSteps,
+                                       priorSteps: try number("prior_steps", whole: true).map { Int($0) } ?? preset.priorSteps,
                                        finalIterations: preset.finalIterations)
         }
         var clip: (Float, Float)? = nil

@@ -256,14 +256,19 @@ import TweediePriors
         let fromConfig = try run("config")
         #expect(fromConfig.status == 0, "\(fromConfig)")
         let a = try settings("config")
-        #expect(a.contains("ρ from 0.5 ") && a.contains("≤ 4 prior steps"), "\(a)")
-        let overridden = try run("options", ["--gibbs-rho-max", "0.25", "--gibbs-prior-steps", "2"])
+        // The sampler counts its annealing iterations plus the one final iteration at the smallest ρ.
+        #expect(a.contains("(4 iterations, ρ from 0.5 ") && a.contains("≤ 4 prior steps"), "\(a)")
+        let overridden = try run("options", ["--gibbs-iterations", "2", "--gibbs-rho-max", "0.25", "--gibbs-prior-steps", "2"])
         #expect(overridden.status == 0, "\(overridden)")
         let b = try settings("options")
-        #expect(b.contains("ρ from 0.25 ") && b.contains("≤ 2 prior steps"), "\(b)")
-        try setSplitGibbs(["iterations": 3, "rho_max": -1])
-        let bad = try run("bad")
-        #expect(bad.status != 0 && bad.stderr.contains("prior.split_gibbs.rho_max") && bad.stderr.contains("positive"), "\(bad)")
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad").path))
+        #expect(b.contains("(3 iterations, ρ from 0.25 ") && b.contains("≤ 2 prior steps"), "\(b)")
+        for (key, value, name) in [("rho_max", -1.0, "bad-rho"), ("iterations", 2.5, "bad-iterations")] {
+            var config: [String: Any] = ["iterations": 3, "rho_max": 0.5]
+            config[key] = value
+            try setSplitGibbs(config)
+            let bad = try run(name)
+            #expect(bad.status != 0 && bad.stderr.contains("prior.split_gibbs.\(key)") && bad.stderr.contains("positive"), "\(bad)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path))
+        }
     }
 }
