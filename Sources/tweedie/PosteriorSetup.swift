@@ -187,7 +187,18 @@ struct PosteriorSetup {
                     clip = (Float(v[0]), Float(v[1]))
                 }
             }
-            let zeta = o.guidance ?? prior.recommendedGuidance(steps: o.steps) ?? 1
+            var zeta = 1.0
+            if let g = o.guidance {
+                zeta = g
+            } else if let r = prior.recommendedGuidance(steps: o.steps) {
+                zeta = r.zeta
+                if r.tabulatedAt != o.steps {
+                    let tuned = prior.guidanceTable.keys.sorted().map(String.init).joined(separator: ", ")
+                    let note = "ζ = \(String(format: "%.4g", zeta)) is extrapolated from the prior's ζ at \(r.tabulatedAt) steps (ζ·steps kept); it is tuned only for \(tuned) steps — use one of those --steps, or give --guidance"
+                    notes.append(note)
+                    printNote("warning: \(note)")
+                }
+            }
             sampler = try DPSSampler(prior: prior.denoiser, problem: problem,
                                      settings: DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1))
             evaluations = 2 * o.steps

@@ -24,8 +24,20 @@ struct SamplingPrior {
     var x0Clip: (Float, Float)?
     var provenance: [String: String]
 
-    /// ζ recommended in the prior's config for exactly this step count.
-    func recommendedGuidance(steps: Int) -> Double? { guidanceTable[steps] }
+    /// ζ recommended in the prior's config (`"dps_guidance": {"100": 0.005}`) for `steps` DDPM steps:
+    /// the entry for exactly this step count, else the entry of the nearest tabulated step count n₀
+    /// scaled by n₀/steps — DPS's guidance drift accumulates as ζ per step over the steps, so this
+    /// keeps ζ·steps, the total pull towards the data, at its tuned value. `tabulatedAt` is n₀ (== steps
+    /// when tabulated). nil: the prior tabulates no ζ (analytic priors).
+    func recommendedGuidance(steps: Int) -> (zeta: Double, tabulatedAt: Int)? {
+        if let z = guidanceTable[steps] { return (z, steps) }
+        let near = guidanceTable.keys.min { a, b in
+            let da = abs(log(Double(a) / Double(steps))), db = abs(log(Double(b) / Double(steps)))
+            return da != db ? da < db : a < b
+        }
+        guard let n0 = near, let z0 = guidanceTable[n0] else { return nil }
+        return (z0 * Double(n0) / Double(steps), n0)
+    }
 
     static func resolve(_ text: String) throws -> SamplingPrior {
         let resolved = try PriorLoader.load(text)
@@ -55,7 +67,13 @@ struct SamplingPrior {
         }
         var table: [Int: Double] = [:]
         if case let .object(o)? = c.otherPriorKeys["dps_guidance"] {
-            for (k, v) in o { if let n = Int(k), case let .number(z) = v { table[n] = z } }
+            for (k, v) in o {
+                guard let n = Int(k), n > 0, case let .number(z) = v, z.isFinite, z > 0 else {
+                    throw TweedieError.invalidInput(what: "\(path)/config.json prior.dps_guidance.\(k)",
+                                                    problem: "must map a whole step count to a positive ζ (as \"100\": 0.005); fix the prior's config")
+                }
+                table[n] = z
+            }
         }
         var gibbs: SplitGibbsSettings? = nil
         if case let .object(o)? = c.otherPriorKeys["split_gibbs"] {

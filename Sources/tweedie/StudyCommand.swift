@@ -48,7 +48,9 @@ struct StudyRun: TweedieCommand {
                              ha_range [h1, h2] (hours, default [-1/6, 1/6]: 20 min at transit), frequency (Hz),
                              integration (s), min_elevation, weighting, robust, dish_diameter, primary_beam
               noise_rms      natural-weighted dirty-image rms, Jy/beam (σ per uv cell follows from it)
-              detect_threshold (2), clean_detect_threshold (3), clean_threshold (2)   k·σ levels
+              sky_detect_threshold (0.2)   sky models (posterior, truth) are detected on the model itself
+                             at k·σ/Ω_beam Jy/px (paper 000 §3.3; Ω_beam the restoring beam's area, px)
+              clean_detect_threshold (3), clean_threshold (2)   k·σ levels on the CLEAN images, Jy/beam
               match_radius (″, 0.18 = paper 000's 5e-5°), flux_aperture (″, 1.0), flux_tolerance (Jy, σ),
               reliability (detect-aggregate, 0.3)
             A radio case keeps its samples (run/samples.fits) and adds, per method (mean, median, \

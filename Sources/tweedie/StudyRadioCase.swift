@@ -19,7 +19,7 @@ import TweedieSampling
 extension StudyCase {
     static let radioKeys: Set<String> = ["uv", "declination", "ha_range", "frequency", "integration", "min_elevation",
                                          "weighting", "robust", "dish_diameter", "primary_beam", "noise_rms",
-                                         "detect_threshold", "clean_detect_threshold", "clean_threshold", "match_radius",
+                                         "sky_detect_threshold", "clean_detect_threshold", "clean_threshold", "match_radius",
                                          "flux_aperture", "flux_tolerance", "reliability"]
     static let radioMethods = ["mean", "median", "detect_aggregate", "clean", "truth"]
 
@@ -120,7 +120,7 @@ extension StudyCase {
                                             matchRadius: (try number("match_radius") ?? 0.18) / scale,
                                             fluxAperture: (try number("flux_aperture") ?? 1.0) / scale,
                                             fluxTolerance: try number("flux_tolerance"))
-        if let v = try number("detect_threshold") { settings.detectThreshold = v }
+        if let v = try number("sky_detect_threshold") { settings.skyDetectThreshold = v }
         if let v = try number("clean_detect_threshold") { settings.cleanDetectThreshold = v }
         if let v = try number("clean_threshold") { settings.cleanThreshold = v }
         if let v = try number("reliability") { settings.reliability = v }

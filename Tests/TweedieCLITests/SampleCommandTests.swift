@@ -228,6 +228,52 @@ import TweediePriors
     /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
     /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
     /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).
+    /// ζ from the prior's `dps_guidance`: exact at a tabulated step count; elsewhere the nearest entry
+    /// scaled by n₀/steps (ζ·steps kept) with a warning; --guidance overrides; a bad table is refused by name.
+    @Test func dpsGuidanceComesFromThePriorConfig() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
+        let configURL = URL(fileURLWithPath: prior + "/config.json")
+        func setGuidance(_ value: [String: Any]) throws {
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            var p = try #require(config["prior"] as? [String: Any])
+            p["dps_guidance"] = value
+            config["prior"] = p
+            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        }
+        try setGuidance(["4": 0.25, "40": 0.01])
+        var obs = ImageBatch(count: 1, shape: ImageShape(channels: 3, height: 32, width: 32))
+        obs.data = SampleStream(seed: 5, index: 0).normals(obs.data.count).map { 0.5 + 0.1 * $0 }
+        try FITSWriter.write(obs, to: dir.appendingPathComponent("obs.fits").path)
+        try Self.specText.write(to: dir.appendingPathComponent("spec.yaml"), atomically: true, encoding: .utf8)
+        func run(_ out: String, steps: Int, _ extra: [String] = []) throws -> CLIResult {
+            try CLIRunner.run(["sample", "--prior", prior, "--observation", dir.appendingPathComponent("obs.fits").path,
+                               "--spec", dir.appendingPathComponent("spec.yaml").path, "--sigma", "0.1", "--flux-scale", "1",
+                               "--sampler", "dps", "--steps", "\(steps)", "--samples", "1", "--quiet",
+                               "-o", dir.appendingPathComponent(out).path] + extra)
+        }
+        func settings(_ out: String) throws -> String {
+            let run = try #require(try Self.summary(dir.appendingPathComponent(out))["run"] as? [String: Any])
+            return try #require(run["samplerSettings"] as? String)
+        }
+        let exact = try run("exact", steps: 4)
+        #expect(exact.status == 0 && !exact.stderr.contains("extrapolated"), "\(exact)")
+        #expect(try settings("exact").contains("ζ=0.25,"))
+        // 8 steps: nearest tabulated (in log steps) is 4 → ζ = 0.25·4/8.
+        let scaled = try run("scaled", steps: 8)
+        #expect(scaled.status == 0 && scaled.stderr.contains("extrapolated") && scaled.stderr.contains("4, 40"), "\(scaled)")
+        #expect(try settings("scaled").contains("ζ=0.125,"))
+        let given = try run("given", steps: 8, ["--guidance", "0.3"])
+        #expect(given.status == 0 && !given.stderr.contains("extrapolated"), "\(given)")
+        #expect(try settings("given").contains("ζ=0.3,"))
+        for (table, name) in [(["100": -1.0], "negative"), (["many": 0.1], "not-a-count")] {
+            try setGuidance(table)
+            let bad = try run(name, steps: 4)
+            #expect(bad.status != 0 && bad.stderr.contains("prior.dps_guidance.") && bad.stderr.contains("positive ζ"), "\(bad)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path))
+        }
+    }
+
     @Test func splitGibbsSettingsComeFromThePriorConfig() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
