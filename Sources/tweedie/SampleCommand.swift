@@ -23,8 +23,9 @@ struct SampleCommand: TweedieCommand {
             Samplers (--sampler):
               dps          Diffusion Posterior Sampling (Chung et al. 2022; DESIGN §5.1): per step one network \
             forward pass and one VJP per sample. Known to be miscalibrated (posterior too narrow or too wide \
-            depending on ζ); ζ (--guidance) is per step on ∇‖r‖, default from the prior's config for the step \
-            count, else 1.
+            depending on ζ); ζ (--guidance) is per step on ∇‖r‖, default from the prior's config (prior.dps_guidance) \
+            for the step count — an untabulated count takes the nearest entry scaled by n₀/steps, with a warning \
+            — else 1.
               split-gibbs  plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian likelihood \
             step (conjugate gradients on the operator) with a prior denoising step from the coupling noise \
             level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed).             Calibrated on unimodal analytic oracles; multimodal posteriors get wrong mode weights when             the annealing freezes a sample's mode (use smc).
@@ -85,7 +86,7 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "Random seed; sample k uses stream k of this seed.")
     var seed: UInt64 = 0
 
-    @Option(help: "DPS guidance scale ζ (default: the prior's recommendation for --steps, else 1).")
+    @Option(help: "DPS guidance scale ζ (default: the prior's recommendation for --steps, scaled from the nearest tabulated step count if needed, else 1).")
     var guidance: Double?
 
     @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS); default the prior's declared range (x0_clip in its config), 'none' to disable.")
