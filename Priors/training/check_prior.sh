@@ -6,12 +6,16 @@
 # evaluate_radio.py: sources per sky, fluxes, FWHMs). The issue's target is KS D ≤ 0.15 with
 # ≥ 500 samples — with N = 64 each D carries ≈ ±0.08 of sampling noise, so this tracks the trend.
 # Usage (repository root, after `swift build -c release`):
-#   bash Priors/training/check_prior.sh galaxy|radio [N]
+#   bash Priors/training/check_prior.sh galaxy|radio [N] [prior sample options, e.g. --ddim --eta 0.5]
+# (extra options replace the default sampler; the output name records them).
 # Outputs in Priors/training/runs/<run>/checks/step-<S>.{fits,txt}; the held-out set and its
 # statistics are cached there (heldout500.npy, heldout500.npy.stats.json).
 set -euo pipefail
 PRIOR=${1:?galaxy or radio}
 N=${2:-64}
+shift $(( $# < 2 ? $# : 2 ))
+EXTRA=("$@")
+TAG=$(printf '%s' "${EXTRA[*]:-}" | tr -c 'A-Za-z0-9.' '-' | sed 's/-\+/-/g; s/^-//; s/-$//')
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$ROOT/Priors/training
 case "$PRIOR" in
@@ -24,6 +28,7 @@ bash "$TRAIN" --export-only | tail -1
 STEP=$(python3 -c "import json; print(json.load(open('$RUN/prior/config.json'))['training']['steps'])" 2>/dev/null || echo latest)
 mkdir -p "$RUN/checks"
 [ -f "$RUN/checks/heldout500.npy" ] || python3 "$GEN" --split heldout --count 500 --out "$RUN/checks/heldout500.npy"
+OUT=$RUN/checks/step-$STEP${TAG:+-$TAG}
 "$ROOT/.build/release/tweedie" prior sample --prior "$RUN/prior" --samples "$N" --steps 100 --batch 8 --seed 12 \
-  --space physical -o "$RUN/checks/step-$STEP.fits"
-python3 "$EVAL" "$RUN/checks/step-$STEP.fits" "$RUN/checks/heldout500.npy" --processes 2 --cache-b | tee "$RUN/checks/step-$STEP.txt"
+  --space physical "${EXTRA[@]}" -o "$OUT.fits"
+python3 "$EVAL" "$OUT.fits" "$RUN/checks/heldout500.npy" --processes 2 --cache-b | tee "$OUT.txt"

@@ -35,16 +35,22 @@ if [ -z "${EXPORTED:-}" ]; then
   EXPORTED=$T/runs/$NAME/prior
 fi
 mkdir -p "$DEST"
-# ζ per step count (prior.dps_guidance) and the split-Gibbs settings (prior.split_gibbs) are tuned
-# on the demo, not by training: keep the destination's when the export has none, and say that
-# they need retuning for new weights.
-python3 - "$EXPORTED/config.json" "$DEST/config.json" <<'PY'
+# ζ per step count (prior.dps_guidance), the split-Gibbs settings (prior.split_gibbs) and the
+# unconditional sampler (prior.unconditional_sampler) are tuned on the demo and by the evaluation,
+# not by training: keep the destination's when the export has none, and say that they need
+# retuning for new weights. The variance map, the grids and the evaluation below are drawn with the
+# declared unconditional sampler (DDPM when none is declared; UNCOND='{"method": "ddim", "eta": 0.5}'
+# declares one before they are drawn).
+python3 - "$EXPORTED/config.json" "$DEST/config.json" "${UNCOND:-}" <<'PY'
 import json, os, sys
-new_path, old_path = sys.argv[1:3]
+new_path, old_path, uncond = sys.argv[1:4]
 new = json.load(open(new_path))
+if uncond:
+    new.setdefault("prior", {})["unconditional_sampler"] = json.loads(uncond)
+    print("declared unconditional_sampler", uncond)
 if os.path.exists(old_path):
     old = json.load(open(old_path)).get("prior", {})
-    for key in ("dps_guidance", "split_gibbs"):
+    for key in ("dps_guidance", "split_gibbs", "unconditional_sampler"):
         if key in old and key not in new.get("prior", {}):
             new.setdefault("prior", {})[key] = old[key]
             print(f"kept {key} {old[key]} from the previous config: retune it on the demo for these weights")
@@ -57,7 +63,7 @@ $B prior info "$DEST"
 echo "== PyTorch parity fixture of the shipped weights (Tests/TweediePriorsTests/ShippedPriorParityTests.swift)"
 python3 $T/parity_fixture.py "$DEST"
 
-echo "== variance map from $NVAR samples ($STEPS DDPM steps)"
+echo "== variance map from $NVAR samples ($STEPS steps of the prior's declared unconditional sampler)"
 $B prior variance --prior "$DEST" --samples "$NVAR" --steps "$STEPS" --batch 8 --seed 7
 
 echo "== 64-sample grid and training-image grid"

@@ -21,7 +21,7 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Number of samples N.", valueName: "N"))
     var samples: Int
 
-    @Option(name: .long, help: ArgumentHelp("Respaced sampling steps S (1 … the prior's T; default 250, or T if smaller).", valueName: "S"))
+    @Option(name: .long, help: ArgumentHelp("Respaced sampling steps S (1 … the prior's T; default the prior's declared steps, else 250, or T if smaller).", valueName: "S"))
     var steps: Int?
 
     @Option(name: .long, help: ArgumentHelp("Random seed: sample k uses stream (seed, k), whatever the batch.", valueName: "K"))
@@ -33,8 +33,11 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Clip x̂0 to LO,HI in network space at every step (default: the prior's declared range, x0_clip in its config; 'none' to disable).", valueName: "LO,HI"))
     var clip: String?
 
-    @Flag(name: .long, help: "Sample with DDIM instead of DDPM ancestral steps.")
+    @Flag(name: .long, help: "Sample with DDIM (default: the prior's declared sampler, prior.unconditional_sampler in its config, else DDPM).")
     var ddim = false
+
+    @Flag(name: .long, help: "Sample with DDPM ancestral steps (σ² = β̃), whatever the prior declares.")
+    var ddpm = false
 
     @Option(name: .long, help: ArgumentHelp("DDIM noise level η ≥ 0 (0: deterministic; 1: DDPM-like). Needs --ddim.", valueName: "E"))
     var eta: Double?
@@ -43,19 +46,62 @@ struct UnconditionalSamplingOptions: ParsableArguments {
         guard samples > 0 else { throw ValidationError("--samples must be > 0 (got \(samples))") }
         if let steps, steps < 1 { throw ValidationError("--steps must be ≥ 1 (got \(steps))") }
         guard batch > 0 else { throw ValidationError("--batch must be > 0 (got \(batch))") }
+        if ddim && ddpm { throw ValidationError("--ddim and --ddpm exclude each other; give one") }
         if let eta {
             guard ddim else { throw ValidationError("--eta needs --ddim") }
             guard eta.isFinite && eta >= 0 else { throw ValidationError("--eta must be a finite number ≥ 0 (got \(eta))") }
         }
     }
 
-    var method: AncestralMethod { ddim ? .ddim(eta: eta ?? 0) : .ddpm(useBetaVariance: false) }
+    /// The sampler a prior directory recommends for unconditional samples (config
+    /// `"unconditional_sampler": {"method": "ddim", "eta": 0.5, "steps": 100}`; method ddpm or ddim, eta for
+    /// ddim only, steps optional), chosen by the prior's evaluation; nil when it declares none.
+    static func declaredSampler(_ resolved: ResolvedPrior) throws -> (method: AncestralMethod, steps: Int?)? {
+        guard let d = resolved.directory, let v = d.config.otherPriorKeys["unconditional_sampler"] else { return nil }
+        let key = "\(d.url.path)/config.json prior.unconditional_sampler"
+        guard case let .object(o) = v else {
+            throw TweedieError.invalidInput(what: key, problem: "must be an object such as {\"method\": \"ddim\", \"eta\": 0.5, \"steps\": 100}; fix the prior's config")
+        }
+        var steps: Int? = nil
+        if let sv = o["steps"] {
+            guard case let .number(x) = sv, x.isFinite, x >= 1, x.rounded() == x else {
+                throw TweedieError.invalidInput(what: "\(key).steps", problem: "must be a whole number ≥ 1; fix the prior's config")
+            }
+            steps = Int(x)
+        }
+        switch o["method"] {
+        case .string("ddpm")?:
+            if o["eta"] != nil { throw TweedieError.invalidInput(what: "\(key).eta", problem: "applies to ddim only; remove it or set method ddim") }
+            return (.ddpm(useBetaVariance: false), steps)
+        case .string("ddim")?:
+            var eta = 0.0
+            if let ev = o["eta"] {
+                guard case let .number(x) = ev, x.isFinite, x >= 0 else {
+                    throw TweedieError.invalidInput(what: "\(key).eta", problem: "must be a number ≥ 0; fix the prior's config")
+                }
+                eta = x
+            }
+            return (.ddim(eta: eta), steps)
+        default:
+            throw TweedieError.invalidInput(what: "\(key).method", problem: "must be \"ddpm\" or \"ddim\"; fix the prior's config")
+        }
+    }
 
-    /// Loads the prior and builds the sampler.
+    /// Loads the prior and builds the sampler: --ddim / --ddpm, else the prior's declared sampler, else DDPM;
+    /// --steps, else the declared steps, else 250 (or T if smaller).
     func makeSampler() throws -> (ResolvedPrior, AncestralSampler) {
         let resolved = try PriorLoader.load(prior, maxBatch: batch)
         let T = resolved.denoiser.schedule.count
-        let s = steps ?? min(250, T)
+        let declared = try Self.declaredSampler(resolved)
+        let method: AncestralMethod
+        if ddim {
+            method = .ddim(eta: eta ?? 0)
+        } else if ddpm {
+            method = .ddpm(useBetaVariance: false)
+        } else {
+            method = declared?.method ?? .ddpm(useBetaVariance: false)
+        }
+        let s = steps ?? declared?.steps ?? min(250, T)
         guard s <= T else {
             throw TweedieError.invalidInput(what: "--steps", problem: "\(s) exceeds the prior's \(T)-step schedule; give 1…\(T)")
         }
@@ -113,6 +159,10 @@ struct PriorSampleCommand: TweedieCommand {
         own normalised space) or, with --space physical, mapped through the prior's pixel transform. \
         --grid writes a PNG of the first (up to 64) samples, 8 per row: colour (R = i, G = r, B = g) \
         for a 3-band prior, else grey, with one linear stretch for all.
+
+        The sampler: --ddim or --ddpm, else the one the prior's config declares \
+        (prior.unconditional_sampler: method ddpm|ddim, eta, steps — the setting its evaluation used), \
+        else DDPM ancestral with σ² = β̃.
 
         Example:
           tweedie prior sample --prior Priors/Models/galaxies-64 --samples 64 --steps 250 --seed 1 -o samples.fits --grid samples.png

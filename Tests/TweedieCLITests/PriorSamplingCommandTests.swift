@@ -131,6 +131,53 @@ import TweedieCore
         #expect(zip(ub.data, xb.data).allSatisfy { $1 == 2 * $0 + 0.5 })
     }
 
+    /// prior.unconditional_sampler in the config sets the sampler and steps; --ddpm / --ddim / --steps
+    /// override it; it gives the same samples as the explicit options; `prior info` shows it; bad values are refused by name.
+    @Test func declaredUnconditionalSamplerIsTheDefault() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let prior = try Self.importFixturePrior(into: dir)
+        let configURL = URL(fileURLWithPath: prior + "/config.json")
+        func declare(_ value: Any) throws {
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            var p = try #require(config["prior"] as? [String: Any])
+            p["unconditional_sampler"] = value
+            config["prior"] = p
+            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        }
+        func sample(_ name: String, _ extra: [String] = []) throws -> (CLIResult, String) {
+            let out = dir.appendingPathComponent(name + ".fits").path
+            return (try CLIRunner.run(["prior", "sample", "--prior", prior, "--samples", "2", "--seed", "3", "-o", out] + extra), out)
+        }
+        func cards(_ path: String) throws -> [String: String] {
+            let h = try #require(try FITSReader.read(path).header)
+            return Dictionary(h.cards.map { ($0.keyword, "\($0.value)") }, uniquingKeysWith: { a, _ in a })
+        }
+        try declare(["method": "ddim", "eta": 0.5, "steps": 3])
+        let (d, dPath) = try sample("declared")
+        #expect(d.status == 0, "\(d)")
+        let dc = try cards(dPath)
+        #expect(dc["SAMPLER"] == "ddim" && dc["ETA"] == "0.5" && dc["STEPS"] == "3", "\(dc)")
+        let (e, ePath) = try sample("explicit", ["--ddim", "--eta", "0.5", "--steps", "3"])
+        let same = try FITSReader.read(ePath).data == FITSReader.read(dPath).data
+        #expect(e.status == 0 && same, "\(e)")
+        let (o, oPath) = try sample("overridden", ["--ddpm", "--steps", "2"])
+        #expect(o.status == 0, "\(o)")
+        let oc = try cards(oPath)
+        #expect(oc["SAMPLER"] == "ddpm" && oc["STEPS"] == "2" && oc["ETA"] == nil, "\(oc)")
+        let info = try CLIRunner.run(["prior", "info", prior, "--no-checksum"])
+        #expect(info.status == 0 && info.stdout.contains("eta 0.5, method ddim, steps 3"), "\(info)")
+        let both = try sample("both", ["--ddim", "--ddpm"])
+        #expect(both.0.status != 0 && both.0.stderr.contains("--ddim and --ddpm"))
+        for (value, key, name) in [(["method": "euler"] as [String: Any], "method", "bad-method"),
+                                   (["method": "ddpm", "eta": 0.3], "eta", "bad-eta"),
+                                   (["method": "ddim", "steps": 2.5], "steps", "bad-steps")] {
+            try declare(value)
+            let (bad, path) = try sample(name)
+            #expect(bad.status != 0 && bad.stderr.contains("prior.unconditional_sampler.\(key)"), "\(bad)")
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+
     @Test func varianceIntoPriorDirectoryIsRecorded() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try Self.importFixturePrior(into: dir)
