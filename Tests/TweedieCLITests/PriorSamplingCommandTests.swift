@@ -34,6 +34,16 @@ import TweedieCore
         return prior
     }
 
+    /// Sets `prior.<key>` in the config.json of the prior directory `prior` (tests of config-declared defaults).
+    static func setPriorConfigKey(_ key: String, to value: Any, prior: String) throws {
+        let url = URL(fileURLWithPath: prior + "/config.json")
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        var p = try #require(config["prior"] as? [String: Any])
+        p[key] = value
+        config["prior"] = p
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+    }
+
     /// Float32 tensors of a safetensors file (8-byte little-endian header length, JSON header, data).
     static func readSafeTensors(_ url: URL) throws -> [String: (shape: [Int], values: [Float])] {
         let data = try Data(contentsOf: url)
@@ -136,14 +146,7 @@ import TweedieCore
     @Test func declaredUnconditionalSamplerIsTheDefault() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try Self.importFixturePrior(into: dir)
-        let configURL = URL(fileURLWithPath: prior + "/config.json")
-        func declare(_ value: Any) throws {
-            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-            var p = try #require(config["prior"] as? [String: Any])
-            p["unconditional_sampler"] = value
-            config["prior"] = p
-            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
-        }
+        func declare(_ value: Any) throws { try Self.setPriorConfigKey("unconditional_sampler", to: value, prior: prior) }
         func sample(_ name: String, _ extra: [String] = []) throws -> (CLIResult, String) {
             let out = dir.appendingPathComponent(name + ".fits").path
             return (try CLIRunner.run(["prior", "sample", "--prior", prior, "--samples", "2", "--seed", "3", "-o", out] + extra), out)

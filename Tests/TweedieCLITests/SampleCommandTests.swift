@@ -233,13 +233,8 @@ import TweediePriors
     @Test func dpsGuidanceComesFromThePriorConfig() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
-        let configURL = URL(fileURLWithPath: prior + "/config.json")
         func setGuidance(_ value: [String: Any]) throws {
-            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-            var p = try #require(config["prior"] as? [String: Any])
-            p["dps_guidance"] = value
-            config["prior"] = p
-            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+            try PriorSamplingCommandTests.setPriorConfigKey("dps_guidance", to: value, prior: prior)
         }
         try setGuidance(["4": 0.25, "40": 0.01])
         var obs = ImageBatch(count: 1, shape: ImageShape(channels: 3, height: 32, width: 32))
@@ -277,13 +272,8 @@ import TweediePriors
     @Test func splitGibbsSettingsComeFromThePriorConfig() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
-        let configURL = URL(fileURLWithPath: prior + "/config.json")
         func setSplitGibbs(_ value: [String: Any]) throws {
-            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-            var p = try #require(config["prior"] as? [String: Any])
-            p["split_gibbs"] = value
-            config["prior"] = p
-            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+            try PriorSamplingCommandTests.setPriorConfigKey("split_gibbs", to: value, prior: prior)
         }
         try setSplitGibbs(["iterations": 3, "rho_max": 0.5, "prior_steps": 4])
         var obs = ImageBatch(count: 1, shape: ImageShape(channels: 3, height: 32, width: 32))
