@@ -39,7 +39,7 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     @Flag(name: .long, help: "Sample with DDPM ancestral steps (σ² = β̃), whatever the prior declares.")
     var ddpm = false
 
-    @Option(name: .long, help: ArgumentHelp("DDIM noise level η ≥ 0 (0: deterministic; 1: DDPM-like). Needs --ddim.", valueName: "E"))
+    @Option(name: .long, help: ArgumentHelp("DDIM noise level η ≥ 0 (0: deterministic; 1: DDPM-like; default the prior's declared DDIM η, else 0). Needs --ddim.", valueName: "E"))
     var eta: Double?
 
     func validate() throws {
@@ -95,7 +95,10 @@ struct UnconditionalSamplingOptions: ParsableArguments {
         let declared = try Self.declaredSampler(resolved)
         let method: AncestralMethod
         if ddim {
-            method = .ddim(eta: eta ?? 0)
+            // --ddim without --eta keeps a declared DDIM's η (so --ddim --steps 250 changes only the steps).
+            var declaredEta = 0.0
+            if case .ddim(let e)? = declared?.method { declaredEta = e }
+            method = .ddim(eta: eta ?? declaredEta)
         } else if ddpm {
             method = .ddpm(useBetaVariance: false)
         } else {

@@ -167,6 +167,11 @@ import TweedieCore
         #expect(o.status == 0, "\(o)")
         let oc = try cards(oPath)
         #expect(oc["SAMPLER"] == "ddpm" && oc["STEPS"] == "2" && oc["ETA"] == nil, "\(oc)")
+        // --ddim without --eta keeps the declared η.
+        let (k, kPath) = try sample("ddim-steps", ["--ddim", "--steps", "2"])
+        #expect(k.status == 0, "\(k)")
+        let kc = try cards(kPath)
+        #expect(kc["SAMPLER"] == "ddim" && kc["ETA"] == "0.5" && kc["STEPS"] == "2", "\(kc)")
         let info = try CLIRunner.run(["prior", "info", prior, "--no-checksum"])
         #expect(info.status == 0 && info.stdout.contains("eta 0.5, method ddim, steps 3"), "\(info)")
         let both = try sample("both", ["--ddim", "--ddpm"])
