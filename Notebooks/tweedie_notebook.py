@@ -46,9 +46,10 @@ def run(*args: str, quiet: bool = True) -> str:
     return p.stdout
 
 
-def scaled_spec(spec: str | Path, out_dir: str | Path, *, grid: dict | None = None,
+def scaled_spec(spec: str | Path, out_dir: str | Path, *, grid: dict | None = None, cases: list | None = None,
                 fixed: dict | None = None, name_suffix: str = "-small", prior: str | None = None) -> Path:
     """A copy of study spec `spec` in `out_dir` with grid / fixed entries replaced (a smaller run).
+    `grid` or `cases` replaces the spec's grid: or cases: (whichever it has).
     Relative paths (prior, truths, catalogue, PSF and antenna files) are made absolute so the copy runs
     from anywhere. `prior` replaces the spec's prior (e.g. an analytic stand-in)."""
     spec = Path(spec).resolve()
@@ -72,8 +73,14 @@ def scaled_spec(spec: str | Path, out_dir: str | Path, *, grid: dict | None = No
                     doc[section][key] = [v if v in ("gaussian", "moffat", "none") else absolute(v) for v in val]
                 elif val not in ("gaussian", "moffat", "none"):
                     doc[section][key] = absolute(val)
+    if grid and cases:
+        raise ValueError("give grid or cases, not both")
     if grid:
+        doc.pop("cases", None)
         doc["grid"] = grid
+    if cases:
+        doc.pop("grid", None)
+        doc["cases"] = cases
     if fixed:
         doc.setdefault("fixed", {}).update(fixed)
     doc["name"] = doc["name"] + name_suffix

@@ -105,6 +105,17 @@ public enum CatalogueMatching {
         return CatalogueMatch(pairs: pairs, predictedCount: predicted.count, truthCount: truth.count)
     }
 
+    /// For each entry of `from`, the distance to the nearest entry of `to` (+∞ when `to` is empty),
+    /// whether or not the two are matched: what a matching radius would have to be to pair them.
+    public static func nearestDistances(from: [CatalogueEntry], to: [CatalogueEntry]) -> [Double] {
+        from.map { a in
+            to.reduce(Double.infinity) { best, b in
+                let dx = a.x - b.x, dy = a.y - b.y
+                return min(best, (dx * dx + dy * dy).squareRoot())
+            }
+        }
+    }
+
     /// Counts matched pairs whose flux error is within `noise`.
     public static func fluxAccuracy(_ match: CatalogueMatch, predicted: [CatalogueEntry], truth: [CatalogueEntry],
                                     noise: Double) throws -> FluxAccuracy {

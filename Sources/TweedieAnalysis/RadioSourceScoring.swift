@@ -21,8 +21,13 @@
 //    S ⊛ G (G the restoring beam, peak 1, so Jy/beam), at the source's peak pixel, over σ.
 // Methods:
 // - posterior mean and posterior median (pixel-wise over the samples): one image each;
+//   posterior detections (these two and every sample's, below) are kept only when their
+//   measured SNR (step 4) is ≥ `posteriorDetectSNR` (default 0: all kept). A posterior
+//   sample holds prior-drawn sources wherever the data cannot rule them out, all above the
+//   sky-model level; the cut is the posterior's analogue of CLEAN's k·σ detection;
 // - detect-aggregate (paper 000 §3.4.1): every sample measured as above, the
-//   detections merged across samples (DetectAggregate, radius = matchRadius),
+//   detections merged across samples (DetectAggregate, radius `mergeRadius`, default
+//   the match radius; samples scatter a faint source by about the positional error),
 //   sources seen in ≥ `reliability` of the samples kept, with their mean position and flux;
 // - CLEAN: Högbom CLEAN of the dirty image (stop at cleanThreshold·σ), then the
 //   sky image (model + residual / beam area) / primary beam — the CLEAN model
@@ -68,11 +73,15 @@ public struct RadioScoringSettings: Sendable, Equatable {
     public var minimumPixels: Int = 5
     /// Matching radius, pixels.
     public var matchRadius: Double
+    /// Detect-aggregate's radius for merging detections across samples, pixels (nil: `matchRadius`).
+    public var mergeRadius: Double?
     /// Flux aperture radius, pixels.
     public var fluxAperture: Double
     /// |ΔS| ≤ this (Jy) counts as accurate; default σ.
     public var fluxTolerance: Double
     public var reliability: Double = DetectAggregate.paperReliability
+    /// Minimum measured SNR of a posterior detection (mean, median, each sample); 0 keeps all.
+    public var posteriorDetectSNR: Double = 0
 
     public init(noiseRMS: Double, pixelScaleArcsec: Double, matchRadius: Double, fluxAperture: Double,
                 fluxTolerance: Double? = nil) {
@@ -84,9 +93,13 @@ public struct RadioScoringSettings: Sendable, Equatable {
     func validate() throws {
         for (name, v) in [("noise rms", noiseRMS), ("pixel scale", pixelScaleArcsec), ("sky detect threshold", skyDetectThreshold),
                           ("CLEAN detect threshold", cleanDetectThreshold), ("CLEAN threshold", cleanThreshold),
-                          ("match radius", matchRadius), ("flux aperture", fluxAperture), ("flux tolerance", fluxTolerance)]
+                          ("match radius", matchRadius), ("merge radius", mergeRadius ?? matchRadius),
+                          ("flux aperture", fluxAperture), ("flux tolerance", fluxTolerance)]
         where !(v.isFinite && v > 0) {
             throw TweedieError.invalidInput(what: "radio scoring \(name)", problem: "\(v) must be a finite value > 0")
+        }
+        guard posteriorDetectSNR.isFinite, posteriorDetectSNR >= 0 else {
+            throw TweedieError.invalidInput(what: "radio scoring posterior detect SNR", problem: "\(posteriorDetectSNR) must be a finite value ≥ 0")
         }
     }
 }
@@ -197,17 +210,19 @@ public enum RadioSourceScoring {
             column.sort()
             median[i] = count % 2 == 1 ? column[count / 2] : Float(0.5 * (Double(column[count / 2 - 1]) + Double(column[count / 2])))
         }
+        func detect(_ sky: [Float], _ name: String) throws -> [RadioDetection] {
+            try measureSkyModel(sky, size: n, beam: beam, settings: settings, name: name)
+                .filter { $0.snr >= settings.posteriorDetectSNR }
+        }
         func one(_ name: String, _ sky: [Float]) throws -> RadioMethodScore {
-            try score(name, measureSkyModel(sky, size: n, beam: beam, settings: settings, name: "posterior \(name)"),
-                      truth: truth, settings: settings)
+            try score(name, detect(sky, "posterior \(name)"), truth: truth, settings: settings)
         }
         // Detect-aggregate: positions and fluxes averaged over the samples that hold the source.
         var perSample: [[RadioDetection]] = []
-        for (k, s) in samples.enumerated() {
-            perSample.append(try measureSkyModel(s, size: n, beam: beam, settings: settings, name: "posterior sample \(k)"))
-        }
+        for (k, s) in samples.enumerated() { perSample.append(try detect(s, "posterior sample \(k)")) }
         let agg = try DetectAggregate.aggregate(perSample.map { $0.map { CatalogueEntry(x: $0.x, y: $0.y, flux: $0.flux) } },
-                                                radius: settings.matchRadius, minimumReliability: settings.reliability)
+                                                radius: settings.mergeRadius ?? settings.matchRadius,
+                                                minimumReliability: settings.reliability)
         let da = agg.kept.map { a -> RadioDetection in
             let snr = a.members.reduce(0.0) { $0 + perSample[$1.sample][$1.source].snr } / Double(a.members.count)
             return RadioDetection(x: a.x, y: a.y, flux: a.flux, snr: snr, reliability: a.reliability)

@@ -51,11 +51,15 @@ struct StudyRun: TweedieCommand {
               sky_detect_threshold (0.2)   sky models (posterior, truth) are detected on the model itself
                              at k·σ/Ω_beam Jy/px (paper 000 §3.3; Ω_beam the restoring beam's area, px)
               clean_detect_threshold (3), clean_threshold (2)   k·σ levels on the CLEAN images, Jy/beam
+              posterior_detect_snr (0)   posterior detections (mean, median, each sample) need a
+                             beam-smoothed peak ≥ this × σ
               match_radius (″, 0.18 = paper 000's 5e-5°), flux_aperture (″, 1.0), flux_tolerance (Jy, σ),
-              reliability (detect-aggregate, 0.3)
+              reliability (detect-aggregate, 0.3), merge_radius (″, detect-aggregate's merge across
+                             samples; default match_radius)
             A radio case keeps its samples (run/samples.fits) and adds, per method (mean, median, \
             detect_aggregate, clean, truth), purity, completeness, F1, TP/FP/FN and flux accuracy to the table; \
-            DIR/sources.csv lists every true source with its SNR, matched or not and recovered flux per method, \
+            DIR/sources.csv lists every true source with its SNR, matched or not, recovered flux and offset to \
+            the nearest detection (″) per method, \
             DIR/detections.csv every detection.
             SNR (paper 003 Table 2) = Σ of the noiseless observation in flux_band inside the centred disk \
             of the aperture radius mapped to observed pixels, divided by σ·√(pixels in the disk).

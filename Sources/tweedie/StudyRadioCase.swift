@@ -20,7 +20,7 @@ extension StudyCase {
     static let radioKeys: Set<String> = ["uv", "declination", "ha_range", "frequency", "integration", "min_elevation",
                                          "weighting", "robust", "dish_diameter", "primary_beam", "noise_rms",
                                          "sky_detect_threshold", "clean_detect_threshold", "clean_threshold", "match_radius",
-                                         "flux_aperture", "flux_tolerance", "reliability"]
+                                         "merge_radius", "posterior_detect_snr", "flux_aperture", "flux_tolerance", "reliability"]
     static let radioMethods = ["mean", "median", "detect_aggregate", "clean", "truth"]
 
     var isRadio: Bool { parameters["uv"] != nil }
@@ -124,6 +124,8 @@ extension StudyCase {
         if let v = try number("clean_detect_threshold") { settings.cleanDetectThreshold = v }
         if let v = try number("clean_threshold") { settings.cleanThreshold = v }
         if let v = try number("reliability") { settings.reliability = v }
+        if let v = try number("merge_radius") { settings.mergeRadius = v / scale }
+        if let v = try number("posterior_detect_snr") { settings.posteriorDetectSNR = v }
 
         var scores = try RadioSourceScoring.posteriorScores(samples: samples, size: n, beam: geometry.beam, truth: sources,
                                                             settings: settings)
@@ -140,7 +142,8 @@ extension StudyCase {
         }
 
         var metrics: [String: Any] = ["clean_iterations": clean.result.iterations, "flux_tolerance": settings.fluxTolerance,
-                                      "match_radius_px": settings.matchRadius]
+                                      "match_radius_px": settings.matchRadius,
+                                      "merge_radius_px": settings.mergeRadius ?? settings.matchRadius]
         for s in scores {
             let m = s.method
             metrics["\(m)_purity"] = s.match.purity; metrics["\(m)_completeness"] = s.match.completeness
@@ -155,27 +158,35 @@ extension StudyCase {
         }, options: [.prettyPrinted, .sortedKeys])
 
         func f(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "nan" }
+        // <method>_offset: arcsec from the true source to the method's nearest detection, matched or
+        // not (what the match radius would have to be); nearest_source_offset likewise per detection.
+        let trueEntries = sources.map { CatalogueEntry(x: $0.x, y: $0.y, flux: $0.flux) }
+        func entries(_ sc: RadioMethodScore) -> [CatalogueEntry] { sc.detections.map { CatalogueEntry(x: $0.x, y: $0.y, flux: $0.flux) } }
+        let offsets = scores.map { CatalogueMatching.nearestDistances(from: trueEntries, to: entries($0)) }
         var src = ["case,truth,source,x,y,flux,fwhm_major,fwhm_minor,snr,"
-                   + scores.map { "\($0.method)_matched,\($0.method)_flux" }.joined(separator: ",") + ",detect_aggregate_reliability"]
+                   + scores.map { "\($0.method)_matched,\($0.method)_flux,\($0.method)_offset" }.joined(separator: ",")
+                   + ",detect_aggregate_reliability"]
         for (j, s) in sources.enumerated() {
             var cells = ["\(i)", "\(t)", "\(j)", f(s.x), f(s.y), f(s.flux), f(s.fwhmMajor), f(s.fwhmMinor), f(snr[j])]
             var reliability = ""
-            for sc in scores {
+            for (m, sc) in scores.enumerated() {
                 if let d = sc.matchOfTruth[j] {
                     cells += ["1", f(sc.detections[d].flux)]
                     if sc.method == "detect_aggregate" { reliability = f(sc.detections[d].reliability) }
                 } else { cells += ["0", ""] }
+                cells.append(f(offsets[m][j] * scale))
             }
             src.append((cells + [reliability]).joined(separator: ","))
         }
-        var det = ["case,method,x,y,flux,snr,reliability,matched_source,matched_snr"]
+        var det = ["case,method,x,y,flux,snr,reliability,matched_source,matched_snr,nearest_source_offset"]
         for sc in scores {
             var truthOf = [Int: Int]()
             for p in sc.match.pairs { truthOf[p.predicted] = p.truth }
+            let nearest = CatalogueMatching.nearestDistances(from: entries(sc), to: trueEntries)
             for (k, d) in sc.detections.enumerated() {
                 let m = truthOf[k]
                 det.append(["\(i)", sc.method, f(d.x), f(d.y), f(d.flux), f(d.snr), f(d.reliability),
-                            m.map(String.init) ?? "-1", m.map { f(snr[$0]) } ?? ""].joined(separator: ","))
+                            m.map(String.init) ?? "-1", m.map { f(snr[$0]) } ?? "", f(nearest[k] * scale)].joined(separator: ","))
             }
         }
         for (name, text) in [("sources.csv", src.joined(separator: "\n") + "\n"), ("detections.csv", det.joined(separator: "\n") + "\n")] {

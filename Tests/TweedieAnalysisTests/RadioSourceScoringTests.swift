@@ -3,7 +3,9 @@
 // counts and flux accuracy on hand-made catalogues, a Gaussian source measured
 // on its own sky (flux within the aperture's analytic fraction), and the sky-model
 // detection level: a source below 1σ through the beam is still found on a noise-free
-// sky, two sources 1″ apart stay two, and a source below k·σ/Ω_beam everywhere is not found.
+// sky, two sources 1″ apart stay two, and a source below k·σ/Ω_beam everywhere is not found;
+// detect-aggregate's merge radius against samples that scatter a source by ~3 px; nearest
+// distances between catalogues by hand.
 import Foundation
 import Testing
 import TweedieCore
@@ -123,5 +125,61 @@ import TweedieCore
         for d in s.detections { #expect(abs(d.flux / 2e-4 - 1) < 0.1, "\(d.flux)") }
         let smoothed = try RadioSourceScoring.smooth(sky, size: n, beam: beam)
         #expect(smoothed[32 * n + 32] > smoothed[32 * n + 27], "beam smoothing merges the pair into one peak")
+    }
+
+    @Test func mergeRadiusDecidesWhetherScatteredDetectionsAreOneSource() throws {
+        // Ten samples each hold one 0.8″ source whose position scatters by 3 px around (32, 32)
+        // (the positional error of an SNR ≈ 3 source through a 0.8″ beam), so two samples' detections
+        // lie up to 6 px apart. With merge radius 7 px (under the beam's FWHM) every detection joins one
+        // cluster (reliability 1, position the mean: (32, 32)); with 1.8 px (paper 000's 0.18″) the
+        // cluster splits, no part reaching 30 % of the samples.
+        let n = 64
+        let beam = RestoringBeam(majorFWHM: 8.9, minorFWHM: 7.4, positionAngle: 0)
+        let offsets: [(Double, Double)] = [(3, 0), (-3, 0), (0, 3), (0, -3), (2.1, 2.1), (-2.1, -2.1), (2.1, -2.1), (-2.1, 2.1),
+                                           (3, 0), (-3, 0)]
+        let samples = offsets.map { o -> [Float] in
+            var sky = [Float](repeating: 0, count: n * n)
+            addGaussian(&sky, n: n, x0: 32 + o.0, y0: 32 + o.1, flux: 3e-4, fwhm: 8)
+            return sky
+        }
+        let truth = [TrueRadioSource(x: 32, y: 32, flux: 3e-4, fwhmMajor: 0.8, fwhmMinor: 0.8)]
+        var wide = settings; wide.mergeRadius = 7
+        let merged = try RadioSourceScoring.posteriorScores(samples: samples, size: n, beam: beam, truth: truth, settings: wide)
+        let da = try #require(merged.first { $0.method == "detect_aggregate" })
+        #expect(da.detections.count == 1 && da.match.truePositives == 1)
+        #expect(abs(da.detections[0].reliability - 1) < 1e-12)
+        #expect(abs(da.detections[0].x - 32) < 0.3 && abs(da.detections[0].y - 32) < 0.3, "\(da.detections[0])")
+        var tight = settings; tight.matchRadius = 1.8   // merge radius defaults to the match radius
+        let split = try RadioSourceScoring.posteriorScores(samples: samples, size: n, beam: beam, truth: truth, settings: tight)
+        #expect(try #require(split.first { $0.method == "detect_aggregate" }).detections.isEmpty)
+    }
+
+    @Test func nearestDistancesByHand() {
+        let a = [CatalogueEntry(x: 0, y: 0, flux: 1), CatalogueEntry(x: 10, y: 0, flux: 1)]
+        let b = [CatalogueEntry(x: 3, y: 4, flux: 1), CatalogueEntry(x: 10, y: 1, flux: 1)]
+        #expect(CatalogueMatching.nearestDistances(from: a, to: b) == [5, 1])
+        #expect(CatalogueMatching.nearestDistances(from: a, to: []).allSatisfy { $0 == .infinity })
+    }
+
+    @Test func posteriorDetectSNRCutsFaintPosteriorDetections() throws {
+        // Samples holding a bright source (0.3 mJy point-like at 0.4″: SNR ≈ 4.5 through the beam) and a
+        // faint one (0.05 mJy at 0.8″: SNR ≈ 0.6): with no cut both are posterior detections; with a cut
+        // at 2 only the bright one is, in the mean, the median and detect-aggregate alike.
+        let n = 64
+        let beam = RestoringBeam(majorFWHM: 8.9, minorFWHM: 7.4, positionAngle: 0)
+        var sky = [Float](repeating: 0, count: n * n)
+        addGaussian(&sky, n: n, x0: 20, y0: 20, flux: 3e-4, fwhm: 4)
+        addGaussian(&sky, n: n, x0: 44, y0: 40, flux: 5e-5, fwhm: 8)
+        let truth = [TrueRadioSource(x: 20, y: 20, flux: 3e-4, fwhmMajor: 0.4, fwhmMinor: 0.4),
+                     TrueRadioSource(x: 44, y: 40, flux: 5e-5, fwhmMajor: 0.8, fwhmMinor: 0.8)]
+        #expect(RadioSourceScoring.snr(truth[0], beamMajor: 0.89, beamMinor: 0.74, sigma: 5e-5) > 4)
+        #expect(RadioSourceScoring.snr(truth[1], beamMajor: 0.89, beamMinor: 0.74, sigma: 5e-5) < 0.7)
+        let all = try RadioSourceScoring.posteriorScores(samples: [sky, sky, sky], size: n, beam: beam, truth: truth, settings: settings)
+        for s in all { #expect(s.match.truePositives == 2 && s.detections.count == 2, "\(s.method)") }
+        var cut = settings; cut.posteriorDetectSNR = 2
+        let bright = try RadioSourceScoring.posteriorScores(samples: [sky, sky, sky], size: n, beam: beam, truth: truth, settings: cut)
+        for s in bright { #expect(s.matchOfTruth[0] != nil && s.detections.count == 1, "\(s.method)") }
+        cut.posteriorDetectSNR = -1
+        #expect(throws: TweedieError.self) { try RadioSourceScoring.posteriorScores(samples: [sky], size: n, beam: beam, truth: truth, settings: cut) }
     }
 }

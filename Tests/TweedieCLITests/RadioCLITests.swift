@@ -185,8 +185,17 @@ import TweedieOperators
             .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(src.count == 1 + 3)
         let sh = src[0]
-        for c in ["case", "snr", "mean_matched", "median_flux", "clean_matched", "detect_aggregate_reliability"] {
+        for c in ["case", "snr", "mean_matched", "median_flux", "clean_matched", "detect_aggregate_reliability", "truth_offset"] {
             #expect(sh.contains(c), "sources.csv lacks \(c)")
+        }
+        // <method>_offset is the distance to the method's nearest detection: never more than a match's
+        // own distance, so at most the match radius (0.5″) for a matched source; the true sky's own
+        // detections sit on the true positions.
+        for row in src.dropFirst() {
+            for m in ["mean", "median", "detect_aggregate", "clean", "truth"] where row[sh.firstIndex(of: "\(m)_matched")!] == "1" {
+                #expect(Double(row[sh.firstIndex(of: "\(m)_offset")!])! <= 0.5 + 1e-9)
+            }
+            #expect(Double(row[sh.firstIndex(of: "truth_offset")!])! < 0.05)
         }
         let bmaj = value(1, "beam_major")!, bmin = value(1, "beam_minor")!
         let expected = 3e-3 / 5e-5 * bmaj * bmin / ((bmin * bmin + 0.25) * (bmaj * bmaj + 0.25)).squareRoot()
