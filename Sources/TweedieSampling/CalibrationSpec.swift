@@ -22,6 +22,7 @@
 //     - {kind: exact}                                        # exact posterior draws (the reference)
 //     - {kind: dps, steps: [100, 1000], guidance: [0.1, 0.3, 1]}   # lists expand to a grid
 //     - {kind: split-gibbs, iterations: 30, prior_steps: 20, rho_max: 1, final_iterations: 1}
+//     - {kind: smc, iterations: 60, particles: 256, adaptive: [false, true]}   # SMC tempering
 //
 // SNR is defined against the prior, not the truth: σ = √(E_prior ‖A x‖²) / SNR,
 // E estimated from 256 prior draws of a dedicated stream. A σ that depended on
@@ -158,10 +159,12 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         public var finalIterations: [Int]?
         /// SMC particles per population.
         public var particles: [Int]?
+        /// SMC adaptive tempering (SMCSettings.adaptive); default false.
+        public var adaptive: [Bool]?
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case kind, steps, guidance, iterations, batch, particles
+            case kind, steps, guidance, iterations, batch, particles, adaptive
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
         }
         public init(from decoder: Decoder) throws {
@@ -176,11 +179,12 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             finalIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .finalIterations)?.values
             batch = try c.decodeIfPresent(Int.self, forKey: .batch)
             particles = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .particles)?.values
+            adaptive = try c.decodeIfPresent(OneOrMany<Bool>.self, forKey: .adaptive)?.values
             let allowed: [String: [CodingKeys]] = [
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
                 "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .batch],
-                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles],
+                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles, .adaptive],
             ]
             guard let keys = allowed[kind] else {
                 throw TweedieError.invalidInput(what: "calibration spec sampler kind", problem: "'\(kind)' is not one of exact, dps, split-gibbs, smc")
@@ -289,7 +293,9 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                             for f in s.finalIterations ?? [1] {
                                 let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f)
                                 if s.kind == "smc" {
-                                    for p in s.particles ?? [samples] { out.append(.smc(SMCSettings(gibbs: g, particles: p))) }
+                                    for p in s.particles ?? [samples] {
+                                        for a in s.adaptive ?? [false] { out.append(.smc(SMCSettings(gibbs: g, particles: p, adaptive: a))) }
+                                    }
                                 } else {
                                     out.append(.splitGibbs(g, batch: batch))
                                 }
@@ -344,6 +350,7 @@ public enum CalibrationSampler: Sendable, Equatable {
         case let .smc(s):
             let g = s.gibbs
             return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)"
+                + (s.adaptive ? "-adaptive" : "")
         }
     }
 

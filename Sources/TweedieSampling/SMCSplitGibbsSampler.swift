@@ -36,6 +36,21 @@
 // The move leaves π_{ρ_k}(z) invariant (exact conditionals for affine T), so
 // the weighted population targets π_{ρ_k}(z) at every level, consistently as P → ∞.
 //
+// Adaptive tempering (`adaptive`, Jasra, Stephens, Doucet & Tsagaris 2011): in high
+// dimension the weight increment between two planned levels is a sum over every
+// data value, and one particle takes all the weight (a 64×64×3 image with 16
+// particles collapses to one). The adaptive run starts at the top of the training
+// schedule, where ρ_T is so large that L_ρ is flat and the prior sample needs no
+// weight, and at each step takes the lowest timestep t' < t whose weight increment
+// keeps the conditional ESS (Zhou, Johansen & Aston 2016) ≥ `stepESS`·P (bisection
+// over the integer timesteps; it falls as t' does),
+// but never below the next planned level (so the run anneals at least as slowly as
+// the fixed schedule). A step of one timestep is taken even when its ESS is lower.
+// At every step: reweight, resample when the ESS is below the threshold, move at t'.
+// After the last resampling at t = 0 the population takes `finalMoves` more moves, so
+// that resampled copies of one particle separate. `maxSteps` bounds the steps; beyond
+// it the run stops with an error rather than return a collapsed population.
+//
 // Conventions: particles of one population couple (resampling), populations
 // never do. Population q holds samples [qP, (q+1)P); particle i of it uses the
 // sample stream of sample qP + i, the resampling uses a separate stream of the
@@ -54,9 +69,19 @@ public struct SMCSettings: Equatable, Sendable, Codable {
     public var particles: Int
     /// Resample when the effective sample size falls below this fraction of P.
     public var essThreshold: Double
+    /// Adaptive tempering from the top of the schedule (file comment); false: the planned levels only.
+    public var adaptive: Bool
+    /// Adaptive: the most tempering steps before the run fails.
+    public var maxSteps: Int
+    /// Adaptive: moves at t = 0 after the final resampling.
+    public var finalMoves: Int
+    /// Adaptive: each step's conditional ESS target, a fraction of P.
+    public var stepESS: Double
 
-    public init(gibbs: SplitGibbsSettings, particles: Int = 64, essThreshold: Double = 0.5) {
+    public init(gibbs: SplitGibbsSettings, particles: Int = 64, essThreshold: Double = 0.5,
+                adaptive: Bool = false, maxSteps: Int = 1000, finalMoves: Int = 1, stepESS: Double = 0.9) {
         self.gibbs = gibbs; self.particles = particles; self.essThreshold = essThreshold
+        self.adaptive = adaptive; self.maxSteps = maxSteps; self.finalMoves = finalMoves; self.stepESS = stepESS
     }
 }
 
@@ -74,6 +99,9 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         guard settings.essThreshold > 0, settings.essThreshold <= 1 else {
             throw TweedieError.invalidInput(what: "SMC ESS threshold", problem: "must be in (0, 1], got \(settings.essThreshold)")
         }
+        guard settings.maxSteps >= 1, settings.finalMoves >= 0, settings.stepESS > 0, settings.stepESS < 1 else {
+            throw TweedieError.invalidInput(what: "SMC adaptive settings", problem: "need max steps ≥ 1, final moves ≥ 0 and a step ESS in (0, 1), got \(settings.maxSteps), \(settings.finalMoves), \(settings.stepESS)")
+        }
         kernel = try SplitGibbsSampler(prior: prior, problem: problem, settings: settings.gibbs)
         self.settings = settings
         initialGrid = try SplitGibbsSampler.priorGrid(from: prior.schedule.count - 1, schedule: prior.schedule,
@@ -86,6 +114,8 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     public var sampleGroupSize: Int { settings.particles }
     public var summary: String {
         "SMC split-Gibbs (\(settings.particles) particles per population, resampling below ESS \(settings.essThreshold)·P; "
+            + (settings.adaptive ? "adaptive tempering from the top of the schedule, at least the planned levels, "
+                + "conditional ESS \(settings.stepESS)·P per step, ≤ \(settings.maxSteps) steps, \(settings.finalMoves) move(s) after the final resampling; " : "")
             + "moves: \(kernel.summary)"
             + (kernel.transformIsAffine ? ")" : "; weights from the likelihood linearised at z)")
     }
@@ -107,6 +137,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
 
     /// Runs population q: P equally weighted particles (network space).
     func samplePopulation(_ q: Int, seed: UInt64) throws -> ImageBatch {
+        if settings.adaptive { return try samplePopulationAdaptive(q, seed: seed).particles }
         let p = settings.particles
         let shape = kernel.prior.imageShape, per = shape.count
         let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
@@ -146,11 +177,113 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         if logW.contains(where: { $0 != logW[0] }) {
             z = Self.gather(z, Self.systematicResample(logW, uniform: resampling.uniform()))
         }
-        // Systematic resampling orders particles by ancestor: shuffle (Fisher–Yates, the population's
-        // own stream) so that any prefix — fewer samples asked than particles — is an exchangeable subset.
-        var order = Array(0..<p)
-        for i in stride(from: p - 1, to: 0, by: -1) { order.swapAt(i, resampling.uniformInt(i + 1)) }
-        return Self.gather(z, order)
+        return Self.shuffled(z, stream: resampling)
+    }
+
+    /// Systematic resampling orders particles by ancestor: shuffle (Fisher–Yates, the population's
+    /// own stream) so that any prefix — fewer samples asked than particles — is an exchangeable subset.
+    static func shuffled(_ z: ImageBatch, stream: SampleStream) -> ImageBatch {
+        var order = Array(0..<z.count)
+        for i in stride(from: z.count - 1, to: 0, by: -1) { order.swapAt(i, stream.uniformInt(i + 1)) }
+        return gather(z, order)
+    }
+
+    /// What one adaptive population did (for tests and diagnostics).
+    struct AdaptiveTrace {
+        /// Timestep of every tempering step, from the first below the top to 0.
+        var levels: [Int] = []
+        /// ESS after each step's reweighting (before any resampling).
+        var ess: [Double] = []
+        var resamplings = 0
+        /// Distinct ancestors (at the start) of the final population.
+        var distinctAncestors = 0
+    }
+
+    /// Adaptive tempering (file comment) for population q.
+    func samplePopulationAdaptive(_ q: Int, seed: UInt64) throws -> (particles: ImageBatch, trace: AdaptiveTrace) {
+        let p = settings.particles
+        let shape = kernel.prior.imageShape, per = shape.count
+        let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
+        let resampling = SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q)  // "SMC_RESA"
+        let schedule = kernel.schedule
+        let threshold = settings.essThreshold * Double(p), stepTarget = settings.stepESS * Double(p)
+        var trace = AdaptiveTrace()
+        var ancestry = Array(0..<p)
+
+        // z ~ p(z), weighted by L_{ρ_T}: the start of the path.
+        var level = schedule.count - 1
+        var z = ImageBatch(count: p, shape: shape)
+        let invSqrtTop = Float(1 / schedule.alphasCumprod[level].squareRoot())
+        for i in 0..<p {
+            let e = streams[i].normals(per)
+            for j in 0..<per { z.data[i * per + j] = invSqrtTop * e[j] }
+        }
+        z = try kernel.priorStep(z, level: level, streams: streams, grid: initialGrid)
+        var u = z
+        var logL = try logMarginalLikelihood(z, rho: kernel.coupling(level))
+        var logW = logL
+        let planned = kernel.levels
+
+        func resampleIfNeeded() {
+            guard Self.effectiveSampleSize(logW) < threshold else { return }
+            let a = Self.systematicResample(logW, uniform: resampling.uniform())
+            z = Self.gather(z, a); u = Self.gather(u, a)
+            logL = a.map { logL[$0] }; ancestry = a.map { ancestry[$0] }
+            logW = [Double](repeating: 0, count: p)
+            trace.resamplings += 1
+        }
+        func move(at t: Int) throws {
+            u = try kernel.likelihoodStep(current: u, z: z, rho: kernel.coupling(t), streams: streams)
+            z = try kernel.priorStep(u, level: t, streams: streams)
+            guard z.allFinite else {
+                throw TweedieError.numerical(problem: "adaptive SMC produced a non-finite value at timestep \(t) (population \(q))")
+            }
+        }
+        resampleIfNeeded()
+        while level > 0 {
+            guard trace.levels.count < settings.maxSteps else {
+                throw TweedieError.numerical(problem: "adaptive SMC needed more than \(settings.maxSteps) tempering steps to reach t = 0 "
+                    + "with conditional ESS ≥ \(settings.stepESS)·\(p) per step (stopped at timestep \(level), population \(q)); "
+                    + "use more particles, a lower ESS threshold, or --sampler split-gibbs")
+            }
+            // The next planned level below this one bounds the step from below.
+            let floor = planned.first { $0 < level } ?? 0
+            var cache: [Int: [Double]] = [:]
+            func ess(_ t: Int) throws -> Double {
+                let l = try cache[t] ?? logMarginalLikelihood(z, rho: kernel.coupling(t))
+                cache[t] = l
+                return Self.conditionalESS(logW: logW, increment: (0..<p).map { l[$0] - logL[$0] })
+            }
+            var next = floor
+            if try ess(floor) < stepTarget {
+                // Smallest t in (floor, level) with conditional ESS ≥ the target; it grows with t.
+                var lo = floor, hi = level
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2
+                    if try ess(mid) >= stepTarget { hi = mid } else { lo = mid }
+                }
+                next = min(hi, level - 1)
+            }
+            let l = try cache[next] ?? logMarginalLikelihood(z, rho: kernel.coupling(next))
+            for i in 0..<p { logW[i] += l[i] - logL[i] }
+            logL = l
+            trace.levels.append(next); trace.ess.append(Self.effectiveSampleSize(logW))
+            resampleIfNeeded()
+            try move(at: next)
+            level = next
+            logL = try logMarginalLikelihood(z, rho: kernel.coupling(level))
+        }
+        // The planned final iterations at t = 0 (same target: no reweighting), the final
+        // resampling, and moves after it.
+        for _ in 0..<kernel.settings.finalIterations { try move(at: 0) }
+        if logW.contains(where: { $0 != logW[0] }) {
+            let a = Self.systematicResample(logW, uniform: resampling.uniform())
+            z = Self.gather(z, a); u = Self.gather(u, a); ancestry = a.map { ancestry[$0] }
+            trace.resamplings += 1
+        }
+        for _ in 0..<settings.finalMoves { try move(at: 0) }
+        trace.distinctAncestors = Set(ancestry).count
+        return (Self.shuffled(z, stream: resampling), trace)
     }
 
     /// log L_ρ(z) per particle up to a constant common to all particles (file header):
@@ -176,6 +309,20 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
             for j in (k * per)..<((k + 1) * per) { gv += Double(g.data[j]) * Double(v.data[j]) }
             return -0.5 * (chi2[k] - gv)
         }
+    }
+
+    /// Conditional ESS of an incremental weight (Zhou, Johansen & Aston 2016):
+    /// P·(Σ Wᵢ wᵢ)² / Σ Wᵢ wᵢ², W the normalised current weights, w = exp(increment).
+    /// It measures the step alone, whatever the weights already carry; = ESS(increment) for equal W.
+    static func conditionalESS(logW: [Double], increment: [Double]) -> Double {
+        let m = logW.max() ?? 0, mi = increment.max() ?? 0
+        guard m.isFinite, mi.isFinite else { return 0 }
+        var total = 0.0, s1 = 0.0, s2 = 0.0
+        for (l, d) in zip(logW, increment) {
+            let w = exp(l - m), v = exp(d - mi)
+            total += w; s1 += w * v; s2 += w * v * v
+        }
+        return Double(logW.count) * s1 * s1 / (total * s2)
     }
 
     /// (Σ w)² / Σ w² of weights exp(logW).

@@ -204,8 +204,10 @@ struct PosteriorSetup {
             evaluations = 2 * o.steps
         case "smc":
             let m = try SMCSplitGibbsSampler(prior: prior.denoiser, problem: problem,
-                                             settings: SMCSettings(gibbs: o.gibbsSettings(prior: prior), particles: o.particles))
-            evaluations = m.kernel.networkEvaluationsPerSample + m.initialGridCount
+                                             settings: SMCSettings(gibbs: o.gibbsSettings(prior: prior), particles: o.particles,
+                                                                   adaptive: o.smcTempering == "adaptive"))
+            // Adaptive tempering chooses its step count as it runs: no count ahead.
+            evaluations = m.settings.adaptive ? nil : m.kernel.networkEvaluationsPerSample + m.initialGridCount
             sampler = m
         default:
             let g = try SplitGibbsSampler(prior: prior.denoiser, problem: problem,

@@ -29,7 +29,7 @@ struct SampleCommand: TweedieCommand {
               split-gibbs  plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian likelihood \
             step (conjugate gradients on the operator) with a prior denoising step from the coupling noise \
             level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed).             Calibrated on unimodal analytic oracles; multimodal posteriors get wrong mode weights when             the annealing freezes a sample's mode (use smc).
-              smc          sequential Monte Carlo over the split-Gibbs annealing: populations of             --particles samples carry importance weights from one coupling ρ to the next (Woodbury form of             the ρ-smoothed likelihood, two CG solves per iteration) and are resampled when their effective             size drops below half; moves are the split-Gibbs steps. Right mode weights on multimodal             posteriors; samples of one population are correlated (resampling), populations independent.             Cost per sample as split-Gibbs plus one unconditional prior sample. Weights are exact for             affine pixel transforms, linearised otherwise.
+              smc          sequential Monte Carlo over the split-Gibbs annealing: populations of             --particles samples carry importance weights from one coupling ρ to the next (Woodbury form of             the ρ-smoothed likelihood, two CG solves per iteration) and are resampled when their effective             size drops below half; moves are the split-Gibbs steps. Right mode weights on multimodal             posteriors; samples of one population are correlated (resampling), populations independent.             Weights are exact for affine pixel transforms, linearised otherwise. --smc-tempering adaptive             (default) walks down from the top of the schedule in as many steps as the weights need             (3–7× split-Gibbs's time per sample on the 16×16 and 32×32 analytic oracles; not known ahead);             planned uses the split-Gibbs levels only (cost as split-Gibbs plus one prior sample) and             collapses to one particle on large images.
 
             Scores: the variance ratio var_post/var_prior (prior variance from the prior directory's \
             variance map) averaged over a disk of --aperture-radius px (default n·30/256 px, i.e. paper 003's \
@@ -99,6 +99,10 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "SMC particles per population (--sampler smc); --samples is rounded up to whole populations' worth of work, and the first --samples are kept.")
     var particles: Int = 64
 
+    @Option(name: .customLong("smc-tempering"),
+            help: "SMC levels: adaptive (from the top of the schedule, each step keeping the conditional ESS at 0.9·P, never faster than the planned levels) or planned (the split-Gibbs levels only; collapses on large images).")
+    var smcTempering: String = "adaptive"
+
     @Option(name: .customLong("gibbs-prior-steps"),
             help: "Split-Gibbs network calls per prior step, at most (default: the prior's split_gibbs settings, else 100).")
     var gibbsPriorSteps: Int?
@@ -153,6 +157,9 @@ struct SampleCommand: TweedieCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
         guard ["dps", "split-gibbs", "smc"].contains(sampler) else {
             throw ValidationError("--sampler must be dps, split-gibbs or smc, got '\(sampler)'")
+        }
+        guard ["adaptive", "planned"].contains(smcTempering) else {
+            throw ValidationError("--smc-tempering must be adaptive or planned, got '\(smcTempering)'")
         }
         if [sigma != nil, varianceMap != nil, weightMap != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give at most one of --sigma, --variance-map, --weight-map")

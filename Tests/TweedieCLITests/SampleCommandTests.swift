@@ -105,21 +105,39 @@ import TweediePriors
         #expect(stds[0] == stds[1] && stds[0] == stds[2])
     }
 
-    /// SMC: whole populations whatever --batch asks (12 samples = one and a half populations of 8),
-    /// so the statistics are bit-identical; the run fits the data like the exact sampler it approximates.
+    /// SMC (planned tempering, the quick one): whole populations whatever --batch asks (12 samples =
+    /// one and a half populations of 8), so the statistics are bit-identical; the run fits the data
+    /// like the exact sampler it approximates; an unknown --smc-tempering is refused.
     @Test func smcPopulationsDoNotDependOnTheBatch() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         try Self.makeProblem(in: dir)
         var means: [[Float]] = []
         for b in [1, 5, 16] {
             let r = try CLIRunner.run(Self.args(dir, "s\(b)", ["--sampler", "smc", "--particles", "8", "--samples", "12",
-                                                              "--batch", "\(b)", "--gibbs-iterations", "15", "--gibbs-prior-steps", "20"]))
+                                                              "--batch", "\(b)", "--gibbs-iterations", "15", "--gibbs-prior-steps", "20",
+                                                              "--smc-tempering", "planned"]))
             #expect(r.status == 0, "\(r)")
             means.append(try FITSReader.read(dir.appendingPathComponent("s\(b)/mean.fits").path).data)
         }
         #expect(means[0] == means[1] && means[0] == means[2])
         let s = try Self.summary(dir.appendingPathComponent("s5"))
-        #expect(((s["run"] as? [String: Any])?["samplerSettings"] as? String ?? "").contains("SMC"), "\(s["run"] ?? "")")
+        let settings = (s["run"] as? [String: Any])?["samplerSettings"] as? String ?? ""
+        #expect(settings.contains("SMC") && !settings.contains("adaptive"), "\(s["run"] ?? "")")
+        let bad = try CLIRunner.run(Self.args(dir, "bad", ["--sampler", "smc", "--smc-tempering", "fast"]))
+        #expect(bad.status != 0 && bad.stderr.contains("--smc-tempering must be adaptive or planned"), "\(bad)")
+        let med = ((s["scores"] as! [String: Any])["sampleReducedChiSquared"] as! [String: Any])["median"] as! Double
+        #expect(med > 0.6 && med < 1.5, "per-sample reduced χ² median \(med)")
+    }
+
+    /// SMC's default tempering is adaptive: one small population fits the data.
+    @Test func smcTemperingIsAdaptiveByDefault() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        try Self.makeProblem(in: dir)
+        let r = try CLIRunner.run(Self.args(dir, "a", ["--sampler", "smc", "--particles", "4", "--samples", "4",
+                                                       "--gibbs-iterations", "10", "--gibbs-prior-steps", "10"]))
+        #expect(r.status == 0, "\(r)")
+        let s = try Self.summary(dir.appendingPathComponent("a"))
+        #expect(((s["run"] as? [String: Any])?["samplerSettings"] as? String ?? "").contains("adaptive tempering"), "\(s["run"] ?? "")")
         let med = ((s["scores"] as! [String: Any])["sampleReducedChiSquared"] as! [String: Any])["median"] as! Double
         #expect(med > 0.6 && med < 1.5, "per-sample reduced χ² median \(med)")
     }

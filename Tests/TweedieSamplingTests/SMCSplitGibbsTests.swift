@@ -4,7 +4,11 @@
 // - systematic resampling and the effective sample size against hand-computed cases;
 // - a bimodal posterior (Gaussian-mixture prior, PSF, exact posterior weights from the
 //   calibration oracle): the population's mode weights must match the exact ones, where
-//   plain annealed split-Gibbs with the same moves is known to miss them (Notebooks/results/calibration).
+//   plain annealed split-Gibbs with the same moves is known to miss them (Notebooks/results/calibration);
+// - the conditional ESS against hand-computed cases; adaptive tempering on a 16×16 Gaussian
+//   problem where the fixed schedule's first step already halves the ESS: its steps decrease,
+//   never anneal faster than planned, are more than planned, keep the ESS above collapse, and
+//   the final move separates resampled copies.
 import Foundation
 import Testing
 import TweedieCore
@@ -98,5 +102,60 @@ import TweedieTestSupport
         let part = try smc.sample(indices: 5..<7, seed: 9)
         #expect(Array(all.data[20..<28]) == part.data)
         #expect(smc.sampleGroupSize == 4)
+    }
+
+    @Test func conditionalESSByHand() {
+        // Equal current weights: the conditional ESS is the ESS of the increments.
+        let inc: [Double] = [0, log(3.0), -.infinity, 0]
+        #expect(abs(SMCSplitGibbsSampler.conditionalESS(logW: [Double](repeating: 2, count: 4), increment: inc)
+                    - SMCSplitGibbsSampler.effectiveSampleSize(inc)) < 1e-12)
+        // W = (1/2, 1/2, 0, 0), w = (1, 3, ·, ·): P (Σ W w)² / Σ W w² = 4 · 2² / 5.
+        let logW: [Double] = [0, 0, -.infinity, -.infinity]
+        #expect(abs(SMCSplitGibbsSampler.conditionalESS(logW: logW, increment: [0, log(3.0), 7, 7]) - 16.0 / 5) < 1e-12)
+        // A constant increment changes nothing: conditional ESS = P whatever W holds.
+        #expect(abs(SMCSplitGibbsSampler.conditionalESS(logW: [0, -1, -2, -5], increment: [1.5, 1.5, 1.5, 1.5]) - 4) < 1e-12)
+    }
+
+    @Test func adaptiveTemperingWalksDownWithoutCollapse() throws {
+        // 16×16 stationary Gaussian prior, periodic PSF, SNR 50: 256 data values. The planned 30-level
+        // schedule's first reweighting already leaves a 16-particle population below half its size
+        // (4.6 here); adaptive tempering walks down from the top of the schedule instead.
+        let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=16,amplitude=1,slope=3,k0=0.3")
+        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 7, width: 7)
+        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
+        let setup = try CalibrationSetup(prior: prior, priorName: "g16", forwardOperator: op, operatorName: "psf",
+                                         noise: .snr(50), observations: 1, seed: 3)
+        let problem = try PosteriorProblem(observation: setup.observations[0], forwardOperator: op,
+                                           noise: try DiagonalGaussianNoise(sigma: setup.sigma, shape: op.outputShape), fluxScale: 1)
+        let gibbs = SplitGibbsSettings(iterations: 30, rhoMax: 10, priorSteps: 10)
+        let smc = try SMCSplitGibbsSampler(prior: prior, problem: problem,
+                                           settings: SMCSettings(gibbs: gibbs, particles: 16, adaptive: true, stepESS: 0.9))
+        // The fixed schedule's first step, from prior draws to ρ_0 = 10: weights of 16 prior samples.
+        var draws = ImageBatch(count: 16, shape: prior.imageShape)
+        draws.data = prior.samples(count: 16, seed: 11).data
+        let first = try smc.logMarginalLikelihood(draws, rho: smc.kernel.coupling(smc.kernel.levels[0]))
+        #expect(SMCSplitGibbsSampler.effectiveSampleSize(first) < 8, "fixed schedule's first ESS \(SMCSplitGibbsSampler.effectiveSampleSize(first))")
+
+        let (out, trace) = try smc.samplePopulationAdaptive(0, seed: 1)
+        #expect(out.count == 16 && out.allFinite)
+        #expect(trace.levels.last == 0)
+        // Strictly decreasing timesteps, never below the planned levels' pace: each step ends at or
+        // above the next planned level under the previous one.
+        var previous = smc.kernel.schedule.count - 1
+        for t in trace.levels {
+            #expect(t < previous)
+            let floor = smc.kernel.levels.first { $0 < previous } ?? 0
+            #expect(t >= floor, "step to \(t) below the planned level \(floor)")
+            previous = t
+        }
+        // More, smaller steps than planned (the point of adapting), and ESS never collapses to one
+        // particle at any step.
+        #expect(trace.levels.count > smc.kernel.levels.count)
+        #expect(trace.ess.allSatisfy { $0 > 2 }, "ESS per step \(trace.ess)")
+        // Copies from resampling are separated by the final move: no two samples are identical.
+        let per = prior.imageShape.count
+        var rows = Set<[Float]>()
+        for k in 0..<16 { rows.insert(Array(out.data[(k * per)..<((k + 1) * per)])) }
+        #expect(rows.count == 16)
     }
 }
