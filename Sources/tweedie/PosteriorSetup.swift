@@ -76,6 +76,7 @@ struct PosteriorSetup {
         }
         let built = try spec.build(psfLoader: specPSFLoader(specPath: o.spec!), antennaLoader: specAntennaLoader(specPath: o.spec!))
         notes += built.warnings
+        for w in built.warnings { printNote("warning: \(w)") }   // also in summary.json → notes
         let A = built.forwardOperator
         if let uv = built.uv {
             // Visibilities: the file must be on this spec's grid; the noise is the spec's.

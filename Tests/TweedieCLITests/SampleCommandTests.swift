@@ -243,6 +243,25 @@ import TweediePriors
         #expect(Set(left).isSubset(of: ["checkpoint.json", "run.json"]), "left: \(left)")
     }
 
+    /// Operator warnings reach stderr as well as summary.json's notes: a 16 px prior at 0.4 kpc/px seen
+    /// at z = 0.1 with 0.168″ pixels is observed on a finer grid (m = 21 > n) than the prior's.
+    @Test func operatorWarningsArePrintedAndRecorded() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let spec = dir.appendingPathComponent("up.yaml").path, obs = dir.appendingPathComponent("obs.fits").path
+        try "prior: {size: 16, pixel_scale_kpc: 0.4}\nchain:\n  - resample: {redshift: 0.1, pixel_scale: 0.168}\n"
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let check = try CLIRunner.run(["operator", "check", "--spec", spec])
+        let m = try #require(check.stdout.firstMatch(of: /1×16×16 → 1×(\d+)×\d+/).map { Int($0.1)! }, "\(check)")
+        #expect(m > 16)
+        try FITSWriter.write(ImageBatch(count: 1, shape: ImageShape(channels: 1, height: m, width: m), repeating: 0.1), to: obs)
+        let r = try CLIRunner.run(["sample", "--prior", Self.priorSpec, "--observation", obs, "--spec", spec, "--sigma", "0.1",
+                                   "--samples", "1", "--steps", "5", "--quiet", "-o", dir.appendingPathComponent("run").path])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stderr.contains("warning:") && r.stderr.contains("finer than the prior grid"), "\(r)")
+        let notes = try Self.summary(dir.appendingPathComponent("run"))["run"].flatMap { ($0 as? [String: Any])?["notes"] as? [String] } ?? []
+        #expect(notes.contains { $0.contains("finer than the prior grid") }, "\(notes)")
+    }
+
     /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
     /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
     /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).
