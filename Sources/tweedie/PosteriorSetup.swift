@@ -292,7 +292,16 @@ struct PosteriorSetup {
         let products = try PosteriorProducts.compute(state, problem: problem, bands: prior.denoiser.bands,
                                                      priorVariance: prior.variance.map { ($0.values, $0.space) },
                                                      aperture: aperture, truth: truth, samples: kept)
-        let summary = PosteriorSummary(tool: "tweedie \(TweedieVersion.string)", run: description,
+        // A posterior mean that does not fit the data means the sampler failed (or σ is too small):
+        // say so where the user looks, and in summary.json.
+        var runDescription = description
+        let chi2 = products.scores.reducedChiSquaredOfMean
+        if chi2.isFinite, chi2 > 3 {
+            let w = "the posterior mean does not fit the data (reduced χ² \(String(format: "%.3g", chi2)) > 3): the spread and the variance ratio then describe the sampler's failure or a wrong noise level, not the posterior; check σ, or try more --steps, a smaller --guidance (DPS) or --sampler split-gibbs"
+            runDescription.notes.append(w)
+            printNote("warning: \(w)")
+        }
+        let summary = PosteriorSummary(tool: "tweedie \(TweedieVersion.string)", run: runDescription,
                                        samplesDrawn: state.nextIndex, wallSeconds: state.elapsedSeconds,
                                        secondsPerSample: state.elapsedSeconds / Double(max(1, state.nextIndex)),
                                        scores: products.scores, files: [])

@@ -262,6 +262,24 @@ import TweediePriors
         #expect(notes.contains { $0.contains("finer than the prior grid") }, "\(notes)")
     }
 
+    /// A posterior mean that misses the data by far (here: σ given 30× too small) is called out on
+    /// stderr and in summary.json; a well-specified run is not.
+    @Test func poorFitIsWarned() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        try Self.makeProblem(in: dir)
+        func run(_ out: String, sigma: Double) throws -> CLIResult {
+            try CLIRunner.run(["sample", "--prior", Self.priorSpec, "--observation", dir.appendingPathComponent("obs.fits").path,
+                               "--spec", dir.appendingPathComponent("spec.yaml").path, "--sigma", "\(sigma)", "--sampler", "split-gibbs",
+                               "--samples", "4", "--seed", "3", "--quiet", "-o", dir.appendingPathComponent(out).path])
+        }
+        let good = try run("good", sigma: Self.sigma)
+        #expect(good.status == 0 && !good.stderr.contains("does not fit"), "\(good)")
+        let bad = try run("bad", sigma: Self.sigma / 30)
+        #expect(bad.status == 0 && bad.stderr.contains("warning: the posterior mean does not fit the data"), "\(bad)")
+        let notes = try Self.summary(dir.appendingPathComponent("bad"))["run"].flatMap { ($0 as? [String: Any])?["notes"] as? [String] } ?? []
+        #expect(notes.contains { $0.contains("does not fit the data") }, "\(notes)")
+    }
+
     /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
     /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
     /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).
