@@ -139,20 +139,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     func samplePopulation(_ q: Int, seed: UInt64) throws -> ImageBatch {
         if settings.adaptive { return try samplePopulationAdaptive(q, seed: seed).particles }
         let p = settings.particles
-        let shape = kernel.prior.imageShape, per = shape.count
-        let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
-        let resampling = SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q)  // "SMC_RESA"
-        let schedule = kernel.schedule
-
-        // z ~ p(z): the ancestral reverse process from x_T ~ N(0, I) (priorStep scales u by √ᾱ_T).
-        let top = schedule.count - 1
-        var z = ImageBatch(count: p, shape: shape)
-        let invSqrtTop = Float(1 / schedule.alphasCumprod[top].squareRoot())
-        for i in 0..<p {
-            let e = streams[i].normals(per)
-            for j in 0..<per { z.data[i * per + j] = invSqrtTop * e[j] }
-        }
-        z = try kernel.priorStep(z, level: top, streams: streams, grid: initialGrid)
+        var (streams, resampling, z) = try initialPopulation(q, seed: seed)
         var u = z
         var logW = try logMarginalLikelihood(z, rho: kernel.coupling(kernel.levels[0]))
 
@@ -180,6 +167,23 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         return Self.shuffled(z, stream: resampling)
     }
 
+    /// Population q's sample streams, its resampling stream, and its P particles drawn from p(z): the
+    /// ancestral reverse process from x_T ~ N(0, I) at the top of the schedule (priorStep scales u by √ᾱ_T).
+    func initialPopulation(_ q: Int, seed: UInt64) throws -> (streams: [SampleStream], resampling: SampleStream, z: ImageBatch) {
+        let p = settings.particles
+        let shape = kernel.prior.imageShape, per = shape.count
+        let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
+        let resampling = SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q)  // "SMC_RESA"
+        let top = kernel.schedule.count - 1
+        var z = ImageBatch(count: p, shape: shape)
+        let invSqrtTop = Float(1 / kernel.schedule.alphasCumprod[top].squareRoot())
+        for i in 0..<p {
+            let e = streams[i].normals(per)
+            for j in 0..<per { z.data[i * per + j] = invSqrtTop * e[j] }
+        }
+        return (streams, resampling, try kernel.priorStep(z, level: top, streams: streams, grid: initialGrid))
+    }
+
     /// Systematic resampling orders particles by ancestor: shuffle (Fisher–Yates, the population's
     /// own stream) so that any prefix — fewer samples asked than particles — is an exchangeable subset.
     static func shuffled(_ z: ImageBatch, stream: SampleStream) -> ImageBatch {
@@ -202,23 +206,13 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     /// Adaptive tempering (file comment) for population q.
     func samplePopulationAdaptive(_ q: Int, seed: UInt64) throws -> (particles: ImageBatch, trace: AdaptiveTrace) {
         let p = settings.particles
-        let shape = kernel.prior.imageShape, per = shape.count
-        let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
-        let resampling = SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q)  // "SMC_RESA"
-        let schedule = kernel.schedule
         let threshold = settings.essThreshold * Double(p), stepTarget = settings.stepESS * Double(p)
         var trace = AdaptiveTrace()
         var ancestry = Array(0..<p)
 
         // z ~ p(z), weighted by L_{ρ_T}: the start of the path.
-        var level = schedule.count - 1
-        var z = ImageBatch(count: p, shape: shape)
-        let invSqrtTop = Float(1 / schedule.alphasCumprod[level].squareRoot())
-        for i in 0..<p {
-            let e = streams[i].normals(per)
-            for j in 0..<per { z.data[i * per + j] = invSqrtTop * e[j] }
-        }
-        z = try kernel.priorStep(z, level: level, streams: streams, grid: initialGrid)
+        var level = kernel.schedule.count - 1
+        var (streams, resampling, z) = try initialPopulation(q, seed: seed)
         var u = z
         var logL = try logMarginalLikelihood(z, rho: kernel.coupling(level))
         var logW = logL
