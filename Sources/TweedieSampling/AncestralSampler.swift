@@ -49,18 +49,28 @@ public enum AncestralUpdate {
         return nil
     }
 
-    /// The DDIM update of one image in place: x ← a·x̂0 + b·ε̂ + σ·z (z only when σ > 0).
+    /// The DDIM update of one image in place: x ← a·x̂0 + b·ε̂ + σ·z [− ζ·g] (z only when σ > 0).
     @inline(__always)
     public static func ddim(x: UnsafeMutableBufferPointer<Float>, x0: UnsafeBufferPointer<Float>,
                             eps: UnsafeBufferPointer<Float>, a: Float, b: Float, sigma: Float,
-                            stream: SampleStream, noise: UnsafeMutableBufferPointer<Float>) -> Int? {
+                            stream: SampleStream, noise: UnsafeMutableBufferPointer<Float>,
+                            guidance: (zeta: Float, gradient: UnsafeBufferPointer<Float>)? = nil) -> Int? {
         let addNoise = sigma > 0
         if addNoise { stream.fillNormal(noise) }
-        for j in 0..<x.count {
-            let z: Float = addNoise ? noise[j] : 0
-            let v = a * x0[j] + b * eps[j] + sigma * z
-            guard v.isFinite else { return j }
-            x[j] = v
+        if let (zeta, grad) = guidance {
+            for j in 0..<x.count {
+                let z: Float = addNoise ? noise[j] : 0
+                let v = a * x0[j] + b * eps[j] + sigma * z - zeta * grad[j]
+                guard v.isFinite else { return j }
+                x[j] = v
+            }
+        } else {
+            for j in 0..<x.count {
+                let z: Float = addNoise ? noise[j] : 0
+                let v = a * x0[j] + b * eps[j] + sigma * z
+                guard v.isFinite else { return j }
+                x[j] = v
+            }
         }
         return nil
     }

@@ -4,6 +4,8 @@
 //   1. ε̂ = ε_θ(x_i, t_i), x̂0 = (x_i − √(1−ᾱ_i) ε̂)/√ᾱ_i   (optionally clipped);
 //   2. x' = c1·x̂0 + c2·x_i + σ_i z,  c1 = β_i√ᾱ_{i−1}/(1−ᾱ_i),
 //      c2 = √α_i(1−ᾱ_{i−1})/(1−ᾱ_i), σ_i² = β̃_i (or β_i), no noise at i = 0;
+//      or, with `ddimEta`, the DDIM step x' = √ᾱ_{i−1}·x̂0 + √(1−ᾱ_{i−1}−σ_i²)·ε̂ + σ_i z
+//      (Song et al. 2021 Eq. 12, σ_i from η as in AncestralSampler);
 //   3. r = √W (y − A(s·T(x̂0)));
 //   4. x_{i−1} = x' − ζ ∇_{x_i}‖r‖, the gradient flowing through T, A (its
 //      adjoint / VJP) and the network (the denoiser's pullback):
@@ -30,11 +32,15 @@ public struct DPSSettings: Equatable, Sendable, Codable {
     public var clipMax: Float?
     /// Use β_i instead of β̃_i as the ancestral-step variance.
     public var useBetaVariance: Bool
+    /// Step 2 as a DDIM step with this η (AncestralSampler's DDIM update) instead of the DDPM
+    /// ancestral step; nil: DDPM (paper 003).
+    public var ddimEta: Double?
 
     public init(steps: Int, guidanceScale: Double, clipMin: Float? = nil, clipMax: Float? = nil,
-                useBetaVariance: Bool = false) {
+                useBetaVariance: Bool = false, ddimEta: Double? = nil) {
         self.steps = steps; self.guidanceScale = guidanceScale
         self.clipMin = clipMin; self.clipMax = clipMax; self.useBetaVariance = useBetaVariance
+        self.ddimEta = ddimEta
     }
 }
 
@@ -70,6 +76,9 @@ public struct DPSSampler: PosteriorSampler {
         guard settings.guidanceScale.isFinite && settings.guidanceScale >= 0 else {
             throw TweedieError.invalidInput(what: "--guidance", problem: "must be ≥ 0, got \(settings.guidanceScale)")
         }
+        if let eta = settings.ddimEta, !(eta.isFinite && eta >= 0 && eta <= 1) {
+            throw TweedieError.invalidInput(what: "--dps-eta", problem: "DDIM η must be in [0, 1], got \(eta)")
+        }
         self.prior = prior
         self.problem = problem
         self.settings = settings
@@ -78,7 +87,8 @@ public struct DPSSampler: PosteriorSampler {
 
     public var name: String { "dps" }
     public var summary: String {
-        "DPS (ζ=\(settings.guidanceScale), \(settings.steps) steps, σ²=\(settings.useBetaVariance ? "β" : "β̃")"
+        "DPS (ζ=\(settings.guidanceScale), \(settings.steps) steps, "
+            + (settings.ddimEta.map { "DDIM steps η=\($0)" } ?? "σ²=\(settings.useBetaVariance ? "β" : "β̃")")
             + (settings.clipMin != nil ? ", x̂0 clipped to [\(settings.clipMin!), \(settings.clipMax ?? .infinity)]" : "")
             + ")"
     }
@@ -97,21 +107,37 @@ public struct DPSSampler: PosteriorSampler {
 
         for i in stride(from: schedule.count - 1, through: 0, by: -1) {
             let t = schedule.timesteps[i]
-            let (x0, grad) = try guidance(x, timestep: t)
-            // Steps 2 and 4: ancestral step, then the guidance step.
+            let (x0, eps, grad) = try guidance(x, timestep: t)
+            // Steps 2 and 4: ancestral (DDPM) or DDIM step, then the guidance step.
             let (c1d, c2d, vt) = schedule.posteriorCoefficients(i)
             let sigma = Float(i == 0 ? 0 : (settings.useBetaVariance ? schedule.betas[i] : vt).squareRoot())
             let c1 = Float(c1d), c2 = Float(c2d)
+            // DDIM: x' = √ᾱ_{i−1}·x̂0 + √(1−ᾱ_{i−1}−σ_i²)·ε̂ + σ_i z (AncestralSampler's Eq. 12 coefficients).
+            let abPrev = schedule.alphaCumprodPrev(i)
+            let ddimSigma = settings.ddimEta.map { eta in
+                eta * ((1 - abPrev) / (1 - schedule.alphasCumprod[i])).squareRoot()
+                    * max(0, 1 - schedule.alphasCumprod[i] / abPrev).squareRoot()
+            } ?? 0
+            let da = Float(abPrev.squareRoot()), db = Float(max(0, 1 - abPrev - ddimSigma * ddimSigma).squareRoot())
             for k in 0..<b {
                 let r = (k * per)..<((k + 1) * per)
                 let bad = x.data.withUnsafeMutableBufferPointer { xp in
                     x0.data.withUnsafeBufferPointer { x0p in
                         grad.data.withUnsafeBufferPointer { gp in
                             noise.withUnsafeMutableBufferPointer { np in
-                                AncestralUpdate.ddpm(x: UnsafeMutableBufferPointer(rebasing: xp[r]),
-                                                     x0: UnsafeBufferPointer(rebasing: x0p[r]), c1: c1, c2: c2,
-                                                     sigma: sigma, addNoise: i > 0, stream: streams[k], noise: np,
-                                                     guidance: (zeta, UnsafeBufferPointer(rebasing: gp[r])))
+                                if settings.ddimEta != nil {
+                                    return eps.data.withUnsafeBufferPointer { ep in
+                                        AncestralUpdate.ddim(x: UnsafeMutableBufferPointer(rebasing: xp[r]),
+                                                             x0: UnsafeBufferPointer(rebasing: x0p[r]),
+                                                             eps: UnsafeBufferPointer(rebasing: ep[r]), a: da, b: db,
+                                                             sigma: Float(ddimSigma), stream: streams[k], noise: np,
+                                                             guidance: (zeta, UnsafeBufferPointer(rebasing: gp[r])))
+                                    }
+                                }
+                                return AncestralUpdate.ddpm(x: UnsafeMutableBufferPointer(rebasing: xp[r]),
+                                                            x0: UnsafeBufferPointer(rebasing: x0p[r]), c1: c1, c2: c2,
+                                                            sigma: sigma, addNoise: i > 0, stream: streams[k], noise: np,
+                                                            guidance: (zeta, UnsafeBufferPointer(rebasing: gp[r])))
                             }
                         }
                     }
@@ -133,19 +159,23 @@ public struct DPSSampler: PosteriorSampler {
 
     /// Steps 1 and 3 and the gradient of step 4 for a batch at original timestep `t`:
     /// returns x̂0 (clipped if asked) and ∇_{x_t}‖r‖ per image.
-    public func guidance(_ x: ImageBatch, timestep t: Int) throws -> (x0: ImageBatch, gradient: ImageBatch) {
+    public func guidance(_ x: ImageBatch, timestep t: Int) throws -> (x0: ImageBatch, eps: ImageBatch, gradient: ImageBatch) {
         let b = x.count
         let transform = prior.pixelTransform
         let s = Float(problem.fluxScale)
         let (pred, pullback) = try prior.predictWithPullback(x, timesteps: [Int](repeating: t, count: b))
-        var x0 = pred.x0
-        // Step 1: optional clipping; the derivative is zero where the clip is active.
+        var x0 = pred.x0, eps = pred.eps
+        // Step 1: optional clipping; the derivative is zero where the clip is active. ε̂ follows the
+        // clipped x̂0 (ε̂ = (x_t − √ᾱ x̂0)/√(1−ᾱ)), as in the unconditional sampler; only DDIM steps use it.
         var clipped = [Bool]()
         if let lo = settings.clipMin, let hi = settings.clipMax {
             clipped = [Bool](repeating: false, count: x0.valueCount)
+            let ab = prior.schedule.alphasCumprod[t]
+            let sa = Float(ab.squareRoot()), s1 = Float((1 - ab).squareRoot())
             for j in 0..<x0.valueCount {
                 let v = x0.data[j]
                 if v < lo { x0.data[j] = lo; clipped[j] = true } else if v > hi { x0.data[j] = hi; clipped[j] = true }
+                if clipped[j] { eps.data[j] = (x.data[j] - sa * x0.data[j]) / s1 }
             }
         }
         // Step 3: whitened residual of s·T(x̂0); ∇_{A x}‖r‖ = −√W ⊙ r/‖r‖ per sample.
@@ -162,6 +192,6 @@ public struct DPSSampler: PosteriorSampler {
         for j in 0..<gPhys.valueCount {
             gPhys.data[j] *= (clipped.isEmpty || !clipped[j]) ? s * transform.derivative(x0.data[j]) : 0
         }
-        return (x0, try pullback(gPhys))
+        return (x0, eps, try pullback(gPhys))
     }
 }

@@ -201,7 +201,8 @@ struct PosteriorSetup {
                 }
             }
             sampler = try DPSSampler(prior: prior.denoiser, problem: problem,
-                                     settings: DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1))
+                                     settings: DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1,
+                                                           ddimEta: o.dpsEta))
             evaluations = 2 * o.steps
         case "smc":
             let m = try SMCSplitGibbsSampler(prior: prior.denoiser, problem: problem,

@@ -89,6 +89,10 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "DPS guidance scale ζ (default: the prior's recommendation for --steps, scaled from the nearest tabulated step count if needed, else 1).")
     var guidance: Double?
 
+    @Option(name: .customLong("dps-eta"),
+            help: "DPS: take DDIM steps with this η in [0, 1] instead of DDPM ancestral steps (default: DDPM, as paper 003).")
+    var dpsEta: Double?
+
     @Option(name: .customLong("clip"), help: "Clip x̂0 to LO,HI in network space (DPS); default the prior's declared range (x0_clip in its config), 'none' to disable.")
     var clip: String?
 

@@ -40,6 +40,24 @@ import TweedieCore
         }
     }
 
+    /// With `ddimEta` and ζ = 0, DPS's steps are the unconditional DDIM sampler's (same streams, same
+    /// coefficients): the samples agree to rounding; a bad η is refused.
+    @Test func ddimStepsWithoutGuidanceAreTheUnconditionalDDIMSampler() throws {
+        let shape = ImageShape(channels: 1, height: 2, width: 2)
+        let prior = try IIDGaussianDenoiser(shape: shape, mu: 0.3, variance: 0.25)
+        let prob = try problem(shape: shape, outCount: 3, sigma: 1, truth: [0, 0, 0, 0])
+        for eta in [0.0, 0.5, 1.0] {
+            let dps = try DPSSampler(prior: prior, problem: prob, settings: DPSSettings(steps: 50, guidanceScale: 0, ddimEta: eta))
+            let ddim = try AncestralSampler(prior: prior, steps: 50, method: .ddim(eta: eta))
+            let a = try dps.sample(indices: 0..<6, seed: 4), b = try ddim.sample(indices: 0..<6, seed: 4)
+            for j in a.data.indices { #expect(abs(a.data[j] - b.data[j]) < 1e-5, "η \(eta), value \(j): \(a.data[j]) vs \(b.data[j])") }
+            #expect(dps.summary.contains("DDIM steps η=\(eta)"))
+        }
+        #expect(throws: TweedieError.self) {
+            try DPSSampler(prior: prior, problem: prob, settings: DPSSettings(steps: 50, guidanceScale: 0, ddimEta: 1.5))
+        }
+    }
+
     @Test func guidanceGradientMatchesFiniteDifferences() throws {
         let shape = ImageShape(channels: 1, height: 2, width: 3)
         let transform = AsinhTransform(softening: 0.5, gain: 1.3, offset: 0.1)
@@ -50,7 +68,7 @@ import TweedieCore
         let t = 400
         let x0 = testUniforms(shape.count, seed: 3).map { Float($0) }
         let x = try ImageBatch(count: 1, shape: shape, data: x0)
-        let (_, grad) = try dps.guidance(x, timestep: t)
+        let (_, _, grad) = try dps.guidance(x, timestep: t)
         // ‖r‖ as a function of x_t in Double, independently of the library's chain.
         func norm(_ xs: [Double]) -> Double {
             let (g, ab) = prior.gain(t)
