@@ -14,7 +14,8 @@ struct StudyCase {
     static let known: Set<String> = ["truth", "magnitude", "zero_point", "flux", "flux_band", "redshift", "pixel_scale",
                                      "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "psf_pixel_scale", "sigma", "noise_seed",
                                      "sampler", "samples", "steps", "batch", "guidance", "seed", "clip",
-                                     "gibbs_iterations", "gibbs_rho_max", "gibbs_prior_steps", "particles", "flux_scale", "aperture_radius", "label"]
+                                     "gibbs_iterations", "gibbs_rho_max", "gibbs_prior_steps", "particles", "smc_tempering", "dps_eta",
+                                     "flux_scale", "aperture_radius", "label"]
 
     func number(_ k: String) throws -> Double? {
         guard let v = parameters[k] else { return nil }
@@ -178,7 +179,8 @@ struct StudyCase {
         for (k, opt) in [("sampler", "--sampler"), ("samples", "--samples"), ("steps", "--steps"), ("batch", "--batch"),
                          ("guidance", "--guidance"), ("seed", "--seed"), ("clip", "--clip"),
                          ("gibbs_iterations", "--gibbs-iterations"), ("gibbs_rho_max", "--gibbs-rho-max"),
-                         ("gibbs_prior_steps", "--gibbs-prior-steps"), ("particles", "--particles"), ("aperture_radius", "--aperture-radius")] {
+                         ("gibbs_prior_steps", "--gibbs-prior-steps"), ("particles", "--particles"),
+                         ("smc_tempering", "--smc-tempering"), ("dps_eta", "--dps-eta"), ("aperture_radius", "--aperture-radius")] {
             if let v = parameters[k] { a += [opt, v.description] }
         }
         switch string("flux_scale") ?? "true" {

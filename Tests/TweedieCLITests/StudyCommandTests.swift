@@ -71,6 +71,21 @@ import TweediePriors
         #expect(FileManager.default.fileExists(atPath: out + "/summary.md") && FileManager.default.fileExists(atPath: out + "/summary.png"))
     }
 
+    /// Sampler keys reach `tweedie sample`: a case with dps_eta runs DPS with DDIM steps (its summary says so).
+    @Test func samplerKeysReachTheSampler() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let spec = try Self.makeStudy(in: dir)
+        let text = try String(contentsOfFile: spec, encoding: .utf8)
+            .replacingOccurrences(of: "sampler: split-gibbs, samples: 8", with: "sampler: dps, dps_eta: 0.5, steps: 20, samples: 2")
+            .replacingOccurrences(of: "grid: {sigma: [0.03, 0.3], truth: [0, 1]}", with: "grid: {sigma: [0.3], truth: [0]}")
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out")
+        let r = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
+        #expect(r.status == 0, "\(r)")
+        let summary = try String(contentsOf: out.appendingPathComponent("cases/case-0000/run/summary.json"), encoding: .utf8)
+        #expect(summary.contains("DDIM steps η=0.5"), "\(summary.prefix(2000))")
+    }
+
     @Test func unknownParameterIsOneClearError() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let spec = try Self.makeStudy(in: dir)
