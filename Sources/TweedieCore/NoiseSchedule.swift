@@ -109,4 +109,13 @@ public struct NoiseSchedule: Equatable, Sendable {
         let v = b * (1 - abPrev) / (1 - ab)
         return (c1, c2, v)
     }
+
+    /// DDIM step coefficients (Song, Meng & Ermon 2021, Eq. 12) for noise level η:
+    /// x_{i−1} = a·x̂0 + b·ε̂ + σ·z, a = √ᾱ_{i−1}, b = √(1−ᾱ_{i−1}−σ²),
+    /// σ = η·√((1−ᾱ_{i−1})/(1−ᾱ_i))·√(1−ᾱ_i/ᾱ_{i−1}).
+    public func ddimCoefficients(_ i: Int, eta: Double) -> (a: Double, b: Double, sigma: Double) {
+        let ab = alphasCumprod[i], abPrev = alphaCumprodPrev(i)
+        let sigma = eta * ((1 - abPrev) / (1 - ab)).squareRoot() * max(0, 1 - ab / abPrev).squareRoot()
+        return (abPrev.squareRoot(), max(0, 1 - abPrev - sigma * sigma).squareRoot(), sigma)
+    }
 }

@@ -19,9 +19,10 @@
 
 import TweedieCore
 
-/// The per-sample update of the DDPM ancestral step (DESIGN §5.1 steps 2 and 4), shared by the
-/// unconditional sampler and DPS so both take exactly the same arithmetic:
-///   x ← c1·x̂0 + c2·x + σ·z [− ζ·g],  z from `stream` (skipped, z = 0, when `addNoise` is false).
+/// The per-sample updates of the DDPM ancestral step (DESIGN §5.1 steps 2 and 4) and the DDIM step,
+/// shared by the unconditional sampler and DPS so both take exactly the same arithmetic:
+///   DDPM x ← c1·x̂0 + c2·x + σ·z [− ζ·g], DDIM x ← a·x̂0 + b·ε̂ + σ·z [− ζ·g],
+///   z from `stream` (skipped, z = 0, when `addNoise` is false / σ = 0).
 public enum AncestralUpdate {
     /// Updates one image `x` in place. `noise` is scratch of the image's size. Returns the index of the
     /// first non-finite value (leaving the rest of `x` partly updated), or nil when all are finite.
@@ -30,23 +31,8 @@ public enum AncestralUpdate {
                             c1: Float, c2: Float, sigma: Float, addNoise: Bool, stream: SampleStream,
                             noise: UnsafeMutableBufferPointer<Float>,
                             guidance: (zeta: Float, gradient: UnsafeBufferPointer<Float>)? = nil) -> Int? {
-        if addNoise { stream.fillNormal(noise) }
-        if let (zeta, grad) = guidance {
-            for j in 0..<x.count {
-                let z: Float = addNoise ? noise[j] : 0
-                let v = c1 * x0[j] + c2 * x[j] + sigma * z - zeta * grad[j]
-                guard v.isFinite else { return j }
-                x[j] = v
-            }
-        } else {
-            for j in 0..<x.count {
-                let z: Float = addNoise ? noise[j] : 0
-                let v = c1 * x0[j] + c2 * x[j] + sigma * z
-                guard v.isFinite else { return j }
-                x[j] = v
-            }
-        }
-        return nil
+        combine(x: x, x0: x0, other: UnsafeBufferPointer(x), a: c1, b: c2, sigma: sigma, addNoise: addNoise,
+                stream: stream, noise: noise, guidance: guidance)
     }
 
     /// The DDIM update of one image in place: x ← a·x̂0 + b·ε̂ + σ·z [− ζ·g] (z only when σ > 0).
@@ -55,19 +41,28 @@ public enum AncestralUpdate {
                             eps: UnsafeBufferPointer<Float>, a: Float, b: Float, sigma: Float,
                             stream: SampleStream, noise: UnsafeMutableBufferPointer<Float>,
                             guidance: (zeta: Float, gradient: UnsafeBufferPointer<Float>)? = nil) -> Int? {
-        let addNoise = sigma > 0
+        combine(x: x, x0: x0, other: eps, a: a, b: b, sigma: sigma, addNoise: sigma > 0,
+                stream: stream, noise: noise, guidance: guidance)
+    }
+
+    /// x ← a·x̂0 + b·w + σ·z [− ζ·g], w = x itself (DDPM: read before written, element by element) or ε̂ (DDIM).
+    @inline(__always)
+    static func combine(x: UnsafeMutableBufferPointer<Float>, x0: UnsafeBufferPointer<Float>, other w: UnsafeBufferPointer<Float>,
+                        a: Float, b: Float, sigma: Float, addNoise: Bool, stream: SampleStream,
+                        noise: UnsafeMutableBufferPointer<Float>,
+                        guidance: (zeta: Float, gradient: UnsafeBufferPointer<Float>)?) -> Int? {
         if addNoise { stream.fillNormal(noise) }
         if let (zeta, grad) = guidance {
             for j in 0..<x.count {
                 let z: Float = addNoise ? noise[j] : 0
-                let v = a * x0[j] + b * eps[j] + sigma * z - zeta * grad[j]
+                let v = a * x0[j] + b * w[j] + sigma * z - zeta * grad[j]
                 guard v.isFinite else { return j }
                 x[j] = v
             }
         } else {
             for j in 0..<x.count {
                 let z: Float = addNoise ? noise[j] : 0
-                let v = a * x0[j] + b * eps[j] + sigma * z
+                let v = a * x0[j] + b * w[j] + sigma * z
                 guard v.isFinite else { return j }
                 x[j] = v
             }
@@ -125,10 +120,7 @@ public struct AncestralSampler: PosteriorSampler {
     }
 
     /// The DDIM noise level σ_i for step i.
-    public func ddimSigma(_ i: Int, eta: Double) -> Double {
-        let ab = schedule.alphasCumprod[i], abPrev = schedule.alphaCumprodPrev(i)
-        return eta * ((1 - abPrev) / (1 - ab)).squareRoot() * max(0, 1 - ab / abPrev).squareRoot()
-    }
+    public func ddimSigma(_ i: Int, eta: Double) -> Double { schedule.ddimCoefficients(i, eta: eta).sigma }
 
     /// Samples `indices` (stream (seed, k) for sample k), in network space, in index order, as one batch.
     public func sample(indices: Range<Int>, seed: UInt64) throws -> ImageBatch {
@@ -178,10 +170,8 @@ public struct AncestralSampler: PosteriorSampler {
                     }
                 }
             case .ddim(let eta):
-                let abPrev = schedule.alphaCumprodPrev(i)
-                let sd = ddimSigma(i, eta: eta)
-                let a = Float(abPrev.squareRoot()), bCoef = Float(max(0, 1 - abPrev - sd * sd).squareRoot())
-                let sigma = Float(sd)
+                let c = schedule.ddimCoefficients(i, eta: eta)
+                let a = Float(c.a), bCoef = Float(c.b), sigma = Float(c.sigma)
                 x.data.withUnsafeMutableBufferPointer { xp in
                     prediction.x0.data.withUnsafeBufferPointer { x0p in
                         prediction.eps.data.withUnsafeBufferPointer { ep in

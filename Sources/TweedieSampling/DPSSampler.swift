@@ -112,13 +112,9 @@ public struct DPSSampler: PosteriorSampler {
             let (c1d, c2d, vt) = schedule.posteriorCoefficients(i)
             let sigma = Float(i == 0 ? 0 : (settings.useBetaVariance ? schedule.betas[i] : vt).squareRoot())
             let c1 = Float(c1d), c2 = Float(c2d)
-            // DDIM: x' = √ᾱ_{i−1}·x̂0 + √(1−ᾱ_{i−1}−σ_i²)·ε̂ + σ_i z (AncestralSampler's Eq. 12 coefficients).
-            let abPrev = schedule.alphaCumprodPrev(i)
-            let ddimSigma = settings.ddimEta.map { eta in
-                eta * ((1 - abPrev) / (1 - schedule.alphasCumprod[i])).squareRoot()
-                    * max(0, 1 - schedule.alphasCumprod[i] / abPrev).squareRoot()
-            } ?? 0
-            let da = Float(abPrev.squareRoot()), db = Float(max(0, 1 - abPrev - ddimSigma * ddimSigma).squareRoot())
+            // DDIM: x' = a·x̂0 + b·ε̂ + σ_i z (Song et al. Eq. 12, the unconditional sampler's coefficients).
+            let dc = schedule.ddimCoefficients(i, eta: settings.ddimEta ?? 0)
+            let da = Float(dc.a), db = Float(dc.b), ddimSigma = Float(dc.sigma)
             for k in 0..<b {
                 let r = (k * per)..<((k + 1) * per)
                 let bad = x.data.withUnsafeMutableBufferPointer { xp in
@@ -130,7 +126,7 @@ public struct DPSSampler: PosteriorSampler {
                                         AncestralUpdate.ddim(x: UnsafeMutableBufferPointer(rebasing: xp[r]),
                                                              x0: UnsafeBufferPointer(rebasing: x0p[r]),
                                                              eps: UnsafeBufferPointer(rebasing: ep[r]), a: da, b: db,
-                                                             sigma: Float(ddimSigma), stream: streams[k], noise: np,
+                                                             sigma: ddimSigma, stream: streams[k], noise: np,
                                                              guidance: (zeta, UnsafeBufferPointer(rebasing: gp[r])))
                                     }
                                 }
@@ -158,7 +154,7 @@ public struct DPSSampler: PosteriorSampler {
     }
 
     /// Steps 1 and 3 and the gradient of step 4 for a batch at original timestep `t`:
-    /// returns x̂0 (clipped if asked) and ∇_{x_t}‖r‖ per image.
+    /// returns x̂0 (clipped if asked), ε̂ (consistent with the clipped x̂0) and ∇_{x_t}‖r‖ per image.
     public func guidance(_ x: ImageBatch, timestep t: Int) throws -> (x0: ImageBatch, eps: ImageBatch, gradient: ImageBatch) {
         let b = x.count
         let transform = prior.pixelTransform
