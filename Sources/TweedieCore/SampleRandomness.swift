@@ -61,6 +61,24 @@ public final class SampleStream: @unchecked Sendable {
     public func uniform() -> Double { gsl_rng_uniform(rng) }
     /// A uniform integer in 0..<n.
     public func uniformInt(_ n: Int) -> Int { Int(gsl_rng_uniform_int(rng, UInt(n))) }
+
+    /// The generator's whole state (gsl_rng_state, gsl_rng_size bytes: mt19937's 624 words and
+    /// position), for checkpoints inside a long computation. Same machine and GSL build only.
+    public func stateBytes() -> [UInt8] {
+        let n = gsl_rng_size(rng)
+        guard let p = gsl_rng_state(rng) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+
+    /// Puts back a state from `stateBytes()`; the stream then continues exactly where that one was.
+    public func restoreState(_ bytes: [UInt8]) throws {
+        let n = gsl_rng_size(rng)
+        guard bytes.count == n, let p = gsl_rng_state(rng) else {
+            throw TweedieError.invalidInput(what: "random stream state",
+                                            problem: "has \(bytes.count) bytes, the generator needs \(n) (a checkpoint from another GSL build?); start the run again")
+        }
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: n) }
+    }
 }
 
 /// One-time GSL setup: turn off the default error handler (it calls abort());

@@ -75,6 +75,8 @@ public enum PosteriorJob {
     public static let checkpointName = "checkpoint.json"
     public static let recordName = "run.json"
     public static let rawSamplesName = "samples.raw"
+    /// An adaptive SMC population's state between tempering steps (SMCPopulationCheckpoint); removed when the run ends.
+    public static let smcPopulationCheckpointName = "smc-population.ckpt"
 
     /// Prepares a fresh output directory: it may exist only if empty.
     public static func createOutputDirectory(_ dir: URL) throws {

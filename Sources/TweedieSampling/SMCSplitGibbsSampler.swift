@@ -58,6 +58,9 @@
 // count or resume point (PosteriorRun asks for whole populations: sampleGroupSize).
 // Cost per sample: split-Gibbs's network evaluations (no VJPs) plus one prior
 // sample at the start, and two CG solves of P_ρ per iteration for the weights.
+// Checkpoints: an adaptive population writes its whole state between tempering
+// steps to `populationCheckpointURL` (SMCPopulationCheckpoint, at most every
+// `populationCheckpointInterval` s) and resumes from it, bit-identically.
 
 import Foundation
 import TweedieCore
@@ -91,6 +94,14 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     public let kernel: SplitGibbsSampler
     /// The grid of the initial unconditional prior sample (from the top of the schedule).
     let initialGrid: NoiseSchedule
+    /// Where an adaptive population writes its state between tempering steps, and reads it back
+    /// to resume (SMCPopulationCheckpoint); nil: nowhere. `tweedie sample` puts it in the run directory.
+    public var populationCheckpointURL: URL? = nil
+    /// The least wall time between two population checkpoints, seconds (0: after every step).
+    public var populationCheckpointInterval: Double = 60
+    /// Called after every adaptive tempering step (population, steps so far, timestep reached, ESS
+    /// after the reweighting): an adaptive population's length is not known ahead, so this is its progress.
+    public var temperingObserver: (@Sendable (_ population: Int, _ steps: Int, _ timestep: Int, _ ess: Double) -> Void)? = nil
 
     public init(prior: any Denoiser, problem: PosteriorProblem, settings: SMCSettings) throws {
         guard settings.particles >= 2 else {
@@ -172,8 +183,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     func initialPopulation(_ q: Int, seed: UInt64) throws -> (streams: [SampleStream], resampling: SampleStream, z: ImageBatch) {
         let p = settings.particles
         let shape = kernel.prior.imageShape, per = shape.count
-        let streams = (0..<p).map { SampleStream(seed: seed, index: q * p + $0) }
-        let resampling = SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q)  // "SMC_RESA"
+        let (streams, resampling) = populationStreams(q, seed: seed)
         let top = kernel.schedule.count - 1
         var z = ImageBatch(count: p, shape: shape)
         let invSqrtTop = Float(1 / kernel.schedule.alphasCumprod[top].squareRoot())
@@ -182,6 +192,13 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
             for j in 0..<per { z.data[i * per + j] = invSqrtTop * e[j] }
         }
         return (streams, resampling, try kernel.priorStep(z, level: top, streams: streams, grid: initialGrid))
+    }
+
+    /// Population q's P particle streams (sample indices qP …) and its resampling stream, at their start.
+    func populationStreams(_ q: Int, seed: UInt64) -> (streams: [SampleStream], resampling: SampleStream) {
+        let p = settings.particles
+        return ((0..<p).map { SampleStream(seed: seed, index: q * p + $0) },
+                SampleStream(seed: streamSeed(seed: seed, index: 0x534D_435F_5245_5341), index: q))  // "SMC_RESA"
     }
 
     /// Systematic resampling orders particles by ancestor: shuffle (Fisher–Yates, the population's
@@ -209,14 +226,40 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         let threshold = settings.essThreshold * Double(p), stepTarget = settings.stepESS * Double(p)
         var trace = AdaptiveTrace()
         var ancestry = Array(0..<p)
-
-        // z ~ p(z), weighted by L_{ρ_T}: the start of the path.
-        var level = kernel.schedule.count - 1
-        var (streams, resampling, z) = try initialPopulation(q, seed: seed)
-        var u = z
-        var logL = try logMarginalLikelihood(z, rho: kernel.coupling(level))
-        var logW = logL
         let planned = kernel.levels
+        var level: Int, streams: [SampleStream], resampling: SampleStream
+        var z: ImageBatch, u: ImageBatch, logL: [Double], logW: [Double]
+        let resumed = try resumableCheckpoint(q, seed: seed)
+        if let c = resumed {
+            // The state written at the top of the tempering loop (SMCPopulationCheckpoint).
+            (streams, resampling) = populationStreams(q, seed: seed)
+            for (stream, state) in zip(streams + [resampling], c.streamStates) { try stream.restoreState(state) }
+            let shape = kernel.prior.imageShape
+            z = ImageBatch(count: p, shape: shape); z.data = c.z
+            u = ImageBatch(count: p, shape: shape); u.data = c.u
+            level = c.header.level; logL = c.header.logL; logW = c.header.logW; ancestry = c.header.ancestry
+            trace.levels = c.header.traceLevels; trace.ess = c.header.traceESS; trace.resamplings = c.header.resamplings
+        } else {
+            // z ~ p(z), weighted by L_{ρ_T}: the start of the path.
+            level = kernel.schedule.count - 1
+            (streams, resampling, z) = try initialPopulation(q, seed: seed)
+            u = z
+            logL = try logMarginalLikelihood(z, rho: kernel.coupling(level))
+            logW = logL
+        }
+        var lastCheckpoint = Date()
+        func checkpointIfDue() throws {
+            guard let url = populationCheckpointURL,
+                  Date().timeIntervalSince(lastCheckpoint) >= populationCheckpointInterval else { return }
+            let states = (streams + [resampling]).map { $0.stateBytes() }
+            let header = SMCPopulationCheckpoint.Header(
+                population: q, seed: seed, particles: p, valueCount: z.shape.count, stepESS: settings.stepESS,
+                essThreshold: settings.essThreshold, levelsPlanned: planned, level: level, traceLevels: trace.levels,
+                traceESS: trace.ess, resamplings: trace.resamplings, ancestry: ancestry, logW: logW, logL: logL,
+                streamStateSize: states[0].count)
+            try SMCPopulationCheckpoint(header: header, z: z.data, u: u.data, streamStates: states).write(to: url)
+            lastCheckpoint = Date()
+        }
 
         func resampleIfNeeded() {
             guard Self.effectiveSampleSize(logW) < threshold else { return }
@@ -233,7 +276,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
                 throw TweedieError.numerical(problem: "adaptive SMC produced a non-finite value at timestep \(t) (population \(q))")
             }
         }
-        resampleIfNeeded()
+        if resumed == nil { resampleIfNeeded() }
         while level > 0 {
             guard trace.levels.count < settings.maxSteps else {
                 throw TweedieError.numerical(problem: "adaptive SMC needed more than \(settings.maxSteps) tempering steps to reach t = 0 "
@@ -266,6 +309,8 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
             try move(at: next)
             level = next
             logL = try logMarginalLikelihood(z, rho: kernel.coupling(level))
+            try checkpointIfDue()
+            temperingObserver?(q, trace.levels.count, level, trace.ess.last ?? .nan)
         }
         // The planned final iterations at t = 0 (same target: no reweighting), the final
         // resampling, and moves after it.
@@ -278,6 +323,21 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         for _ in 0..<settings.finalMoves { try move(at: 0) }
         trace.distinctAncestors = Set(ancestry).count
         return (Self.shuffled(z, stream: resampling), trace)
+    }
+
+    /// The population checkpoint at `populationCheckpointURL` when it holds population q of this
+    /// run (same seed, particle count, image size and tempering settings); nil otherwise (none, or
+    /// another population's: a population finished, or a run with other settings, is not resumed).
+    func resumableCheckpoint(_ q: Int, seed: UInt64) throws -> SMCPopulationCheckpoint? {
+        guard settings.adaptive, let url = populationCheckpointURL, let c = try SMCPopulationCheckpoint.read(url) else { return nil }
+        let h = c.header
+        guard h.population == q, h.seed == seed, h.particles == settings.particles,
+              h.valueCount == kernel.prior.imageShape.count, h.stepESS == settings.stepESS,
+              h.essThreshold == settings.essThreshold, h.levelsPlanned == kernel.levels,
+              h.streamStateSize == SampleStream(seed: seed, index: 0).stateBytes().count,
+              h.logW.count == settings.particles, h.logL.count == settings.particles, h.ancestry.count == settings.particles
+        else { return nil }
+        return c
     }
 
     /// log L_ρ(z) per particle up to a constant common to all particles (file header):

@@ -278,6 +278,21 @@ struct PosteriorSetup {
                                          valueCount: problem.forwardOperator.inputShape.count)
             try PosteriorRun.writeCheckpoint(state, to: ckpt)
         }
+        // An adaptive SMC population runs for hours on a neural prior: it checkpoints between tempering steps.
+        var sampler = self.sampler
+        let populationCheckpoint = dir.appendingPathComponent(PosteriorJob.smcPopulationCheckpointName)
+        if var smc = sampler as? SMCSplitGibbsSampler, smc.settings.adaptive {
+            smc.populationCheckpointURL = populationCheckpoint
+            if !quiet {
+                // Its length is not known ahead: one line per minute says how far down the schedule it is.
+                let clock = ProgressClock(), top = smc.kernel.schedule.count - 1
+                smc.temperingObserver = { q, steps, t, ess in
+                    guard clock.due(every: 60) else { return }
+                    printNote("smc population \(q): \(steps) tempering steps, at timestep \(t) of \(top), ESS \(String(format: "%.1f", ess))")
+                }
+            }
+            sampler = smc
+        }
         let runner = try PosteriorRun(sampler: sampler, problem: problem, transform: prior.denoiser.pixelTransform,
                                       seed: seed, batchSize: batch, checkpointURL: ckpt, checkpointEvery: checkpointEvery,
                                       samplesURL: keepSamples ? dir.appendingPathComponent(PosteriorJob.rawSamplesName) : nil)
@@ -287,6 +302,7 @@ struct PosteriorSetup {
         }
         state = try runner.run(state) { progress.update(done: $0.done, total: $0.total, rate: $0.samplesPerSecond, eta: $0.etaSeconds) }
         progress.finish()
+        try? FileManager.default.removeItem(at: populationCheckpoint)   // every population is in checkpoint.json now
 
         let per = problem.forwardOperator.inputShape.count
         let kept = keepSamples ? try PosteriorJob.readRawSamples(in: dir, count: state.nextIndex, per: per) : nil
@@ -418,4 +434,18 @@ private func wcsCards(from header: FITSHeader, observationShape: ImageShape, pri
     }
     if r != [1, 1] { h.addHistory("WCS rescaled from the observation by the operator's field mapping (m/n = \(r[0]), \(r[1]))") }
     return h
+}
+
+/// When a progress line is next due (the SMC observer is @Sendable, so the time sits behind a lock).
+private final class ProgressClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = Date.distantPast
+    /// True, and the clock reset, when at least `interval` seconds passed since the last true.
+    func due(every interval: Double) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(last) >= interval else { return false }
+        last = now
+        return true
+    }
 }

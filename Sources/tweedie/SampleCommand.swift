@@ -28,8 +28,20 @@ struct SampleCommand: TweedieCommand {
             — else 1.
               split-gibbs  plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian likelihood \
             step (conjugate gradients on the operator) with a prior denoising step from the coupling noise \
-            level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed).             Calibrated on unimodal analytic oracles; multimodal posteriors get wrong mode weights when             the annealing freezes a sample's mode (use smc).
-              smc          sequential Monte Carlo over the split-Gibbs annealing: populations of             --particles samples carry importance weights from one coupling ρ to the next (Woodbury form of             the ρ-smoothed likelihood, two CG solves per iteration) and are resampled when their effective             size drops below half; moves are the split-Gibbs steps. Right mode weights on multimodal             posteriors; samples of one population are correlated (resampling), populations independent.             Weights are exact for affine pixel transforms, linearised otherwise. --smc-tempering adaptive             (default) walks down from the top of the schedule in as many steps as the weights need             (7–13× split-Gibbs's time per sample on the 16×16 and 32×32 analytic oracles; not known ahead);             planned uses the split-Gibbs levels only (cost as split-Gibbs plus one prior sample) and             collapses to one particle on large images.
+            level, annealed; no network VJP. Cost per sample ≈ Σ prior-step network calls (printed). \
+            Calibrated on unimodal analytic oracles; multimodal posteriors get wrong mode weights when \
+            the annealing freezes a sample's mode (use smc).
+              smc          sequential Monte Carlo over the split-Gibbs annealing: populations of \
+            --particles samples carry importance weights from one coupling ρ to the next (Woodbury form of \
+            the ρ-smoothed likelihood, two CG solves per iteration) and are resampled when their effective \
+            size drops below half; moves are the split-Gibbs steps. Right mode weights on multimodal \
+            posteriors; samples of one population are correlated (resampling), populations independent. \
+            Weights are exact for affine pixel transforms, linearised otherwise. --smc-tempering adaptive \
+            (default) walks down from the top of the schedule in as many steps as the weights need \
+            (7–13× split-Gibbs's time per sample on the 16×16 and 32×32 analytic oracles; not known ahead); \
+            planned uses the split-Gibbs levels only (cost as split-Gibbs plus one prior sample) and \
+            collapses to one particle on large images. An adaptive population checkpoints between \
+            tempering steps (smc-population.ckpt, at most once a minute), so --resume continues inside it.
 
             Scores: the variance ratio var_post/var_prior (prior variance from the prior directory's \
             variance map) averaged over a disk of --aperture-radius px (default n·30/256 px, i.e. paper 003's \

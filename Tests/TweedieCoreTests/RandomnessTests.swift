@@ -1,6 +1,7 @@
 // Per-sample random streams (DESIGN §2 "Randomness"): the normals of sample k
 // depend only on (seed, k) — identical drawn alone, in a batch of 7, and on
-// several threads at once; different k (or seeds) give different streams.
+// several threads at once; different k (or seeds) give different streams; a saved
+// generator state put back into a fresh stream continues the original exactly.
 import Foundation
 import Testing
 @testable import TweedieCore
@@ -45,6 +46,19 @@ import Testing
         let mean = a.reduce(0.0) { $0 + Double($1) } / Double(count)
         #expect(abs(mean) < 4 / Double(count).squareRoot())
         #expect(abs(saa / Double(count) - 1) < 0.15)
+    }
+
+    @Test func savedStateContinuesTheStream() throws {
+        let a = SampleStream(seed: seed, index: 3)
+        _ = a.normals(17); _ = a.uniform()
+        let state = a.stateBytes()
+        let next = a.normals(50) + [Float(a.uniform())]
+        // A fresh stream of another index, given the state, draws what `a` drew after the save.
+        let b = SampleStream(seed: seed + 1, index: 9)
+        try b.restoreState(state)
+        #expect(b.normals(50) + [Float(b.uniform())] == next)
+        // A state of the wrong size is refused.
+        #expect(throws: TweedieError.self) { try b.restoreState(Array(state.dropLast())) }
     }
 }
 

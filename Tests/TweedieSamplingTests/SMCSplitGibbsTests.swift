@@ -8,7 +8,10 @@
 // - the conditional ESS against hand-computed cases; adaptive tempering on a 16×16 Gaussian
 //   problem where the fixed schedule's first step already halves the ESS: its steps decrease,
 //   never anneal faster than planned, are more than planned, keep the ESS above collapse, and
-//   the final move separates resampled copies.
+//   the final move separates resampled copies;
+// - an adaptive population stopped midway (its step limit) and resumed from its checkpoint
+//   ends with exactly the particles and steps of an uninterrupted run; a checkpoint of another
+//   population or seed is not used, and a damaged one is a clear error.
 import Foundation
 import Testing
 import TweedieCore
@@ -157,5 +160,63 @@ import TweedieTestSupport
         var rows = Set<[Float]>()
         for k in 0..<16 { rows.insert(Array(out.data[(k * per)..<((k + 1) * per)])) }
         #expect(rows.count == 16)
+    }
+
+    @Test func adaptivePopulationResumesFromItsCheckpoint() throws {
+        let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=8,amplitude=1,slope=3,k0=0.3")
+        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 5, width: 5)
+        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
+        let setup = try CalibrationSetup(prior: prior, priorName: "g8", forwardOperator: op, operatorName: "psf",
+                                         noise: .snr(50), observations: 1, seed: 5)
+        let problem = try PosteriorProblem(observation: setup.observations[0], forwardOperator: op,
+                                           noise: try DiagonalGaussianNoise(sigma: setup.sigma, shape: op.outputShape), fluxScale: 1)
+        func sampler(maxSteps: Int, checkpoint: URL?) throws -> SMCSplitGibbsSampler {
+            var s = try SMCSplitGibbsSampler(prior: prior, problem: problem,
+                                             settings: SMCSettings(gibbs: SplitGibbsSettings(iterations: 10, rhoMax: 10, priorSteps: 5),
+                                                                   particles: 8, adaptive: true, maxSteps: maxSteps))
+            s.populationCheckpointURL = checkpoint
+            s.populationCheckpointInterval = 0
+            return s
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tweedie-smc-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("population.ckpt")
+
+        let (reference, referenceTrace) = try sampler(maxSteps: 1000, checkpoint: nil).samplePopulationAdaptive(0, seed: 4)
+        let n = referenceTrace.levels.count
+        try #require(n >= 6, "too few tempering steps (\(n)) to cut the run")
+        // Stopped by its step limit after n/2 steps: the file holds the state after those steps.
+        #expect(throws: TweedieError.self) { try sampler(maxSteps: n / 2, checkpoint: url).samplePopulationAdaptive(0, seed: 4) }
+        let saved = try #require(try SMCPopulationCheckpoint.read(url))
+        #expect(saved.header.traceLevels == Array(referenceTrace.levels.prefix(n / 2)))
+        #expect(saved.header.level == referenceTrace.levels[n / 2 - 1])
+
+        // Resumed with the full step limit: bit-identical to the uninterrupted population.
+        let (resumed, resumedTrace) = try sampler(maxSteps: 1000, checkpoint: url).samplePopulationAdaptive(0, seed: 4)
+        #expect(resumed.data == reference.data)
+        #expect(resumedTrace.levels == referenceTrace.levels && resumedTrace.resamplings == referenceTrace.resamplings)
+        // …and the state really came from the file: the same file with its particles nudged gives others.
+        var nudged = saved
+        for j in nudged.z.indices { nudged.z[j] += 0.01 }
+        try nudged.write(to: url)
+        let (fromNudged, _) = try sampler(maxSteps: 1000, checkpoint: url).samplePopulationAdaptive(0, seed: 4)
+        #expect(fromNudged.data != reference.data)
+
+        // The file is population 0's with seed 4: another seed or population starts afresh.
+        let s = try sampler(maxSteps: 1000, checkpoint: url)
+        #expect(try s.resumableCheckpoint(0, seed: 5) == nil)
+        #expect(try s.resumableCheckpoint(1, seed: 4) == nil)
+        #expect(try s.resumableCheckpoint(0, seed: 4) != nil)
+
+        // A damaged file is an error naming it, not a silent restart.
+        let bytes = try Data(contentsOf: url)
+        try bytes.prefix(bytes.count - 3).write(to: url)
+        do {
+            _ = try SMCPopulationCheckpoint.read(url)
+            Issue.record("a truncated checkpoint was read")
+        } catch let error as TweedieError {
+            #expect("\(error)".contains(url.path) && "\(error)".contains("truncated"))
+        }
     }
 }
