@@ -119,17 +119,24 @@ import TweedieTestSupport
         #expect(abs(SMCSplitGibbsSampler.conditionalESS(logW: [0, -1, -2, -5], increment: [1.5, 1.5, 1.5, 1.5]) - 4) < 1e-12)
     }
 
+    /// A stationary Gaussian prior on size×size pixels seen through a periodic Gaussian PSF (FWHM 2 px)
+    /// at SNR 50: one observation drawn from the prior.
+    static func gaussianPSFProblem(size: Int, psfSize: Int, seed: UInt64) throws -> (prior: any AnalyticPrior, problem: PosteriorProblem) {
+        let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=\(size),amplitude=1,slope=3,k0=0.3")
+        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: psfSize, width: psfSize)
+        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
+        let setup = try CalibrationSetup(prior: prior, priorName: "g\(size)", forwardOperator: op, operatorName: "psf",
+                                         noise: .snr(50), observations: 1, seed: seed)
+        let problem = try PosteriorProblem(observation: setup.observations[0], forwardOperator: op,
+                                           noise: try DiagonalGaussianNoise(sigma: setup.sigma, shape: op.outputShape), fluxScale: 1)
+        return (prior, problem)
+    }
+
     @Test func adaptiveTemperingWalksDownWithoutCollapse() throws {
         // 16×16 stationary Gaussian prior, periodic PSF, SNR 50: 256 data values. The planned 30-level
         // schedule's first reweighting already leaves a 16-particle population below half its size
         // (4.6 here); adaptive tempering walks down from the top of the schedule instead.
-        let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=16,amplitude=1,slope=3,k0=0.3")
-        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 7, width: 7)
-        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
-        let setup = try CalibrationSetup(prior: prior, priorName: "g16", forwardOperator: op, operatorName: "psf",
-                                         noise: .snr(50), observations: 1, seed: 3)
-        let problem = try PosteriorProblem(observation: setup.observations[0], forwardOperator: op,
-                                           noise: try DiagonalGaussianNoise(sigma: setup.sigma, shape: op.outputShape), fluxScale: 1)
+        let (prior, problem) = try Self.gaussianPSFProblem(size: 16, psfSize: 7, seed: 3)
         let gibbs = SplitGibbsSettings(iterations: 30, rhoMax: 10, priorSteps: 10)
         let smc = try SMCSplitGibbsSampler(prior: prior, problem: problem,
                                            settings: SMCSettings(gibbs: gibbs, particles: 16, adaptive: true, stepESS: 0.9))
@@ -163,13 +170,7 @@ import TweedieTestSupport
     }
 
     @Test func adaptivePopulationResumesFromItsCheckpoint() throws {
-        let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=8,amplitude=1,slope=3,k0=0.3")
-        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 5, width: 5)
-        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
-        let setup = try CalibrationSetup(prior: prior, priorName: "g8", forwardOperator: op, operatorName: "psf",
-                                         noise: .snr(50), observations: 1, seed: 5)
-        let problem = try PosteriorProblem(observation: setup.observations[0], forwardOperator: op,
-                                           noise: try DiagonalGaussianNoise(sigma: setup.sigma, shape: op.outputShape), fluxScale: 1)
+        let (prior, problem) = try Self.gaussianPSFProblem(size: 8, psfSize: 5, seed: 5)
         func sampler(maxSteps: Int, checkpoint: URL?) throws -> SMCSplitGibbsSampler {
             var s = try SMCSplitGibbsSampler(prior: prior, problem: problem,
                                              settings: SMCSettings(gibbs: SplitGibbsSettings(iterations: 10, rhoMax: 10, priorSteps: 5),
