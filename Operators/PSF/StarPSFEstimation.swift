@@ -179,7 +179,7 @@ public enum StarPSFEstimation {
         let guesses = candidates.map { halfMaxFWHM($0.x, $0.y, $0.v) }
         // Stars are the most compact sources that are not cosmic rays: the lower quartile of
         // the guesses of candidates that pass the sharpness test (galaxy knots inflate the rest).
-        var g = candidates.indices.filter { k in
+        let g = candidates.indices.filter { k in
             let c = candidates[k]
             guard c.x > 0, c.y > 0, c.x < w - 1, c.y < h - 1 else { return false }
             let side = (Double(v[c.y * w + c.x - 1]) + Double(v[c.y * w + c.x + 1])

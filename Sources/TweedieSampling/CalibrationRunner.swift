@@ -205,20 +205,28 @@ public struct CalibrationStudy {
             + "|prior=\(prior.spec)|op=\(opText)|noise=\(noise.tag)|sampler=\(sampler.label)|batch=\(sampler.batch)"
     }
 
-    /// Runs every missing case; returns all results in case order.
-    public func run(progress: (CalibrationProgress) -> Void = { _ in }) throws -> [CalibrationResult] {
+    /// Runs every missing case; returns all results in case order. With `shard` (K, N)
+    /// only the cases with (g + s) ≡ K mod N are run or returned, g the index of the
+    /// prior × operator × noise group and s the sampler's index, so N processes can share
+    /// one directory (case files are written atomically) and the cases spread over the
+    /// shards whether the spec varies the groups, the samplers, or both.
+    public func run(shard: (index: Int, count: Int) = (0, 1),
+                    progress: (CalibrationProgress) -> Void = { _ in }) throws -> [CalibrationResult] {
+        precondition(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, "shard K/N needs 0 ≤ K < N")
         try FileManager.default.createDirectory(at: casesDirectory, withIntermediateDirectories: true)
         let samplers = spec.samplerSettings()
         let total = caseIDs().count
         var results: [CalibrationResult] = []
-        var index = 0
+        var index = 0, group = 0
         for p in spec.priors {
             let prior = try AnalyticPriorSpec.parseAnalytic(p.spec)
             for opEntry in spec.operators {
                 let op = try opEntry.build(priorShape: prior.imageShape, pixelScaleArcsec: spec.pixelScaleArcsec)
                 for nz in spec.noiseLevels {
                     var setup: CalibrationSetup? = nil
-                    for s in samplers {
+                    defer { group += 1 }
+                    for (samplerIndex, s) in samplers.enumerated() {
+                        if (group + samplerIndex) % shard.count != shard.index { index += 1; continue }
                         let id = "\(p.name)__\(opEntry.name)__\(nz.tag)__\(s.label)"
                         let fp = fingerprint(prior: p, op: opEntry, noise: nz, sampler: s)
                         let file = casesDirectory.appendingPathComponent(id + ".json")

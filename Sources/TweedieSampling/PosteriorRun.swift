@@ -95,8 +95,9 @@ public struct PosteriorRun {
         var batches = 0
         var samplesHandle: FileHandle? = nil
         if let url = samplesURL {
-            if !FileManager.default.fileExists(atPath: url.path) {
-                FileManager.default.createFile(atPath: url.path, contents: nil)
+            if !FileManager.default.fileExists(atPath: url.path),
+               !FileManager.default.createFile(atPath: url.path, contents: nil) {
+                throw TweedieError.io(path: url.path, problem: "cannot create the samples file (check the directory is writable)")
             }
             samplesHandle = try FileHandle(forUpdating: url)
             // Drop anything written after the last checkpoint (a kill between a write and a checkpoint).

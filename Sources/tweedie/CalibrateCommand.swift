@@ -40,17 +40,28 @@ struct CalibrateCommand: TweedieCommand {
     @Option(name: .shortAndLong, help: "Output directory (created if needed; finished cases in it are kept).")
     var output: String
 
+    @Option(help: "Run only a share of the cases: K/N, for N parallel processes sharing -o DIR (case (group g, sampler s) runs in shard (g + s) mod N). A sharded run writes only its case files; rerun without --shard to write the tables.")
+    var shard: String?
+
     @Flag(help: "No progress line.")
     var quiet = false
 
     func execute() throws {
         let study = try CalibrationStudy(spec: try loadCalibrationSpec(spec), directory: URL(fileURLWithPath: output))
+        var (k, n) = (0, 1)
+        if let s = shard {
+            let p = s.split(separator: "/").compactMap { Int($0) }
+            guard p.count == 2, p[1] >= 1, p[0] >= 0, p[0] < p[1] else {
+                throw TweedieError.invalidInput(what: "--shard", problem: "needs K/N with 0 ≤ K < N, got '\(s)'")
+            }
+            (k, n) = (p[0], p[1])
+        }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let start = Date()
         let terminal = isatty(2) != 0 && !quiet
         var lastCase = -1
         var caseStart = Date()
-        let results = try study.run { p in
+        let results = try study.run(shard: (k, n)) { p in
             if p.caseIndex != lastCase { lastCase = p.caseIndex; caseStart = Date() }
             if p.skipped {
                 if !quiet { printNote("[\(p.caseIndex + 1)/\(p.caseCount)] \(p.caseID): done earlier, skipped") }
@@ -63,6 +74,10 @@ struct CalibrateCommand: TweedieCommand {
             } else if terminal {
                 FileHandle.standardError.write(Data("\r[\(p.caseIndex + 1)/\(p.caseCount)] \(p.caseID): observation \(p.observation)/\(p.observations)   ".utf8))
             }
+        }
+        if n > 1 {
+            if !quiet { printNote("shard \(k)/\(n): \(results.count) cases finished; rerun without --shard to write the tables") }
+            return
         }
         var load = ""
         if let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {

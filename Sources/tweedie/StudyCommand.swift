@@ -205,12 +205,21 @@ struct StudyContext {
         try fm.createDirectory(at: directory.appendingPathComponent("cases"), withIntermediateDirectories: true)
         let copy = directory.appendingPathComponent("spec.yaml")
         let text = try String(contentsOfFile: specPath, encoding: .utf8)
-        if let old = try? String(contentsOf: copy, encoding: .utf8), old != text {
+        if let old = try? String(contentsOf: copy, encoding: .utf8), Self.significantLines(old) != Self.significantLines(text) {
             throw TweedieError.invalidInput(what: directory.path, problem: "holds a study made from a different spec; use a new -o directory")
         }
         try AtomicFileWrite.write(to: copy.path) { try Data(text.utf8).write(to: URL(fileURLWithPath: $0)) }
         try AtomicFileWrite.write(to: directory.appendingPathComponent("spec-origin.txt").path) {
             try Data(self.specDir.path.utf8).write(to: URL(fileURLWithPath: $0))
+        }
+    }
+
+    /// The lines of a spec that can change a case: all but blank and whole-line comment lines, so a
+    /// study directory accepts its spec with an edited header comment.
+    static func significantLines(_ text: String) -> [Substring] {
+        text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
+            let body = line.drop { $0 == " " || $0 == "\t" }
+            return !body.isEmpty && !body.hasPrefix("#")
         }
     }
 

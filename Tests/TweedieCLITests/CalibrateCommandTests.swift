@@ -86,6 +86,38 @@ import TweedieCore
         #expect(try String(contentsOfFile: out + "/calibration.csv", encoding: .utf8) == csv)
     }
 
+    /// Two `--shard K/2` processes share a directory: each writes only its case files (group +
+    /// sampler ≡ K mod 2, no tables), an unsharded rerun then skips all four, and the scores equal those of an
+    /// unsharded run elsewhere (seeds do not depend on which cases a process ran). A bad K/N is a
+    /// one-line error.
+    @Test func shardsSplitTheCasesAndCombine() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let specPath = dir.appendingPathComponent("spec.yaml").path
+        try Self.spec.write(toFile: specPath, atomically: true, encoding: .utf8)
+        let shared = dir.appendingPathComponent("shared").path
+        let s0 = try CLIRunner.run(["calibrate", specPath, "-o", shared, "--shard", "0/2"])
+        #expect(s0.status == 0, "\(s0)")
+        let cases = shared + "/cases"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cases).sorted()
+                == ["g4__padded__sigma0.2__dps-s20-g0.2.json", "g4__periodic__sigma0.2__exact.json"])
+        #expect(!FileManager.default.fileExists(atPath: shared + "/calibration.csv"))
+        let s1 = try CLIRunner.run(["calibrate", specPath, "-o", shared, "--shard", "1/2"])
+        #expect(s1.status == 0, "\(s1)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cases).count == 4)
+        let all = try CLIRunner.run(["calibrate", specPath, "-o", shared])
+        #expect(all.stderrLines.filter { $0.contains("skipped") }.count == 4, "\(all)")
+        let single = dir.appendingPathComponent("single").path
+        #expect(try CLIRunner.run(["calibrate", specPath, "-o", single]).status == 0)
+        func scores(_ out: String) throws -> [String] {
+            try Self.rows(String(contentsOfFile: out + "/calibration.csv", encoding: .utf8))
+                .map { "\($0["sampler"]!) \($0["operator"]!) \($0["coverage68"]!) \($0["coverage95"]!) \($0["mean_error_rms"]!)" }
+        }
+        #expect(try scores(shared) == scores(single))
+
+        let bad = try CLIRunner.run(["calibrate", specPath, "-o", dir.appendingPathComponent("bad").path, "--shard", "2/2"])
+        #expect(bad.status == 1 && bad.stderr.contains("--shard"), "\(bad)")
+    }
+
     @Test func badSpecsAreRejectedWithoutOutput() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let cases: [(String, String)] = [

@@ -49,7 +49,7 @@ import TweedieOperators
     @Test func simulateThenSampleMatchesTheExactGaussianPosterior() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         _ = try Self.write(Self.cfg, "mini.cfg", in: dir)
-        let specPath = try Self.write(Self.spec(size: 8, scale: 0.25, rms: 0.3), "alma.yaml", in: dir)
+        _ = try Self.write(Self.spec(size: 8, scale: 0.25, rms: 0.3), "alma.yaml", in: dir)
         let n = 64
         let truth = try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: 8, width: 8),
                                    data: SampleStream(seed: 11, index: 0).normals(n))

@@ -137,7 +137,8 @@ import TweediePriors
                                                        "--gibbs-iterations", "10", "--gibbs-prior-steps", "10"]))
         #expect(r.status == 0, "\(r)")
         let s = try Self.summary(dir.appendingPathComponent("a"))
-        #expect(((s["run"] as? [String: Any])?["samplerSettings"] as? String ?? "").contains("adaptive tempering"), "\(s["run"] ?? "")")
+        let settings = (s["run"] as? [String: Any])?["samplerSettings"] as? String ?? ""
+        #expect(settings.contains("adaptive tempering"), "\(s["run"] ?? "")")
         let med = ((s["scores"] as! [String: Any])["sampleReducedChiSquared"] as! [String: Any])["median"] as! Double
         #expect(med > 0.6 && med < 1.5, "per-sample reduced χ² median \(med)")
     }

@@ -4,7 +4,8 @@
 // command: finished cases are skipped, the study completes, and the table has
 // one row per case whose parameters and scores are sane (posterior narrower
 // where the noise is lower). Also: `study report` writes the summary, and a bad
-// parameter is one clear error.
+// parameter is one clear error; the directory accepts its spec with edited
+// comments and refuses one with a changed parameter.
 import Foundation
 import Testing
 import TweedieCore
@@ -69,6 +70,15 @@ import TweediePriors
         #expect(rep.status == 0, "\(rep)")
         #expect(rep.stdout.contains("| sigma | n |"))
         #expect(FileManager.default.fileExists(atPath: out + "/summary.md") && FileManager.default.fileExists(atPath: out + "/summary.png"))
+
+        // The directory accepts its spec with edited comment lines, and refuses a changed parameter.
+        let text = try String(contentsOfFile: spec, encoding: .utf8)
+        try ("# a header comment added after the run\n" + text).write(toFile: spec, atomically: true, encoding: .utf8)
+        let commented = try CLIRunner.run(["study", "run", spec, "-o", out, "--quiet"])
+        #expect(commented.status == 0 && commented.stdout.contains("4 of 4 cases finished"), "\(commented)")
+        try text.replacingOccurrences(of: "samples: 8", with: "samples: 9").write(toFile: spec, atomically: true, encoding: .utf8)
+        let changed = try CLIRunner.run(["study", "run", spec, "-o", out, "--quiet"])
+        #expect(changed.status == 1 && changed.stderr.contains("different spec"), "\(changed)")
     }
 
     /// Sampler keys reach `tweedie sample`: a case with dps_eta runs DPS with DDIM steps (its summary says so).
