@@ -253,6 +253,12 @@ struct StudyContext {
             if p.isRadio { try p.scoreRadio(caseIndex: i, dir: dir) }
             return "resumed"
         }
+        if FileManager.default.fileExists(atPath: run.path) {
+            // No summary and no checkpoint: the run stopped before its first checkpoint, or its
+            // checkpoint did not travel (a fresh clone of committed results). Nothing in it can be
+            // resumed, so the case starts again.
+            try FileManager.default.removeItem(at: run)
+        }
         args += ["-o", run.path]
         if quiet == false { args.removeAll { $0 == "--quiet" } }
         let cmd = try SampleCommand.parse(args)

@@ -71,6 +71,13 @@ import TweediePriors
         #expect(rep.stdout.contains("| sigma | n |"))
         #expect(FileManager.default.fileExists(atPath: out + "/summary.md") && FileManager.default.fileExists(atPath: out + "/summary.png"))
 
+        // A case whose run lost its summary and checkpoint (a clone of committed results taken
+        // mid-case, or a kill before the first checkpoint) starts again and completes.
+        let last = URL(fileURLWithPath: out).appendingPathComponent("cases/case-0003/run")
+        for name in ["summary.json", "checkpoint.json"] { try? FileManager.default.removeItem(at: last.appendingPathComponent(name)) }
+        let again = try CLIRunner.run(["study", "run", spec, "-o", out, "--quiet"])
+        #expect(again.status == 0 && again.stderr.contains("case 4/4 done") && again.stdout.contains("4 of 4 cases finished"), "\(again)")
+
         // The directory accepts its spec with edited comment lines, and refuses a changed parameter.
         let text = try String(contentsOfFile: spec, encoding: .utf8)
         try ("# a header comment added after the run\n" + text).write(toFile: spec, atomically: true, encoding: .utf8)
