@@ -1,0 +1,84 @@
+// The split-Gibbs prior step against an exact oracle on the Gaussian-mixture prior.
+// The step draws z ~ p(z | u) for u = z + ρ ε by reverse diffusion from x_t = √ᾱ u at the
+// timestep t whose coupling √((1 − ᾱ)/ᾱ) is ρ. By the tower property,
+// E_{z ~ p(z | x_t)}[p(k | z)] = p(k | x_t) (x_t carries no information on k beyond z), and both
+// sides are closed form for the mixture: p(k | z) from the components' densities, p(k | x_t) from
+// GaussianMixturePrior.responsibilities. The average over many draws of the step must therefore
+// reproduce the exact component probabilities.
+//
+// Measured when this test was written (8×8 mixture of the calibration study, 4000 draws, σ of the
+// average ≈ 0.007): on the full DDPM grid (J ≥ t) the step is right (0.233 vs exact 0.238 at
+// ρ = 3, 0.114 vs 0.120 at ρ = 2); with the calibrated preset's ≤ 100 steps it drifts towards the
+// heavier, narrower component (0.191 and 0.091) — the bias of split-Gibbs's mixture rows in the
+// calibration study. The test checks the full grid; PRIOR_STEP_STEPS=100 PRIOR_STEP_DRAWS=4000
+// shows the drift.
+import Foundation
+import Testing
+import TweedieCore
+import TweediePriors
+import TweedieTestSupport
+@testable import TweedieSampling
+
+@Suite struct SplitGibbsPriorStepTests {
+    /// p(k | z) for a clean image z (ᾱ = 1), by hand from the prior's components.
+    static func componentProbabilities(_ z: ArraySlice<Float>, prior: GaussianMixturePrior) -> [Double] {
+        var logs = prior.weights.map { Foundation.log($0) }
+        for k in logs.indices {
+            var acc = 0.0
+            for (i, v) in z.enumerated() {
+                let d = prior.variances[k][i], r = Double(v) - prior.means[k][i]
+                acc += r * r / d + Foundation.log(d)
+            }
+            logs[k] -= 0.5 * acc
+        }
+        let top = logs.max()!
+        let p = logs.map { Foundation.exp($0 - top) }
+        let s = p.reduce(0, +)
+        return p.map { $0 / s }
+    }
+
+    @Test func priorStepKeepsMixtureComponentProbabilities() throws {
+        let prior = try #require(try AnalyticPriorSpec.parseAnalytic("mixture:n=8,weights=0.3;0.7,means=-0.15;0.15,variances=1;0.4")
+                                 as? GaussianMixturePrior)
+        let shape = prior.imageShape, n = shape.count
+        var eye = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { eye[i * n + i] = 1 }
+        let op = DenseOperator(inputShape: shape, outputShape: shape, matrix: eye)
+        let problem = try PosteriorProblem(observation: ImageBatch(count: 1, shape: shape), forwardOperator: op,
+                                           noise: ScalarNoise(shape: shape, sigma: 1), fluxScale: 1)
+        let abar = prior.schedule.alphasCumprod
+        let env = ProcessInfo.processInfo.environment
+        let draws = Int(env["PRIOR_STEP_DRAWS"] ?? "1500")!
+        for steps in [Int(env["PRIOR_STEP_STEPS"] ?? "1000")!] {
+            let sampler = try SplitGibbsSampler(prior: prior, problem: problem,
+                                                settings: SplitGibbsSettings(iterations: 30, rhoMax: 10, priorSteps: steps))
+            // Large couplings, where the component label is still uncertain given u.
+            let rhos = env["PRIOR_STEP_RHOS"].map { $0.split(separator: ",").map { Double(String($0))! } } ?? [3.0, 2.0]
+            for (c, rho) in rhos.enumerated() {
+                let t = abar.indices.min { abs(log(((1 - abar[$0]) / abar[$0]).squareRoot() / rho)) < abs(log(((1 - abar[$1]) / abar[$1]).squareRoot() / rho)) }!
+                let rhoT = ((1 - abar[t]) / abar[t]).squareRoot()
+                // u: a prior draw plus coupling noise.
+                let stream = SampleStream(seed: 77, index: c)
+                let x0 = prior.sample(using: stream)
+                var noise = [Float](repeating: 0, count: n)
+                noise.withUnsafeMutableBufferPointer { stream.fillNormal($0) }
+                let u = (0..<n).map { Float(x0[$0] + rhoT * Double(noise[$0])) }
+                let exact = try prior.responsibilities(u.map { Double($0) * abar[t].squareRoot() }, alphaBar: abar[t])
+                let batch = try ImageBatch(count: draws, shape: shape, data: [[Float]](repeating: u, count: draws).flatMap { $0 })
+                let streams = (0..<draws).map { SampleStream(seed: 91, index: c * draws + $0) }
+                let z = try sampler.priorStep(batch, level: t, streams: streams)
+                var mean = [Double](repeating: 0, count: prior.componentCount)
+                for d in 0..<draws {
+                    let p = Self.componentProbabilities(z.data[(d * n)..<((d + 1) * n)], prior: prior)
+                    for k in mean.indices { mean[k] += p[k] / Double(draws) }
+                }
+                print("prior step J=\(steps) ρ=\(String(format: "%.3f", rhoT)) t=\(t): exact \(exact.map { String(format: "%.4f", $0) }) sampled \(mean.map { String(format: "%.4f", $0) })")
+                // A [0, 1] variable of mean p has variance ≤ p(1 − p), so the average's σ ≤ √(p(1 − p)/draws):
+                // 4σ plus 0.005 for the schedule's own discretisation.
+                let se = (exact[0] * (1 - exact[0]) / Double(draws)).squareRoot()
+                #expect(abs(mean[0] - exact[0]) < 4 * se + 0.005,
+                        "J=\(steps) ρ=\(rhoT): sampled \(mean) vs exact \(exact)")
+            }
+        }
+    }
+}
