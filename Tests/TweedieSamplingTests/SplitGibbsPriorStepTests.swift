@@ -9,9 +9,9 @@
 // Measured when this test was written (8×8 mixture of the calibration study, 4000 draws, σ of the
 // average ≈ 0.007): on the full DDPM grid (J ≥ t) the step is right (0.233 vs exact 0.238 at
 // ρ = 3, 0.114 vs 0.120 at ρ = 2); with the calibrated preset's ≤ 100 steps it drifts towards the
-// heavier, narrower component (0.191 and 0.091) — the bias of split-Gibbs's mixture rows in the
-// calibration study. The test checks the full grid; PRIOR_STEP_STEPS=100 PRIOR_STEP_DRAWS=4000
-// shows the drift.
+// heavier, narrower component (0.191 and 0.091), the same direction as split-Gibbs's mixture rows
+// in the calibration study lean (though the full grid alone does not fix those: tuning/mixture_j1000).
+// The test checks the full grid; PRIOR_STEP_STEPS=100 PRIOR_STEP_DRAWS=4000 shows the drift.
 import Foundation
 import Testing
 import TweedieCore
