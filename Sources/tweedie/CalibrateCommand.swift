@@ -48,14 +48,7 @@ struct CalibrateCommand: TweedieCommand {
 
     func execute() throws {
         let study = try CalibrationStudy(spec: try loadCalibrationSpec(spec), directory: URL(fileURLWithPath: output))
-        var (k, n) = (0, 1)
-        if let s = shard {
-            let p = s.split(separator: "/").compactMap { Int($0) }
-            guard p.count == 2, p[1] >= 1, p[0] >= 0, p[0] < p[1] else {
-                throw TweedieError.invalidInput(what: "--shard", problem: "needs K/N with 0 ≤ K < N, got '\(s)'")
-            }
-            (k, n) = (p[0], p[1])
-        }
+        let (k, n) = try parseShard(shard)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let start = Date()
         let terminal = isatty(2) != 0 && !quiet

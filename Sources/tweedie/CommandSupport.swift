@@ -46,3 +46,13 @@ func fitsASCII(_ s: String) -> String {
     }
     return out
 }
+
+/// `--shard K/N` (run only a share of the cases: N processes, this one the K-th); (0, 1) when absent.
+func parseShard(_ text: String?) throws -> (index: Int, count: Int) {
+    guard let text else { return (0, 1) }
+    let p = text.split(separator: "/").compactMap { Int($0) }
+    guard p.count == 2, p[1] >= 1, p[0] >= 0, p[0] < p[1] else {
+        throw TweedieError.invalidInput(what: "--shard", problem: "needs K/N with 0 ≤ K < N, got '\(text)'")
+    }
+    return (p[0], p[1])
+}

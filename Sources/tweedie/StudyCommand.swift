@@ -79,14 +79,7 @@ struct StudyRun: TweedieCommand {
 
     func execute() throws {
         let study = try StudyContext(specPath: spec, directory: output)
-        var (k, n) = (0, 1)
-        if let s = shard {
-            let p = s.split(separator: "/").compactMap { Int($0) }
-            guard p.count == 2, p[1] >= 1, p[0] >= 0, p[0] < p[1] else {
-                throw TweedieError.invalidInput(what: "--shard", problem: "needs K/N with 0 ≤ K < N, got '\(s)'")
-            }
-            (k, n) = (p[0], p[1])
-        }
+        let (k, n) = try parseShard(shard)
         try study.prepareDirectory()
         let mine = study.cases.indices.filter { $0 % n == k }
         var done = 0
