@@ -217,14 +217,14 @@ public struct CalibrationStudy {
         let samplers = spec.samplerSettings()
         let total = caseIDs().count
         var results: [CalibrationResult] = []
-        var index = 0, group = 0
+        var index = 0
         for p in spec.priors {
             let prior = try AnalyticPriorSpec.parseAnalytic(p.spec)
             for opEntry in spec.operators {
                 let op = try opEntry.build(priorShape: prior.imageShape, pixelScaleArcsec: spec.pixelScaleArcsec)
                 for nz in spec.noiseLevels {
                     var setup: CalibrationSetup? = nil
-                    defer { group += 1 }
+                    let group = index / samplers.count   // index = group × samplers + sampler here
                     for (samplerIndex, s) in samplers.enumerated() {
                         if (group + samplerIndex) % shard.count != shard.index { index += 1; continue }
                         let id = "\(p.name)__\(opEntry.name)__\(nz.tag)__\(s.label)"
