@@ -85,6 +85,22 @@ public struct CalibrationOracle: Sendable {
     }
 }
 
+extension CalibrationOracle {
+    /// Component weights of the ρ-smoothed posterior π_ρ(z) ∝ p(z) L_ρ(z), L_ρ(z) = ∫ N(u; z, ρ²I) p(y | u) du —
+    /// the z-marginal that split-Gibbs targets at coupling ρ. For a Gaussian-mixture prior with diagonal
+    /// components N(μ_k, D_k) and y = A u + n, ∫ N(z; μ_k, D_k) N(y; A z, σ²I + ρ²AAᵀ) dz =
+    /// N(y; Aμ_k, A(D_k + ρ²I)Aᵀ + σ²I): the exact posterior weights of the mixture whose component
+    /// variances are D_k + ρ². ρ = 0 gives the posterior's own weights.
+    public static func smoothedComponentWeights(prior mix: GaussianMixturePrior, operator op: any ForwardOperator,
+                                                sigma: Double, observation y: ImageBatch, rho: Double) throws -> [Double] {
+        let comps = (0..<mix.componentCount).map {
+            MixtureComponent(weight: mix.weights[$0], mean: mix.means[$0], variance: mix.variances[$0].map { $0 + rho * rho })
+        }
+        let smoothed = try GaussianMixturePrior(shape: mix.imageShape, components: comps, schedule: mix.schedule)
+        return try CalibrationOracle(prior: smoothed, operator: op, sigma: sigma, observation: y).componentWeights
+    }
+}
+
 extension CalibrationSpec.OperatorEntry {
     /// Builds the operator on a prior grid of `shape` with pixels of `pixelScaleArcsec`.
     public func build(priorShape shape: ImageShape, pixelScaleArcsec: Double) throws -> any ForwardOperator {

@@ -152,6 +152,36 @@ public struct CalibrationSetup: Sendable {
                 let smc = try SMCSplitGibbsSampler(prior: prior, problem: problem, settings: settings)
                 let p = settings.particles
                 for lo in stride(from: 0, to: k, by: p) { values += try smc.sample(indices: lo..<min(k, lo + p), seed: seed).data }
+            case let .replicaExchange(settings, batch):
+                let problem = try makeProblem(o)
+                let rex = try ReplicaExchangeSampler(prior: prior, problem: problem, settings: settings)
+                var rates = [Double](repeating: 0, count: settings.rungs - 1)
+                // Diagnostic for mixtures: each rung's mean responsibility of the first component against the
+                // exact weight of the ρ-smoothed posterior (components' variances + ρ²; the rung's target).
+                var rungWeight = [Double](repeating: 0, count: settings.rungs)
+                for lo in stride(from: 0, to: k, by: batch) {
+                    let hi = min(k, lo + batch)
+                    let (s, r, states) = try rex.sampleWithExchangeRates(indices: lo..<hi, seed: seed)
+                    values += s.data
+                    for i in rates.indices { rates[i] += r[i] * Double(hi - lo) / Double(k) }
+                    for (ri, st) in states.enumerated() {
+                        for q in 0..<st.count {
+                            rungWeight[ri] += CalibrationOracle.responsibilities(of: st.data[(q * n)..<((q + 1) * n)], prior: prior)[0] / Double(k)
+                        }
+                    }
+                }
+                var line = String(format: "replica exchange, observation %d: exchange acceptance min %.2f, mean %.2f (pairs top→bottom: %@)",
+                                  o, rates.min() ?? 0, rates.reduce(0, +) / Double(max(rates.count, 1)),
+                                  rates.map { String(format: "%.2f", $0) }.joined(separator: " "))
+                if let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
+                    let exact = try rex.rungCouplings.map {
+                        try CalibrationOracle.smoothedComponentWeights(prior: mix, operator: forwardOperator, sigma: sigma,
+                                                                       observation: observations[o], rho: $0)[0]
+                    }
+                    line += "\n  rung ρ / sampled / exact weight of component 0: "
+                        + zip(rex.rungCouplings, zip(rungWeight, exact)).map { String(format: "%.3g %.3f %.3f", $0, $1.0, $1.1) }.joined(separator: " | ")
+                }
+                FileHandle.standardError.write(Data((line + "\n").utf8))
             }
             let seconds = Date().timeIntervalSince(start)
             guard values.allSatisfy(\.isFinite) else {
@@ -230,6 +260,17 @@ public struct CalibrationStudy {
                         let id = "\(p.name)__\(opEntry.name)__\(nz.tag)__\(s.label)"
                         let fp = fingerprint(prior: p, op: opEntry, noise: nz, sampler: s)
                         let file = casesDirectory.appendingPathComponent(id + ".json")
+                        // A mixture's exact row also writes the mode weights along split-Gibbs's ρ path.
+                        if case .exact = s, let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
+                            let path = casesDirectory.appendingPathComponent(id + ".weight_path.csv")
+                            if !FileManager.default.fileExists(atPath: path.path) {
+                                if setup == nil {
+                                    setup = try CalibrationSetup(prior: prior, priorName: p.name, forwardOperator: op, operatorName: opEntry.name,
+                                                                 noise: nz, observations: spec.observations, seed: spec.seed)
+                                }
+                                try writeWeightPath(setup!, prior: mix, to: path)
+                            }
+                        }
                         if let done = try? JSONDecoder().decode(CalibrationResult.self, from: Data(contentsOf: file)),
                            done.fingerprint == fp {
                             results.append(done)
@@ -283,8 +324,30 @@ public struct CalibrationStudy {
             let s = m.gibbs
             r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
             r.samplerSummary = "SMC split-Gibbs \(m.particles) particles, \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
+        case let .replicaExchange(s, _):
+            r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax
+            r.samplerSummary = "replica-exchange split-Gibbs \(s.rungs) rungs, ρ \(s.rhoMax)→\(s.rhoLow), \(s.sweeps) sweeps, \(s.tailIterations)-iteration tail, ≤\(s.priorSteps) prior steps"
         }
         return r
+    }
+
+    /// The exact component weights of the ρ-smoothed posterior (CalibrationOracle.smoothedComponentWeights)
+    /// for every observation on a geometric ρ grid from 10 to 0.01, then ρ = 0 (the posterior): one row per
+    /// observation and ρ. Shows where along the annealing path the mode weights change.
+    func writeWeightPath(_ setup: CalibrationSetup, prior mix: GaussianMixturePrior, to url: URL) throws {
+        let rhos = (0...30).map { 10 * pow(0.001, Double($0) / 30) } + [0]
+        var csv = "observation,rho," + (0..<mix.componentCount).map { "weight\($0)" }.joined(separator: ",") + "\n"
+        for o in 0..<setup.observations.count {
+            for rho in rhos {
+                let w = try CalibrationOracle.smoothedComponentWeights(prior: mix, operator: setup.forwardOperator, sigma: setup.sigma,
+                                                                       observation: setup.observations[o], rho: rho)
+                csv += "\(o),\(String(format: "%.5g", rho)),\(w.map { String(format: "%.5f", $0) }.joined(separator: ","))\n"
+            }
+        }
+        try AtomicFileWrite.write(to: url.path) { tmp in
+            do { try csv.write(toFile: tmp, atomically: false, encoding: .utf8) }
+            catch { throw TweedieError.io(path: url.path, problem: "cannot write (\(error.localizedDescription))") }
+        }
     }
 
     func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {

@@ -23,6 +23,11 @@
 //     - {kind: dps, steps: [100, 1000], guidance: [0.1, 0.3, 1]}   # lists expand to a grid
 //     - {kind: split-gibbs, iterations: 30, prior_steps: 20, rho_max: 1, final_iterations: 1}
 //     - {kind: smc, iterations: 60, particles: 256, adaptive: [false, true]}   # SMC tempering
+//     - {kind: replica-exchange, rungs: 40, rho_max: 10, rho_low: 0.02, sweeps: 40, tail_iterations: 20}
+//       # exchanges over ρ (ReplicaExchangeSampler); prints each rung's mode weight against the exact one
+//
+// A mixture prior's exact row also writes cases/<group>__exact.weight_path.csv: the exact mode
+// weights of split-Gibbs's ρ-smoothed targets for every observation on a ρ grid (10 … 0.01, 0).
 //
 // SNR is defined against the prior, not the truth: σ = √(E_prior ‖A x‖²) / SNR,
 // E estimated from 256 prior draws of a dedicated stream. A σ that depended on
@@ -149,7 +154,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
     }
 
     public struct SamplerEntry: Codable, Sendable, Equatable {
-        /// dps, split-gibbs, smc or exact.
+        /// dps, split-gibbs, smc, replica-exchange or exact.
         public var kind: String
         public var steps: [Int]?
         public var guidance: [Double]?
@@ -161,11 +166,17 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         public var particles: [Int]?
         /// SMC adaptive tempering (SMCSettings.adaptive); default false.
         public var adaptive: [Bool]?
+        /// Replica exchange: rungs, ladder bottom, sweeps and tail iterations (ReplicaExchangeSettings).
+        public var rungs: [Int]?
+        public var rhoLow: [Double]?
+        public var sweeps: [Int]?
+        public var tailIterations: [Int]?
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case kind, steps, guidance, iterations, batch, particles, adaptive
+            case kind, steps, guidance, iterations, batch, particles, adaptive, rungs, sweeps
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
+            case rhoLow = "rho_low", tailIterations = "tail_iterations"
         }
         public init(from decoder: Decoder) throws {
             try rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue), in: "sampler")
@@ -180,14 +191,19 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             batch = try c.decodeIfPresent(Int.self, forKey: .batch)
             particles = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .particles)?.values
             adaptive = try c.decodeIfPresent(OneOrMany<Bool>.self, forKey: .adaptive)?.values
+            rungs = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .rungs)?.values
+            rhoLow = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoLow)?.values
+            sweeps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .sweeps)?.values
+            tailIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .tailIterations)?.values
             let allowed: [String: [CodingKeys]] = [
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
                 "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .batch],
                 "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles, .adaptive],
+                "replica-exchange": [.kind, .rungs, .rhoMax, .rhoLow, .sweeps, .tailIterations, .priorSteps, .batch],
             ]
             guard let keys = allowed[kind] else {
-                throw TweedieError.invalidInput(what: "calibration spec sampler kind", problem: "'\(kind)' is not one of exact, dps, split-gibbs, smc")
+                throw TweedieError.invalidInput(what: "calibration spec sampler kind", problem: "'\(kind)' is not one of exact, dps, split-gibbs, smc, replica-exchange")
             }
             for k in c.allKeys where !keys.contains(k) {
                 throw TweedieError.invalidInput(what: "calibration spec sampler '\(kind)'",
@@ -282,6 +298,22 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             let batch = s.batch ?? 50
             switch s.kind {
             case "exact": out.append(.exact(batch: batch))
+            case "replica-exchange":
+                let d = ReplicaExchangeSettings()
+                for l in s.rungs ?? [d.rungs] {
+                    for r in s.rhoMax ?? [d.rhoMax] {
+                        for lo in s.rhoLow ?? [d.rhoLow] {
+                            for sw in s.sweeps ?? [d.sweeps] {
+                                for tail in s.tailIterations ?? [d.tailIterations] {
+                                    for j in s.priorSteps ?? [d.priorSteps] {
+                                        out.append(.replicaExchange(ReplicaExchangeSettings(rungs: l, rhoMax: r, rhoLow: lo, sweeps: sw,
+                                                                                            tailIterations: tail, priorSteps: j), batch: batch))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             case "dps":
                 for steps in s.steps ?? [1000] {
                     for g in s.guidance ?? [] { out.append(.dps(DPSSettings(steps: steps, guidanceScale: g), batch: batch)) }
@@ -330,6 +362,7 @@ public enum CalibrationSampler: Sendable, Equatable {
     case splitGibbs(SplitGibbsSettings, batch: Int)
     /// SMC split-Gibbs: one call per population of `particles` samples.
     case smc(SMCSettings)
+    case replicaExchange(ReplicaExchangeSettings, batch: Int)
 
     public var kind: String {
         switch self {
@@ -337,6 +370,7 @@ public enum CalibrationSampler: Sendable, Equatable {
         case .dps: return "dps"
         case .splitGibbs: return "split-gibbs"
         case .smc: return "smc"
+        case .replicaExchange: return "replica-exchange"
         }
     }
 
@@ -351,12 +385,14 @@ public enum CalibrationSampler: Sendable, Equatable {
             let g = s.gibbs
             return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)"
                 + (s.adaptive ? "-adaptive" : "")
+        case let .replicaExchange(s, _):
+            return "replica-exchange-l\(s.rungs)-r\(shortNumber(s.rhoMax))-lo\(shortNumber(s.rhoLow))-s\(s.sweeps)-t\(s.tailIterations)-j\(s.priorSteps)"
         }
     }
 
     public var batch: Int {
         switch self {
-        case let .exact(b), let .dps(_, b), let .splitGibbs(_, b): return b
+        case let .exact(b), let .dps(_, b), let .splitGibbs(_, b), let .replicaExchange(_, b): return b
         case let .smc(s): return s.particles
         }
     }
