@@ -229,6 +229,16 @@ struct StudyContext {
             }
             return "already finished"
         }
+        let lock: StudyCaseLock
+        try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
+        switch try StudyCaseLock.acquire(at: dir.path + ".lock") {
+        case let .acquired(l): lock = l
+        case let .heldBy(pid): return "running in process \(pid), skipped"
+        }
+        defer { lock.release() }
+        if FileManager.default.fileExists(atPath: run.appendingPathComponent("summary.json").path) {
+            return "already finished"   // finished by another process since the check above
+        }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let inputs = try p.writeInputs(into: dir)
         let meta = try JSONSerialization.data(withJSONObject: inputs.metadata, options: [.prettyPrinted, .sortedKeys])

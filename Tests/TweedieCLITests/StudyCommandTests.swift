@@ -5,7 +5,8 @@
 // one row per case whose parameters and scores are sane (posterior narrower
 // where the noise is lower). Also: `study report` writes the summary, and a bad
 // parameter is one clear error; the directory accepts its spec with edited
-// comments and refuses one with a changed parameter.
+// comments and refuses one with a changed parameter. A case locked by a live process
+// (cases/case-NNNN.lock) is skipped by a second process; a lock left by a dead one is taken over.
 import Foundation
 import Testing
 import TweedieCore
@@ -86,6 +87,28 @@ import TweediePriors
         try text.replacingOccurrences(of: "samples: 8", with: "samples: 9").write(toFile: spec, atomically: true, encoding: .utf8)
         let changed = try CLIRunner.run(["study", "run", spec, "-o", out, "--quiet"])
         #expect(changed.status == 1 && changed.stderr.contains("different spec"), "\(changed)")
+    }
+
+    @Test func lockedCaseIsSkippedAndStaleLockTakenOver() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let spec = try Self.makeStudy(in: dir)
+        let out = dir.appendingPathComponent("out")
+        let lock = out.appendingPathComponent("cases/case-0001.lock").path
+        try FileManager.default.createDirectory(at: out.appendingPathComponent("cases"), withIntermediateDirectories: true)
+        // Held by a live process on this host (this test's own).
+        try "\(getpid()) \(ProcessInfo.processInfo.hostName)\n".write(toFile: lock, atomically: true, encoding: .utf8)
+        let held = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
+        #expect(held.status == 0 && held.stderr.contains("case 2/4 running in process \(getpid()), skipped"), "\(held)")
+        #expect(held.stdout.contains("3 of 4 cases finished"), "\(held)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("cases/case-0001/run").path))
+        // Left by a process that has exited: taken over, and removed when the case is done.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run(); gone.waitUntilExit()
+        try "\(gone.processIdentifier) \(ProcessInfo.processInfo.hostName)\n".write(toFile: lock, atomically: true, encoding: .utf8)
+        let stale = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
+        #expect(stale.status == 0 && stale.stderr.contains("case 2/4 done") && stale.stdout.contains("4 of 4 cases finished"), "\(stale)")
+        #expect(!FileManager.default.fileExists(atPath: lock))
     }
 
     /// Sampler keys reach `tweedie sample`: a case with dps_eta runs DPS with DDIM steps (its summary says so).
