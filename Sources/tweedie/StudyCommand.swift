@@ -6,7 +6,8 @@
 // it. Results go to DIR/results.csv and results.json, one row per case with
 // every parameter and score a column. Finished cases are skipped and an
 // interrupted case resumes from its checkpoint, so a killed study rerun with
-// the same command completes; `--shard K/N` lets N processes share the cases.
+// the same command completes; `--shard K/N` lets N processes share the cases,
+// and a per-case lock (StudyCaseLock) keeps two processes off one case.
 import ArgumentParser
 import Foundation
 import TweedieCore
@@ -71,7 +72,7 @@ struct StudyRun: TweedieCommand {
     @Option(name: .shortAndLong, help: "Study directory (created, or continued).")
     var output: String
 
-    @Option(help: "Run only cases with index % N == K: K/N (for N parallel processes).")
+    @Option(help: "Run only cases with index % N == K: K/N (for N parallel processes). A case being run by another process (cases/case-NNNN.lock) is skipped.")
     var shard: String?
 
     @Flag(help: "No per-case sampler output.")
