@@ -20,7 +20,9 @@ struct StudyCaseLock {
     }
 
     static func acquire(at path: String) throws -> Outcome {
-        let host = ProcessInfo.processInfo.hostName
+        // One word: the lock is "PID HOST".
+        let name = ProcessInfo.processInfo.hostName.filter { !$0.isWhitespace }
+        let host = name.isEmpty ? "localhost" : name
         for _ in 0..<2 {
             let fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
             if fd >= 0 {
