@@ -111,14 +111,9 @@ import TweedieTestSupport
         let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape)
         let setup = try CalibrationSetup(prior: prior, priorName: "m4", forwardOperator: op, operatorName: "psf",
                                          noise: .sigma(0.3), observations: 2, seed: 3)
-        let n = prior.imageShape.count
-        // The operator's matrix, column by column.
-        var basis = ImageBatch(count: n, shape: prior.imageShape)
-        for j in 0..<n { basis.data[j * n + j] = 1 }
-        let cols = try op.apply(basis)
-        let m = op.outputShape.count
-        var a = [Double](repeating: 0, count: m * n)
-        for j in 0..<n { for i in 0..<m { a[i * n + j] = Double(cols.data[j * m + i]) } }
+        // The operator's matrix (applied to unit vectors).
+        let dense = try DenseLinearOperator(op)
+        let n = dense.columns, m = dense.rows, a = dense.matrix
         let at = DenseReference.transpose(a, rows: m, columns: n)
         for o in 0..<2 {
             let y = setup.observations[o].data.map(Double.init)
