@@ -125,6 +125,33 @@ public struct CalibrationSetup: Sendable {
         return [Double](repeating: .nan, count: shape.count)
     }
 
+    /// The replica-exchange diagnostic on stderr: exchange acceptance per neighbouring pair and, for a
+    /// mixture prior, each rung's mean responsibility of component 0 against the exact weight of that
+    /// rung's ρ-smoothed target (CalibrationOracle.smoothedComponentWeights).
+    private func reportReplicaExchange(_ rex: ReplicaExchangeSampler, observation o: Int, exchangeRates rates: [Double],
+                                       rungStates: [[ImageBatch]]) throws {
+        var line = String(format: "replica exchange, observation %d: exchange acceptance min %.2f, mean %.2f (pairs top→bottom: %@)",
+                          o, rates.min() ?? 0, rates.reduce(0, +) / Double(max(rates.count, 1)),
+                          rates.map { String(format: "%.2f", $0) }.joined(separator: " "))
+        if let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
+            let n = prior.imageShape.count
+            let sampled = rex.rungCouplings.indices.map { r -> Double in
+                let all = rungStates.map { $0[r] }
+                let count = all.reduce(0) { $0 + $1.count }
+                return all.reduce(0.0) { acc, st in
+                    acc + (0..<st.count).reduce(0.0) { $0 + CalibrationOracle.responsibilities(of: st.data[($1 * n)..<(($1 + 1) * n)], prior: mix)[0] }
+                } / Double(count)
+            }
+            let exact = try rex.rungCouplings.map {
+                try CalibrationOracle.smoothedComponentWeights(prior: mix, operator: forwardOperator, sigma: sigma,
+                                                               observation: observations[o], rho: $0)[0]
+            }
+            line += "\n  rung ρ / sampled / exact weight of component 0: "
+                + zip(rex.rungCouplings, zip(sampled, exact)).map { String(format: "%.3g %.3f %.3f", $0, $1.0, $1.1) }.joined(separator: " | ")
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
     /// Draws K samples for every observation with `sampler` and scores them.
     public func run(_ sampler: CalibrationSampler, samples k: Int, levels: [Double], samplerSeed: UInt64,
                     progress: (Int) -> Void = { _ in }) throws -> CalibrationScores {
@@ -156,32 +183,15 @@ public struct CalibrationSetup: Sendable {
                 let problem = try makeProblem(o)
                 let rex = try ReplicaExchangeSampler(prior: prior, problem: problem, settings: settings)
                 var rates = [Double](repeating: 0, count: settings.rungs - 1)
-                // Diagnostic for mixtures: each rung's mean responsibility of the first component against the
-                // exact weight of the ρ-smoothed posterior (components' variances + ρ²; the rung's target).
-                var rungWeight = [Double](repeating: 0, count: settings.rungs)
+                var rungStates: [[ImageBatch]] = []
                 for lo in stride(from: 0, to: k, by: batch) {
                     let hi = min(k, lo + batch)
                     let (s, r, states) = try rex.sampleWithExchangeRates(indices: lo..<hi, seed: seed)
                     values += s.data
                     for i in rates.indices { rates[i] += r[i] * Double(hi - lo) / Double(k) }
-                    for (ri, st) in states.enumerated() {
-                        for q in 0..<st.count {
-                            rungWeight[ri] += CalibrationOracle.responsibilities(of: st.data[(q * n)..<((q + 1) * n)], prior: prior)[0] / Double(k)
-                        }
-                    }
+                    rungStates.append(states)
                 }
-                var line = String(format: "replica exchange, observation %d: exchange acceptance min %.2f, mean %.2f (pairs top→bottom: %@)",
-                                  o, rates.min() ?? 0, rates.reduce(0, +) / Double(max(rates.count, 1)),
-                                  rates.map { String(format: "%.2f", $0) }.joined(separator: " "))
-                if let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
-                    let exact = try rex.rungCouplings.map {
-                        try CalibrationOracle.smoothedComponentWeights(prior: mix, operator: forwardOperator, sigma: sigma,
-                                                                       observation: observations[o], rho: $0)[0]
-                    }
-                    line += "\n  rung ρ / sampled / exact weight of component 0: "
-                        + zip(rex.rungCouplings, zip(rungWeight, exact)).map { String(format: "%.3g %.3f %.3f", $0, $1.0, $1.1) }.joined(separator: " | ")
-                }
-                FileHandle.standardError.write(Data((line + "\n").utf8))
+                try reportReplicaExchange(rex, observation: o, exchangeRates: rates, rungStates: rungStates)
             }
             let seconds = Date().timeIntervalSince(start)
             guard values.allSatisfy(\.isFinite) else {
@@ -254,6 +264,13 @@ public struct CalibrationStudy {
                 let op = try opEntry.build(priorShape: prior.imageShape, pixelScaleArcsec: spec.pixelScaleArcsec)
                 for nz in spec.noiseLevels {
                     var setup: CalibrationSetup? = nil
+                    func groupSetup() throws -> CalibrationSetup {
+                        if let s = setup { return s }
+                        let s = try CalibrationSetup(prior: prior, priorName: p.name, forwardOperator: op, operatorName: opEntry.name,
+                                                     noise: nz, observations: spec.observations, seed: spec.seed)
+                        setup = s
+                        return s
+                    }
                     let group = index / samplers.count   // index = group × samplers + sampler here
                     for (samplerIndex, s) in samplers.enumerated() {
                         if (group + samplerIndex) % shard.count != shard.index { index += 1; continue }
@@ -263,13 +280,7 @@ public struct CalibrationStudy {
                         // A mixture's exact row also writes the mode weights along split-Gibbs's ρ path.
                         if case .exact = s, let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
                             let path = casesDirectory.appendingPathComponent(id + ".weight_path.csv")
-                            if !FileManager.default.fileExists(atPath: path.path) {
-                                if setup == nil {
-                                    setup = try CalibrationSetup(prior: prior, priorName: p.name, forwardOperator: op, operatorName: opEntry.name,
-                                                                 noise: nz, observations: spec.observations, seed: spec.seed)
-                                }
-                                try writeWeightPath(setup!, prior: mix, to: path)
-                            }
+                            if !FileManager.default.fileExists(atPath: path.path) { try writeWeightPath(try groupSetup(), prior: mix, to: path) }
                         }
                         if let done = try? JSONDecoder().decode(CalibrationResult.self, from: Data(contentsOf: file)),
                            done.fingerprint == fp {
@@ -279,11 +290,7 @@ public struct CalibrationStudy {
                             index += 1
                             continue
                         }
-                        if setup == nil {
-                            setup = try CalibrationSetup(prior: prior, priorName: p.name, forwardOperator: op, operatorName: opEntry.name,
-                                                         noise: nz, observations: spec.observations, seed: spec.seed)
-                        }
-                        let su = setup!
+                        let su = try groupSetup()
                         let samplerSeed = su.baseSeed ^ calibrationHash("sampler/\(s.label)")
                         let i = index
                         let scores = try su.run(s, samples: spec.samples, levels: spec.levels, samplerSeed: samplerSeed) { o in

@@ -119,15 +119,8 @@ public struct ReplicaExchangeSampler: PosteriorSampler {
         -> (samples: ImageBatch, exchangeRates: [Double], rungStates: [ImageBatch]) {
         let streams = indices.map { SampleStream(seed: seed, index: $0) }
         let ladder = try runLadder(count: indices.count, streams: streams)
-        // 3. Tail: anneal the bottom rung's state to t = 0.
-        var u = ladder.u[settings.rungs - 1], z = ladder.z[settings.rungs - 1]
-        for level in kernel.levels {
-            u = try kernel.likelihoodStep(current: u, z: z, rho: kernel.coupling(level), streams: streams)
-            z = try kernel.priorStep(u, level: level, streams: streams)
-        }
-        guard z.allFinite else {
-            throw TweedieError.numerical(problem: "replica exchange produced a non-finite value in the tail (samples \(indices))")
-        }
+        // 3. Tail: anneal the bottom rung's state to t = 0 (the kernel's own levels).
+        let z = try kernel.anneal(u: ladder.u[settings.rungs - 1], z: ladder.z[settings.rungs - 1], streams: streams, samples: indices)
         return (z, ladder.exchangeRates, ladder.z)
     }
 
@@ -172,11 +165,10 @@ public struct ReplicaExchangeSampler: PosteriorSampler {
                     proposed[i] += 1
                     if log(streams[k].uniform()) < Self.logExchangeAcceptance(rhoI: ri, rhoJ: rj, dI: di, dJ: dj) {
                         accepted[i] += 1
-                        let ui = Array(us[i].data[range]), zi = Array(zs[i].data[range])
-                        us[i].data.replaceSubrange(range, with: us[j].data[range])
-                        zs[i].data.replaceSubrange(range, with: zs[j].data[range])
-                        us[j].data.replaceSubrange(range, with: ui)
-                        zs[j].data.replaceSubrange(range, with: zi)
+                        for q in range {
+                            (us[i].data[q], us[j].data[q]) = (us[j].data[q], us[i].data[q])
+                            (zs[i].data[q], zs[j].data[q]) = (zs[j].data[q], zs[i].data[q])
+                        }
                     }
                 }
             }

@@ -142,10 +142,14 @@ public struct SplitGibbsSampler: PosteriorSampler {
         let streams = indices.map { SampleStream(seed: seed, index: $0) }
         var z = ImageBatch(count: b, shape: shape)
         for k in 0..<b { z.data.replaceSubrange((k * per)..<((k + 1) * per), with: streams[k].normals(per)) }
-        var u = z
+        return try anneal(u: z, z: z, streams: streams, samples: indices)
+    }
+
+    /// The annealing of `levels` from the state (u, z): one likelihood and one prior step per level; returns z.
+    func anneal(u start: ImageBatch, z initial: ImageBatch, streams: [SampleStream], samples indices: Range<Int>) throws -> ImageBatch {
+        var u = start, z = initial
         for (it, level) in levels.enumerated() {
-            let rho = coupling(level)
-            u = try likelihoodStep(current: u, z: z, rho: rho, streams: streams)
+            u = try likelihoodStep(current: u, z: z, rho: coupling(level), streams: streams)
             z = try priorStep(u, level: level, streams: streams)
             guard z.allFinite else {
                 throw TweedieError.numerical(problem: "split-Gibbs produced a non-finite value at iteration \(it + 1) of \(levels.count) (samples \(indices))")
