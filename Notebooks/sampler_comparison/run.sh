@@ -51,7 +51,15 @@ if [ "${SMC:-0}" = 1 ]; then
       --gibbs-iterations 30 --gibbs-rho-max 1 --gibbs-prior-steps 20 --batch 8
 fi
 [ -f "$WORK/smc/summary.json" ] && RUNS+=(smc)
-rm -rf "$OUT"/dps "$OUT"/split-gibbs "$OUT"/smc
+# SMC with one sample kept per population (SMC_KEEP1=1): every sample is drawn by weight from its own
+# population of SMC_PARTICLES (default 4) planned-tempering particles, so a population that
+# collapses onto one lineage still yields a distinct sample; SMC_PARTICLES × split-Gibbs's work.
+if [ "${SMC_KEEP1:-0}" = 1 ]; then
+  run smc-keep1 --sampler smc --particles "${SMC_PARTICLES:-4}" --samples-per-population 1 --smc-tempering planned \
+      --gibbs-iterations 30 --gibbs-rho-max 1 --gibbs-prior-steps 20 --batch 2
+fi
+[ -f "$WORK/smc-keep1/summary.json" ] && RUNS+=(smc-keep1)
+rm -rf "$OUT"/dps "$OUT"/split-gibbs "$OUT"/smc "$OUT"/smc-keep1
 for name in "${RUNS[@]}"; do
   mkdir -p "$OUT/$name"
   cp "$WORK/$name/summary.json" "$WORK/$name/preview.png" "$OUT/$name/"

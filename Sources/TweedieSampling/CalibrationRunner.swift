@@ -177,7 +177,7 @@ public struct CalibrationSetup: Sendable {
             case let .smc(settings):
                 let problem = try makeProblem(o)
                 let smc = try SMCSplitGibbsSampler(prior: prior, problem: problem, settings: settings)
-                let p = settings.particles
+                let p = settings.kept
                 for lo in stride(from: 0, to: k, by: p) { values += try smc.sample(indices: lo..<min(k, lo + p), seed: seed).data }
             case let .replicaExchange(settings, batch):
                 let problem = try makeProblem(o)
@@ -330,7 +330,7 @@ public struct CalibrationStudy {
         case let .smc(m):
             let s = m.gibbs
             r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
-            r.samplerSummary = "SMC split-Gibbs \(m.particles) particles, \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
+            r.samplerSummary = "SMC split-Gibbs \(m.particles) particles\(m.kept < m.particles ? " (\(m.kept) kept)" : ""), \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
         case let .replicaExchange(s, _):
             r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax
             r.samplerSummary = "replica-exchange split-Gibbs \(s.rungs) rungs, ρ \(s.rhoMax)→\(s.rhoLow), \(s.sweeps) sweeps, \(s.tailIterations)-iteration tail, ≤\(s.priorSteps) prior steps"

@@ -23,6 +23,7 @@
 //     - {kind: dps, steps: [100, 1000], guidance: [0.1, 0.3, 1]}   # lists expand to a grid
 //     - {kind: split-gibbs, iterations: 30, prior_steps: 20, rho_max: 1, final_iterations: 1}
 //     - {kind: smc, iterations: 60, particles: 256, adaptive: [false, true]}   # SMC tempering
+//     - {kind: smc, iterations: 60, particles: 8, keep: 1}   # one sample per population of 8
 //     - {kind: replica-exchange, rungs: 40, rho_max: 10, rho_low: 0.02, sweeps: 40, tail_iterations: 20}
 //       # exchanges over ρ (ReplicaExchangeSampler); prints each rung's mode weight against the exact one
 //
@@ -166,6 +167,8 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         public var particles: [Int]?
         /// SMC adaptive tempering (SMCSettings.adaptive); default false.
         public var adaptive: [Bool]?
+        /// SMC samples kept per population (SMCSettings.samplesPerPopulation); default all.
+        public var keep: [Int]?
         /// Replica exchange: rungs, ladder bottom, sweeps and tail iterations (ReplicaExchangeSettings).
         public var rungs: [Int]?
         public var rhoLow: [Double]?
@@ -174,7 +177,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case kind, steps, guidance, iterations, batch, particles, adaptive, rungs, sweeps
+            case kind, steps, guidance, iterations, batch, particles, adaptive, rungs, sweeps, keep
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
             case rhoLow = "rho_low", tailIterations = "tail_iterations"
         }
@@ -191,6 +194,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             batch = try c.decodeIfPresent(Int.self, forKey: .batch)
             particles = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .particles)?.values
             adaptive = try c.decodeIfPresent(OneOrMany<Bool>.self, forKey: .adaptive)?.values
+            keep = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .keep)?.values
             rungs = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .rungs)?.values
             rhoLow = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoLow)?.values
             sweeps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .sweeps)?.values
@@ -199,7 +203,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
                 "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .batch],
-                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles, .adaptive],
+                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles, .adaptive, .keep],
                 "replica-exchange": [.kind, .rungs, .rhoMax, .rhoLow, .sweeps, .tailIterations, .priorSteps, .batch],
             ]
             guard let keys = allowed[kind] else {
@@ -281,6 +285,9 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             if let v = s.priorSteps, v.contains(where: { $0 < 1 }) { throw bad("split-gibbs prior_steps", "must be ≥ 1, got \(v)") }
             if let v = s.rhoMax, v.contains(where: { !($0.isFinite && $0 > 0) }) { throw bad("split-gibbs rho_max", "must be > 0, got \(v)") }
             if let v = s.particles, v.contains(where: { $0 < 2 }) { throw bad("smc particles", "must be ≥ 2, got \(v)") }
+            if let v = s.keep, let p = s.particles, v.contains(where: { k in k < 1 || p.contains { k > $0 } }) {
+                throw bad("smc keep", "must be between 1 and the particles (\(p)), got \(v)")
+            }
             if let v = s.finalIterations, v.contains(where: { $0 < 0 }) { throw bad("split-gibbs final_iterations", "must be ≥ 0, got \(v)") }
         }
     }
@@ -326,7 +333,11 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                                 let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f)
                                 if s.kind == "smc" {
                                     for p in s.particles ?? [samples] {
-                                        for a in s.adaptive ?? [false] { out.append(.smc(SMCSettings(gibbs: g, particles: p, adaptive: a))) }
+                                        for a in s.adaptive ?? [false] {
+                                            for k in s.keep.map({ $0.map(Optional.some) }) ?? [nil] {
+                                                out.append(.smc(SMCSettings(gibbs: g, particles: p, adaptive: a, samplesPerPopulation: k)))
+                                            }
+                                        }
                                     }
                                 } else {
                                     out.append(.splitGibbs(g, batch: batch))
@@ -360,7 +371,7 @@ public enum CalibrationSampler: Sendable, Equatable {
     case exact(batch: Int)
     case dps(DPSSettings, batch: Int)
     case splitGibbs(SplitGibbsSettings, batch: Int)
-    /// SMC split-Gibbs: one call per population of `particles` samples.
+    /// SMC split-Gibbs: one call per population (its `kept` samples).
     case smc(SMCSettings)
     case replicaExchange(ReplicaExchangeSettings, batch: Int)
 
@@ -384,7 +395,7 @@ public enum CalibrationSampler: Sendable, Equatable {
         case let .smc(s):
             let g = s.gibbs
             return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)"
-                + (s.adaptive ? "-adaptive" : "")
+                + (s.adaptive ? "-adaptive" : "") + (s.samplesPerPopulation.map { "-k\($0)" } ?? "")
         case let .replicaExchange(s, _):
             return "replica-exchange-l\(s.rungs)-r\(shortNumber(s.rhoMax))-lo\(shortNumber(s.rhoLow))-s\(s.sweeps)-t\(s.tailIterations)-j\(s.priorSteps)"
         }
@@ -393,7 +404,7 @@ public enum CalibrationSampler: Sendable, Equatable {
     public var batch: Int {
         switch self {
         case let .exact(b), let .dps(_, b), let .splitGibbs(_, b), let .replicaExchange(_, b): return b
-        case let .smc(s): return s.particles
+        case let .smc(s): return s.kept
         }
     }
 }

@@ -51,9 +51,22 @@
 // that resampled copies of one particle separate. `maxSteps` bounds the steps; beyond
 // it the run stops with an error rather than return a collapsed population.
 //
+// One sample per population (`samplesPerPopulation`, S ≤ P): the samples a
+// population returns are drawn from its final weighted particles, so they are
+// consistent as P → ∞ but share ancestors — in high dimension the weights
+// collapse onto one lineage and all P returned samples are copies of it. Keeping
+// S < P samples (a uniform subset of the final equally weighted resample; with
+// S = 1 one draw from the weighted particles, index i with probability w_i) makes
+// samples from different populations independent, at P/S times the work per
+// sample. Where the weights collapse, each sample is in effect the best-weighted
+// of P annealed split-Gibbs chains — distinct, never a duplicate; where they do
+// not (the small analytic oracles), the population's reweighting corrects the mode
+// weights that a single annealed chain freezes. (The draw is the proposal of
+// particle independent Metropolis–Hastings, Andrieu, Doucet & Holenstein 2010.)
+//
 // Conventions: particles of one population couple (resampling), populations
-// never do. Population q holds samples [qP, (q+1)P); particle i of it uses the
-// sample stream of sample qP + i, the resampling uses a separate stream of the
+// never do. Population q holds samples [qS, (q+1)S); particle i of it uses the
+// sample stream of index qP + i, the resampling uses a separate stream of the
 // seed per population, so sample k is the same whatever the batch size, thread
 // count or resume point (PosteriorRun asks for whole populations: sampleGroupSize).
 // Cost per sample: split-Gibbs's network evaluations (no VJPs) plus one prior
@@ -80,12 +93,20 @@ public struct SMCSettings: Equatable, Sendable, Codable {
     public var finalMoves: Int
     /// Adaptive: each step's conditional ESS target, a fraction of P.
     public var stepESS: Double
+    /// Samples kept from each population (1 … P; nil: all P). Fewer than P trades work for
+    /// independence: with 1, every sample comes from a population of its own (file comment).
+    public var samplesPerPopulation: Int?
 
     public init(gibbs: SplitGibbsSettings, particles: Int = 64, essThreshold: Double = 0.5,
-                adaptive: Bool = false, maxSteps: Int = 1000, finalMoves: Int = 1, stepESS: Double = 0.9) {
+                adaptive: Bool = false, maxSteps: Int = 1000, finalMoves: Int = 1, stepESS: Double = 0.9,
+                samplesPerPopulation: Int? = nil) {
         self.gibbs = gibbs; self.particles = particles; self.essThreshold = essThreshold
         self.adaptive = adaptive; self.maxSteps = maxSteps; self.finalMoves = finalMoves; self.stepESS = stepESS
+        self.samplesPerPopulation = samplesPerPopulation
     }
+
+    /// Samples taken from each population.
+    public var kept: Int { samplesPerPopulation ?? particles }
 }
 
 public struct SMCSplitGibbsSampler: PosteriorSampler {
@@ -110,6 +131,9 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         guard settings.essThreshold > 0, settings.essThreshold <= 1 else {
             throw TweedieError.invalidInput(what: "SMC ESS threshold", problem: "must be in (0, 1], got \(settings.essThreshold)")
         }
+        if let k = settings.samplesPerPopulation, !(1...settings.particles).contains(k) {
+            throw TweedieError.invalidInput(what: "--samples-per-population", problem: "must be between 1 and --particles (\(settings.particles)), got \(k)")
+        }
         guard settings.maxSteps >= 1, settings.finalMoves >= 0, settings.stepESS > 0, settings.stepESS < 1 else {
             throw TweedieError.invalidInput(what: "SMC adaptive settings", problem: "need max steps ≥ 1, final moves ≥ 0 and a step ESS in (0, 1), got \(settings.maxSteps), \(settings.finalMoves), \(settings.stepESS)")
         }
@@ -122,9 +146,11 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     public var name: String { "smc" }
     /// Network evaluations of the initial unconditional prior sample.
     public var initialGridCount: Int { initialGrid.count }
-    public var sampleGroupSize: Int { settings.particles }
+    public var sampleGroupSize: Int { settings.kept }
     public var summary: String {
-        "SMC split-Gibbs (\(settings.particles) particles per population, resampling below ESS \(settings.essThreshold)·P; "
+        "SMC split-Gibbs (\(settings.particles) particles per population"
+            + (settings.kept < settings.particles ? ", \(settings.kept) sample(s) kept from each" : "")
+            + ", resampling below ESS \(settings.essThreshold)·P; "
             + (settings.adaptive ? "adaptive tempering from the top of the schedule, at least the planned levels, "
                 + "conditional ESS \(settings.stepESS)·P per step, ≤ \(settings.maxSteps) steps, \(settings.finalMoves) move(s) after the final resampling; " : "")
             + "moves: \(kernel.summary)"
@@ -132,7 +158,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     }
 
     public func sample(indices: Range<Int>, seed: UInt64) throws -> ImageBatch {
-        let p = settings.particles
+        let p = settings.kept
         let first = indices.lowerBound / p, last = (indices.upperBound - 1) / p
         let shape = kernel.prior.imageShape, per = shape.count
         var out = ImageBatch(count: indices.count, shape: shape)

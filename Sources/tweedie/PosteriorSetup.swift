@@ -207,9 +207,12 @@ struct PosteriorSetup {
         case "smc":
             let m = try SMCSplitGibbsSampler(prior: prior.denoiser, problem: problem,
                                              settings: SMCSettings(gibbs: o.gibbsSettings(prior: prior), particles: o.particles,
-                                                                   adaptive: o.smcTempering == "adaptive"))
-            // Adaptive tempering chooses its step count as it runs: no count ahead.
-            evaluations = m.settings.adaptive ? nil : m.kernel.networkEvaluationsPerSample + m.initialGridCount
+                                                                   adaptive: o.smcTempering == "adaptive",
+                                                                   samplesPerPopulation: o.samplesPerPopulation))
+            // Adaptive tempering chooses its step count as it runs: no count ahead. A population of
+            // P particles returns `kept` samples: each costs P / kept particles' evaluations.
+            let perParticle = m.kernel.networkEvaluationsPerSample + m.initialGridCount
+            evaluations = m.settings.adaptive ? nil : perParticle * m.settings.particles / m.settings.kept
             sampler = m
         default:
             let g = try SplitGibbsSampler(prior: prior.denoiser, problem: problem,

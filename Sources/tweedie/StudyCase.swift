@@ -14,7 +14,7 @@ struct StudyCase {
     static let known: Set<String> = ["truth", "magnitude", "zero_point", "flux", "flux_band", "redshift", "pixel_scale",
                                      "bands", "psf", "psf_fwhm", "psf_beta", "psf_size", "psf_pixel_scale", "sigma", "noise_seed",
                                      "sampler", "samples", "steps", "batch", "guidance", "seed", "clip",
-                                     "gibbs_iterations", "gibbs_rho_max", "gibbs_prior_steps", "particles", "smc_tempering", "dps_eta",
+                                     "gibbs_iterations", "gibbs_rho_max", "gibbs_prior_steps", "particles", "samples_per_population", "smc_tempering", "dps_eta",
                                      "flux_scale", "aperture_radius", "label"]
 
     func number(_ k: String) throws -> Double? {
@@ -179,7 +179,7 @@ struct StudyCase {
         for (k, opt) in [("sampler", "--sampler"), ("samples", "--samples"), ("steps", "--steps"), ("batch", "--batch"),
                          ("guidance", "--guidance"), ("seed", "--seed"), ("clip", "--clip"),
                          ("gibbs_iterations", "--gibbs-iterations"), ("gibbs_rho_max", "--gibbs-rho-max"),
-                         ("gibbs_prior_steps", "--gibbs-prior-steps"), ("particles", "--particles"),
+                         ("gibbs_prior_steps", "--gibbs-prior-steps"), ("particles", "--particles"), ("samples_per_population", "--samples-per-population"),
                          ("smc_tempering", "--smc-tempering"), ("dps_eta", "--dps-eta"), ("aperture_radius", "--aperture-radius")] {
             if let v = parameters[k] { a += [opt, v.description] }
         }

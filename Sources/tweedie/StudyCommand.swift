@@ -40,7 +40,8 @@ struct StudyRun: TweedieCommand {
               sigma          noise σ per observed pixel: one number or one per observed band
               noise_seed     seed of the noise realisation (default 1: the same noise for every case)
               sampler, samples, steps, batch, guidance, seed, clip, gibbs_iterations, gibbs_rho_max,
-              gibbs_prior_steps, particles, smc_tempering, dps_eta   as in `tweedie sample`
+              gibbs_prior_steps, particles, samples_per_population, smc_tempering, dps_eta
+                             as in `tweedie sample`
               flux_scale     true (give the sampler the true flux, default), estimated, or a number s
                              (physical = s·T(u); e.g. an analytic prior in O(1) units standing in for Jy/px)
               aperture_radius  variance-ratio aperture radius in prior pixels (default n·30/256)

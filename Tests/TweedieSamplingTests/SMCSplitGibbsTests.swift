@@ -5,6 +5,9 @@
 // - a bimodal posterior (Gaussian-mixture prior, PSF, exact posterior weights from the
 //   calibration oracle): the population's mode weights must match the exact ones, where
 //   plain annealed split-Gibbs with the same moves is known to miss them (Notebooks/results/calibration);
+// - one sample kept per population: samples come from disjoint populations; on a 16×16
+//   Gaussian problem where a population's weights collapse (its kept-whole samples are too
+//   narrow), one sample from each of several populations has the exact posterior's width;
 // - the conditional ESS against hand-computed cases; adaptive tempering on a 16×16 Gaussian
 //   problem where the fixed schedule's first step already halves the ESS: its steps decrease,
 //   never anneal faster than planned, are more than planned, keep the ESS above collapse, and
@@ -105,6 +108,57 @@ import TweedieTestSupport
         let part = try smc.sample(indices: 5..<7, seed: 9)
         #expect(Array(all.data[20..<28]) == part.data)
         #expect(smc.sampleGroupSize == 4)
+    }
+
+    @Test func keptSamplesComeFromTheirOwnPopulations() throws {
+        // Keeping one sample per population makes sample k the first (shuffled) particle of
+        // population k, whose particles use streams 4k … 4k + 3: the same whatever range is asked
+        // for, and distinct from every other population's.
+        let shape = ImageShape(channels: 1, height: 2, width: 2)
+        let prior = try IIDGaussianDenoiser(shape: shape, mu: 0, variance: 1)
+        let prob = try PosteriorProblem(observation: try ImageBatch(count: 1, shape: shape, data: [0.5, -0.3, 0.1, 0.8]),
+                                        forwardOperator: DenseOperator(inputShape: shape, outputShape: shape,
+                                                                       matrix: (0..<16).map { $0 % 5 == 0 ? 1 : 0 }),
+                                        noise: ScalarNoise(shape: shape, sigma: 0.1), fluxScale: 1)
+        let gibbs = SplitGibbsSettings(iterations: 6, priorSteps: 10)
+        let whole = try SMCSplitGibbsSampler(prior: prior, problem: prob, settings: SMCSettings(gibbs: gibbs, particles: 4))
+        let one = try SMCSplitGibbsSampler(prior: prior, problem: prob,
+                                           settings: SMCSettings(gibbs: gibbs, particles: 4, samplesPerPopulation: 1))
+        #expect(one.sampleGroupSize == 1 && whole.sampleGroupSize == 4)
+        let kept = try one.sample(indices: 0..<6, seed: 5)
+        let distinct = Set((0..<6).map { (k: Int) -> [Float] in Array(kept.data[(k * 4)..<(k * 4 + 4)]) }).count
+        #expect(distinct == 6)
+        // Sample 0 is population 0's first particle, which is also the whole-population run's sample 0.
+        #expect(Array(kept.data[0..<4]) == Array(try whole.sample(indices: 0..<4, seed: 5).data[0..<4]))
+        // Sample 3 is population 3, asked for alone.
+        let third = Array(kept.data[12..<16])
+        #expect(try one.sample(indices: 3..<4, seed: 5).data == third)
+        #expect(Array(try one.samplePopulation(3, seed: 5).data[0..<4]) == third)
+        #expect(throws: TweedieError.self) {
+            try SMCSplitGibbsSampler(prior: prior, problem: prob, settings: SMCSettings(gibbs: gibbs, particles: 4, samplesPerPopulation: 5))
+        }
+    }
+
+    @Test func oneSamplePerPopulationKeepsTheWidthWherePopulationsCollapse() throws {
+        // 16×16 stationary Gaussian prior, periodic PSF, SNR 50, planned tempering (30 levels from
+        // ρ = 10, ≤ 40 network calls per prior step; with 10 the prior step itself loses ≈ 10 % of
+        // the width): the weight increments sum over 256 data values, and a population's particles end
+        // up sharing one or two ancestors, so 16 samples kept from one population of 16 are too
+        // narrow (std ratio 0.70 in tuning/smc_adaptive). One sample from each of 16 populations of 4
+        // is calibrated there (0.99 in tuning/smc_keep1; 0.98 against 0.65 here when written). Two observations × 256 pixels × 16 samples:
+        // the std ratio of exact draws scatters by ≈ 0.02, so 0.92 … 1.08 is a 4σ band that the
+        // whole-population run misses by far.
+        let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=16,amplitude=1,slope=3,k0=0.3")
+        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 7, width: 7)
+        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
+        let setup = try CalibrationSetup(prior: prior, priorName: "g16", forwardOperator: op, operatorName: "psf",
+                                         noise: .snr(50), observations: 2, seed: 11)
+        let gibbs = SplitGibbsSettings(iterations: 30, rhoMax: 10, priorSteps: 40)
+        let one = try setup.run(.smc(SMCSettings(gibbs: gibbs, particles: 4, samplesPerPopulation: 1)),
+                                samples: 16, levels: [0.68], samplerSeed: 5)
+        let whole = try setup.run(.smc(SMCSettings(gibbs: gibbs, particles: 16)), samples: 16, levels: [0.68], samplerSeed: 5)
+        #expect(abs(one.stdRatio - 1) < 0.08, "one sample per population: std ratio \(one.stdRatio)")
+        #expect(whole.stdRatio < 0.85, "whole population: std ratio \(whole.stdRatio)")
     }
 
     @Test func conditionalESSByHand() {
