@@ -188,7 +188,9 @@ public struct SplitGibbsSampler: PosteriorSampler {
     // MARK: likelihood step
 
     /// Draws u ~ π(u | z, y) (exact for affine T; MH-corrected independence proposal otherwise).
-    func likelihoodStep(current: ImageBatch, z: ImageBatch, rho: Double,
+    /// `current` is where the MH chain starts; nil starts it at the first proposal (a draw from the
+    /// Gaussian linearised at z), for a chain with no u yet.
+    func likelihoodStep(current: ImageBatch?, z: ImageBatch, rho: Double,
                         streams: [SampleStream]) throws -> ImageBatch {
         let op = problem.forwardOperator
         let transform = prior.pixelTransform
@@ -253,7 +255,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
                 return -0.5 * q
             }
         }
-        var out = current
+        var out = current ?? first
         var lpOld = try logTarget(out), lqOld = try logProposal(out)
         for proposal in proposals {
             let lpNew = try logTarget(proposal), lqNew = try logProposal(proposal)
