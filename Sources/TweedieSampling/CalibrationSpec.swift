@@ -285,8 +285,11 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             if let v = s.priorSteps, v.contains(where: { $0 < 1 }) { throw bad("split-gibbs prior_steps", "must be ≥ 1, got \(v)") }
             if let v = s.rhoMax, v.contains(where: { !($0.isFinite && $0 > 0) }) { throw bad("split-gibbs rho_max", "must be > 0, got \(v)") }
             if let v = s.particles, v.contains(where: { $0 < 2 }) { throw bad("smc particles", "must be ≥ 2, got \(v)") }
-            if let v = s.keep, let p = s.particles, v.contains(where: { k in k < 1 || p.contains { k > $0 } }) {
-                throw bad("smc keep", "must be between 1 and the particles (\(p)), got \(v)")
+            if let v = s.keep {
+                let p = s.particles ?? [samples]   // the particles default to the samples (samplerSettings)
+                if v.contains(where: { k in k < 1 || p.contains { k > $0 } }) {
+                    throw bad("smc keep", "must be between 1 and the particles (\(p)), got \(v)")
+                }
             }
             if let v = s.finalIterations, v.contains(where: { $0 < 0 }) { throw bad("split-gibbs final_iterations", "must be ≥ 0, got \(v)") }
         }

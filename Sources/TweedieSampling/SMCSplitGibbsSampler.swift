@@ -198,7 +198,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         var (streams, resampling, z) = try initialPopulation(q, seed: seed)
         // No u until the first likelihood step (non-affine T: its MH chain starts at its first proposal).
         var u: ImageBatch? = nil
-        var reference = linearisationPoint(z, logW: [Double](repeating: 0, count: p))
+        var reference = linearisationPoint(z)
         var logW = try logMarginalLikelihood(z, rho: kernel.coupling(kernel.levels[0]), linearisedAt: reference)
 
         for (k, level) in kernel.levels.enumerated() {
@@ -296,7 +296,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
             (streams, resampling, z) = try initialPopulation(q, seed: seed)
             u = nil  // until the first likelihood step (see samplePopulation)
             logL = try logMarginalLikelihood(z, rho: kernel.coupling(level),
-                                             linearisedAt: linearisationPoint(z, logW: [Double](repeating: 0, count: p)))
+                                             linearisedAt: linearisationPoint(z))
             logW = logL
         }
         var lastCheckpoint = Date()
@@ -397,10 +397,12 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
     }
 
     /// The common linearisation point of one tempering step for a non-affine pixel transform
-    /// (file header): the population's weighted mean of z, Σ wᵢ zᵢ / Σ wᵢ; nil for an affine T.
-    func linearisationPoint(_ z: ImageBatch, logW: [Double]) -> [Float]? {
+    /// (file header): the population's weighted mean of z, Σ wᵢ zᵢ / Σ wᵢ (equal weights when
+    /// `logW` is nil); nil for an affine T.
+    func linearisationPoint(_ z: ImageBatch, logW: [Double]? = nil) -> [Float]? {
         if kernel.transformIsAffine { return nil }
         let per = z.shape.count
+        let logW = logW ?? [Double](repeating: 0, count: z.count)
         let m = logW.max() ?? 0
         let w = logW.map { m.isFinite ? exp($0 - m) : 1 }
         let total = w.reduce(0, +)

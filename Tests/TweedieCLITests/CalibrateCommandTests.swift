@@ -127,6 +127,7 @@ import TweedieCore
             (Self.spec.replacingOccurrences(of: "{kind: exact}", with: "{kind: exact, steps: 3}"), "steps"),
             (Self.spec.replacingOccurrences(of: "observations: 6", with: "observations: 1"), "observations"),
             (Self.spec.replacingOccurrences(of: "{kind: exact}", with: "{kind: smc, particles: 4, keep: 8}"), "keep"),
+            (Self.spec.replacingOccurrences(of: "{kind: exact}", with: "{kind: smc, keep: 50}"), "keep"),   // particles default to samples (40)
             (Self.spec.replacingOccurrences(of: "{kind: exact}", with: "{kind: split-gibbs, keep: 1}"), "keep"),
         ]
         for (i, (text, word)) in cases.enumerated() {

@@ -119,8 +119,7 @@ import TweedieTestSupport
         let shape = ImageShape(channels: 1, height: 2, width: 2)
         let prior = try IIDGaussianDenoiser(shape: shape, mu: 0, variance: 1)
         let prob = try PosteriorProblem(observation: try ImageBatch(count: 1, shape: shape, data: [0.5, -0.3, 0.1, 0.8]),
-                                        forwardOperator: DenseOperator(inputShape: shape, outputShape: shape,
-                                                                       matrix: (0..<16).map { $0 % 5 == 0 ? 1 : 0 }),
+                                        forwardOperator: DenseOperator.identity(shape),
                                         noise: ScalarNoise(shape: shape, sigma: 0.1), fluxScale: 1)
         let gibbs = SplitGibbsSettings(iterations: 6, priorSteps: 10)
         let whole = try SMCSplitGibbsSampler(prior: prior, problem: prob, settings: SMCSettings(gibbs: gibbs, particles: 4))
@@ -147,9 +146,9 @@ import TweedieTestSupport
         // the width): the weight increments sum over 256 data values, and a population's particles end
         // up sharing one or two ancestors, so 16 samples kept from one population of 16 are too
         // narrow (std ratio 0.70 in tuning/smc_adaptive). One sample from each of 16 populations of 4
-        // is calibrated there (0.99 in tuning/smc_keep1; 0.98 against 0.65 here when written). Two observations × 256 pixels × 16 samples:
-        // the std ratio of exact draws scatters by ≈ 0.02, so 0.92 … 1.08 is a 4σ band that the
-        // whole-population run misses by far.
+        // is calibrated there (0.99 in tuning/smc_keep1; 0.98 against 0.65 here when written). Two
+        // observations × 256 pixels × 16 samples: the std ratio of exact draws scatters by ≈ 0.02, so
+        // 0.92 … 1.08 is a 4σ band that the whole-population run misses by far.
         let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=16,amplitude=1,slope=3,k0=0.3")
         let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 7, width: 7)
         let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
@@ -185,21 +184,10 @@ import TweedieTestSupport
         let yv = testUniforms(n, seed: 21).map { 2.4 * $0 - 0.6 }
         let sigma = 0.15
         let prob = try PosteriorProblem(observation: try ImageBatch(count: 1, shape: shape, data: yv.map { Float($0) }),
-                                        forwardOperator: DenseOperator(inputShape: shape, outputShape: shape,
-                                                                       matrix: (0..<(n * n)).map { $0 % (n + 1) == 0 ? 1 : 0 }),
+                                        forwardOperator: DenseOperator.identity(shape),
                                         noise: ScalarNoise(shape: shape, sigma: Float(sigma)), fluxScale: 1)
-        // Quadrature per pixel: p(u | y) ∝ N(u; 0, 1) N(y; 0.3·sinh(u), σ²) on [−8, 8].
-        let exact: [(mean: Double, variance: Double)] = yv.map { y in
-            var z0 = 0.0, z1 = 0.0, z2 = 0.0
-            var u = -8.0
-            while u <= 8 {
-                let r = y - 0.3 * sinh(u)
-                let w = exp(-0.5 * u * u - 0.5 * r * r / (sigma * sigma))
-                z0 += w; z1 += w * u; z2 += w * u * u
-                u += 1e-3
-            }
-            return (z1 / z0, z2 / z0 - (z1 / z0) * (z1 / z0))
-        }
+        // Quadrature per pixel: p(u | y) ∝ N(u; 0, 1) N(y; 0.3·sinh(u), σ²).
+        let exact = yv.map { asinhPixelPosterior(y: $0, mu: 0, variance: 1, softening: 0.3, gain: 1, sigma: sigma) }
         let smc = try SMCSplitGibbsSampler(prior: prior, problem: prob,
                                            settings: SMCSettings(gibbs: SplitGibbsSettings(iterations: 60),
                                                                  particles: 8, samplesPerPopulation: 1))

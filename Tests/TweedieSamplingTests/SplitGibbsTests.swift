@@ -63,17 +63,8 @@ import TweedieTestSupport
         let y = try ImageBatch(count: 1, shape: outShape, data: [Float(yv)])
         let prob = try PosteriorProblem(observation: y, forwardOperator: op,
                                         noise: ScalarNoise(shape: outShape, sigma: Float(sigma)), fluxScale: 1)
-        // Quadrature: p(u | y) ∝ N(u; μ, s²) N(y; a·0.3·sinh(u), σ²) on [−8, 8].
-        var z0 = 0.0, z1 = 0.0, z2 = 0.0
-        let h = 1e-4
-        var u = -8.0
-        while u <= 8 {
-            let x = a * 0.3 * sinh(u)
-            let w = exp(-0.5 * (u - mu) * (u - mu) / s2 - 0.5 * (yv - x) * (yv - x) / (sigma * sigma))
-            z0 += w; z1 += w * u; z2 += w * u * u
-            u += h
-        }
-        let pm = z1 / z0, pv = z2 / z0 - pm * pm
+        // Quadrature: p(u | y) ∝ N(u; μ, s²) N(y; a·0.3·sinh(u), σ²).
+        let (pm, pv) = asinhPixelPosterior(y: yv, mu: mu, variance: s2, softening: 0.3, gain: a, sigma: sigma)
         let sampler = try SplitGibbsSampler(prior: prior, problem: prob,
                                             settings: SplitGibbsSettings(iterations: 60))
         let count = 2000
