@@ -1,10 +1,16 @@
 // Scores of a posterior run (DESIGN §6; paper 003 §3.4):
 // - variance ratio var_post / var_prior pixel-wise, and its average over a
-//   centred disk (paper 003 Table 2: r = 30 px on a 256 px grid);
+//   centred disk (paper 003 Table 2: r = 30 px on a 256 px grid), per band;
+// - which prior bands the data observe at all (`observedBands`): a band the
+//   likelihood never sees keeps var_post ≈ var_prior, so a headline averaged
+//   over it measures nothing but the prior;
 // - reduced χ² = ‖√W (y − A x)‖² / N_usable of the mean and of each sample;
 // - with a truth image: MSE, PSNR (peak = max − min of the truth), SSIM (Wang
 //   et al. 2004: 11×11 Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, per band,
-//   averaged) and the coverage of the truth by pixel-wise credible intervals.
+//   averaged) and the coverage of the truth by pixel-wise credible intervals —
+//   empirical ones by the same type-6 quantile rule as `tweedie calibrate`
+//   (`CalibrationAccumulator.quantile`), so a sampler whose draws are exact
+//   covers the truth at the nominal rate for any number of samples K ≥ 39.
 // Every reduction accumulates in Double.
 
 import Foundation
@@ -33,6 +39,54 @@ public enum PosteriorMetrics {
             }
         }
         return n > 0 ? sum / Double(n) : .nan
+    }
+
+    /// Mean of `map` inside the disk, one value per band (NaN for a band with no finite value there).
+    public static func apertureMeanPerBand(_ map: [Float], shape: ImageShape, radius: Double,
+                                           center: (x: Double, y: Double)) -> [Double] {
+        let plane = shape.planeCount
+        return (0..<shape.channels).map { c in
+            let one = ImageShape(channels: 1, height: shape.height, width: shape.width)
+            return apertureMean(Array(map[(c * plane)..<((c + 1) * plane)]), shape: one, radius: radius, center: center)
+        }
+    }
+
+    /// Which bands of the prior grid the likelihood sees: band c is observed when
+    /// ‖√W (A(p_c) − A(0))‖² > 10⁻¹² · max_c′ ‖√W (A(p_c′) − A(0))‖², p_c a fixed pseudo-random
+    /// probe (values in [0.5, 1.5)) that is non-zero in band c only. Generic over the chain: a band
+    /// selection drops a band's response to exactly 0, and so do zero weights (a band whose data
+    /// are all masked); mixing operators (a PSF, a resampling, a UV sampling) keep it. The 10⁻¹²
+    /// energy ratio (10⁻⁶ in amplitude) is far above Float round-off leaking between bands and far
+    /// below any band the data constrain. One `apply` on a batch of C + 1 images.
+    /// - Parameter sqrtWeights: √W of one observation (`NoiseModel.sqrtWeights`), 0 where masked.
+    public static func observedBands(of forwardOperator: any ForwardOperator, sqrtWeights: [Float]) throws -> [Bool] {
+        let shape = forwardOperator.inputShape, out = forwardOperator.outputShape
+        guard sqrtWeights.count == out.count else {
+            throw TweedieError.shapeMismatch(what: "noise weights vs operator output (\(forwardOperator.summary))",
+                                             expected: "\(out.count) values", got: "\(sqrtWeights.count)")
+        }
+        let plane = shape.planeCount, channels = shape.channels
+        var probes = ImageBatch(count: channels + 1, shape: shape)   // image 0: all zero
+        var state: UInt64 = 0x7EED1E
+        for c in 0..<channels {
+            let base = (c + 1) * shape.count + c * plane
+            for j in 0..<plane {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                probes.data[base + j] = Float(0.5 + Double(splitMix64(state) >> 11) / Double(1 << 53))
+            }
+        }
+        let response = try forwardOperator.apply(probes)
+        let n = out.count
+        let energy = (0..<channels).map { c -> Double in
+            var e = 0.0
+            for j in 0..<n {
+                let d = Double(sqrtWeights[j]) * (Double(response.data[(c + 1) * n + j]) - Double(response.data[j]))
+                if d.isFinite { e += d * d }
+            }
+            return e
+        }
+        let top = energy.max() ?? 0
+        return energy.map { top > 0 && $0 > 1e-12 * top }
     }
 
     /// The default aperture: centred, radius n·30/256 px (the paper's 30 px on 256 px).
@@ -97,23 +151,36 @@ public enum PosteriorMetrics {
         return Double(inside) / Double(truth.count)
     }
 
+    /// The empirical quantile rule of every coverage score (`tweedie calibrate`'s and `sample
+    /// --truth`'s): type 6, position p(K+1) among the sorted values X_(1) … X_(K), interpolated and
+    /// clamped to [X_(1), X_(K)]. A truth exchangeable with the K samples (what an exact sampler
+    /// gives) has a rank uniform on K+1 places, so [q_{(1−L)/2}, q_{(1+L)/2}] covers it with
+    /// probability L whenever both positions lie in [1, K]; type 7 (position p(K−1)+1) covers less
+    /// (≈ 92 % at L = 95 %, K = 64).
+    public static func empiricalQuantile(sorted: [Float], _ p: Double) -> Double {
+        CalibrationAccumulator.quantile(sorted, p)
+    }
+
+    /// The fewest samples for which the central `level` interval's type-6 positions
+    /// ((1 ∓ level)/2 · (K+1)) both lie among the order statistics, so the interval is unclamped:
+    /// K + 1 ≥ 2 / (1 − level) (39 for 95 %).
+    public static func minimumSamplesForEmpiricalCoverage(level: Double) -> Int {
+        Int((2 / (1 - level) - 1e-9).rounded(.up)) - 1   // 1e-9: 2/(1 − 0.95) is 39.99…96 or 40.0…04 in Double
+    }
+
     /// Fraction of pixels whose truth lies in the central empirical interval of probability `level`
-    /// of `samples` (count × perImage values, index-major).
+    /// of `samples` (count × perImage values, index-major), by the type-6 rule (`empiricalQuantile`).
     public static func empiricalCoverage(truth: [Float], samples: [Float], count: Int, level: Double) -> Double {
         let per = truth.count
+        precondition(count >= 1 && samples.count >= count * per)
         var inside = 0
         var column = [Float](repeating: 0, count: count)
         let lo = (1 - level) / 2, hi = 1 - lo
         for j in 0..<per {
             for k in 0..<count { column[k] = samples[k * per + j] }
             column.sort()
-            let q = { (p: Double) -> Double in
-                // Linear interpolation between order statistics (type 7).
-                let h = p * Double(count - 1), i = Int(h.rounded(.down)), f = h - Double(i)
-                return i + 1 < count ? Double(column[i]) * (1 - f) + Double(column[i + 1]) * f : Double(column[i])
-            }
             let t = Double(truth[j])
-            if t >= q(lo) && t <= q(hi) { inside += 1 }
+            if t >= empiricalQuantile(sorted: column, lo) && t <= empiricalQuantile(sorted: column, hi) { inside += 1 }
         }
         return Double(inside) / Double(per)
     }

@@ -4,11 +4,14 @@
 //   variance ratio    var_post(u) / var_prior(u) pixel-wise in the prior's
 //                     declared (network) space u, as paper 003 §3.4;
 //   residual          √W (y − A(mean)) on the observation grid (masked = 0);
-// and the scores: the variance ratio averaged over a disk (paper 003 Table 2),
-// the reduced χ² of A(mean) and the distribution of per-sample reduced χ²,
-// and with a truth image MSE, PSNR, SSIM and the pixel-wise coverage of the
-// truth by the 68 % / 95 % credible intervals (empirical quantiles of the
-// kept samples when they are available, else mean ± zσ).
+// and the scores: the variance ratio averaged over a disk (paper 003 Table 2)
+// per band, and over the bands the data observe (a band the operator chain
+// drops, or whose data are all masked, keeps its prior variance and would
+// only dilute the headline), the reduced χ² of A(mean) and the distribution
+// of per-sample reduced χ², and with a truth image MSE, PSNR, SSIM and the
+// pixel-wise coverage of the truth by the 50 / 68 / 95 % credible intervals
+// (type-6 empirical quantiles of the samples, the rule of `tweedie calibrate`,
+// when at least 39 are available; else mean ± zσ).
 
 import Foundation
 import TweedieCore
@@ -47,16 +50,31 @@ public struct TruthScores: Codable, Sendable, Equatable {
     public var coverage95: Double
     /// "empirical" (quantiles of the kept samples) or "gaussian" (mean ± z·std).
     public var coverageMethod: String
+    /// The interval rule in words (which quantiles, of how many samples), for the reader of summary.json.
+    public var coverageRule: String
 }
 
 /// The scores written to summary.json.
 public struct PosteriorScores: Codable, Sendable, Equatable {
-    /// Variance ratio averaged over the aperture (NaN without a prior variance).
+    /// Variance ratio averaged over the aperture in each band, then over the observed bands only
+    /// (nil without a prior variance; NaN when no band is observed). Before issue 22 it averaged
+    /// every band, observed or not.
     public var apertureVarianceRatio: Double?
+    /// How `apertureVarianceRatio` and `medianVarianceRatio` are taken, in words.
+    public var varianceRatioScope: String?
+    /// Variance ratio averaged over the aperture, per prior band (keyed by the prior's band name,
+    /// or "0", "1", … when it declares none), observed or not.
+    public var apertureVarianceRatioPerBand: [String: Double]?
     public var apertureRadius: Double
     public var apertureCenter: [Double]
-    /// Median of the variance-ratio map over the whole image.
+    /// Median of the variance-ratio map over the observed bands' pixels (before issue 22: every band's).
     public var medianVarianceRatio: Double?
+    /// Median of the variance-ratio map per prior band.
+    public var medianVarianceRatioPerBand: [String: Double]?
+    /// The prior bands the likelihood sees (`PosteriorMetrics.observedBands`), in the prior's order.
+    public var observedBands: [String]
+    /// The prior bands it does not see (their variance ratio is the prior's, ≈ 1).
+    public var unobservedBands: [String]
     /// ‖√W (y − A mean)‖² / N_usable.
     public var reducedChiSquaredOfMean: Double
     /// Reduced χ² of each sample: its distribution.
@@ -125,10 +143,39 @@ public struct PosteriorProducts: Sendable {
         let (res, chi2) = try problem.whitenedResiduals(ofPhysical: mean)
         let usable = problem.noise.usableCount
         let ap = aperture ?? PosteriorMetrics.defaultAperture(shape)
+        // Per band, then over the bands the likelihood sees.
+        let names = bands.count == shape.channels ? bands : (0..<shape.channels).map(String.init)
+        let observed = try PosteriorMetrics.observedBands(of: problem.forwardOperator, sqrtWeights: problem.noise.sqrtWeights)
+        let plane = shape.planeCount
+        var perBand: (aperture: [Double], median: [Double])? = nil
+        var headline: (aperture: Double, median: Double)? = nil
+        if let r = ratio {
+            let apertures = PosteriorMetrics.apertureMeanPerBand(r.data, shape: shape, radius: ap.radius, center: ap.center)
+            let medians = (0..<shape.channels).map { c in
+                DistributionSummary(r.data[(c * plane)..<((c + 1) * plane)].map(Double.init)).median
+            }
+            perBand = (apertures, medians)
+            let seen = apertures.indices.filter { observed[$0] && apertures[$0].isFinite }
+            let pooled = (0..<shape.channels).filter { observed[$0] }.flatMap { c in
+                r.data[(c * plane)..<((c + 1) * plane)].map(Double.init)
+            }
+            headline = (seen.isEmpty ? .nan : seen.reduce(0) { $0 + apertures[$1] } / Double(seen.count),
+                        DistributionSummary(pooled).median)
+        }
+        let observedNames = names.indices.filter { observed[$0] }.map { names[$0] }
+        func keyed(_ v: [Double]) -> [String: Double] {
+            Dictionary(zip(names, v), uniquingKeysWith: { a, _ in a })
+        }
         var scores = PosteriorScores(
-            apertureVarianceRatio: ratio.map { PosteriorMetrics.apertureMean($0.data, shape: shape, radius: ap.radius, center: ap.center) },
+            apertureVarianceRatio: headline?.aperture,
+            varianceRatioScope: ratio == nil ? nil :
+                "apertureVarianceRatio: each band's mean over the aperture disk, averaged over the observed bands [\(observedNames.joined(separator: ","))]; medianVarianceRatio: median over the observed bands' pixels; the per-band values cover every prior band",
+            apertureVarianceRatioPerBand: perBand.map { keyed($0.aperture) },
             apertureRadius: ap.radius, apertureCenter: [ap.center.x, ap.center.y],
-            medianVarianceRatio: ratio.map { DistributionSummary($0.data.map(Double.init)).median },
+            medianVarianceRatio: headline?.median,
+            medianVarianceRatioPerBand: perBand.map { keyed($0.median) },
+            observedBands: observedNames,
+            unobservedBands: names.indices.filter { !observed[$0] }.map { names[$0] },
             reducedChiSquaredOfMean: chi2[0] / Double(usable),
             sampleReducedChiSquared: DistributionSummary(acc.sampleChiSquared.map { $0 / Double(usable) }),
             usableValues: usable, truth: nil)
@@ -138,20 +185,24 @@ public struct PosteriorProducts: Sendable {
                 throw TweedieError.shapeMismatch(what: "--truth image vs prior grid", expected: "\(shape)", got: "\(t.count)×\(t.shape)")
             }
             let cov: (Double) -> Double
-            let method: String
-            if let s = samples, s.count / shape.count >= 20 {
-                let k = s.count / shape.count
+            let method: String, rule: String
+            // The widest level reported (95 %) needs K ≥ 39 for its type-6 interval to be unclamped.
+            let needed = PosteriorMetrics.minimumSamplesForEmpiricalCoverage(level: 0.95)
+            let k = (samples?.count ?? 0) / shape.count
+            if let s = samples, k >= needed {
                 cov = { PosteriorMetrics.empiricalCoverage(truth: t.data, samples: s, count: k, level: $0) }
                 method = "empirical"
+                rule = "central interval between type-6 empirical quantiles (position p(K+1) among the K = \(k) sorted samples), the rule of tweedie calibrate"
             } else {
                 cov = { PosteriorMetrics.gaussianCoverage(truth: t.data, mean: physical.mean, variance: vPhys, level: $0) }
                 method = "gaussian"
+                rule = "mean ± z·std of \(acc.physicalCount) samples (z the normal quantile): fewer than the \(needed) samples the empirical 95 % interval needs" + (samples == nil ? " or no samples kept" : "")
             }
             scores.truth = TruthScores(mse: PosteriorMetrics.mse(mean.data, t.data),
                                        psnr: PosteriorMetrics.psnr(estimate: mean.data, truth: t.data),
                                        ssim: PosteriorMetrics.ssim(estimate: mean.data, truth: t.data, shape: shape),
                                        coverage50: cov(0.5), coverage68: cov(0.68), coverage95: cov(0.95),
-                                       coverageMethod: method)
+                                       coverageMethod: method, coverageRule: rule)
         }
         return PosteriorProducts(mean: mean, std: std, networkVariance: vNet, varianceRatio: ratio,
                                  residual: res, scores: scores)

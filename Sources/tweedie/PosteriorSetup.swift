@@ -296,9 +296,12 @@ struct PosteriorSetup {
             }
             sampler = smc
         }
+        // With --truth the samples are kept on disk for the run too (removed at the end unless
+        // --keep-samples), so the coverage uses the empirical quantile rule of `calibrate`.
+        let keepRaw = keepSamples || truth != nil
         let runner = try PosteriorRun(sampler: sampler, problem: problem, transform: prior.denoiser.pixelTransform,
                                       seed: seed, batchSize: batch, checkpointURL: ckpt, checkpointEvery: checkpointEvery,
-                                      samplesURL: keepSamples ? dir.appendingPathComponent(PosteriorJob.rawSamplesName) : nil)
+                                      samplesURL: keepRaw ? dir.appendingPathComponent(PosteriorJob.rawSamplesName) : nil)
         let progress = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0, what: "samples")
         if !quiet {
             printNote("tweedie sample: \(samples) samples of \(prior.name) with \(sampler.summary); flux scale \(String(format: "%.6g", problem.fluxScale)) (\(description.fluxScaleSource)); noise \(problem.noise.summary)")
@@ -308,16 +311,15 @@ struct PosteriorSetup {
         try? FileManager.default.removeItem(at: populationCheckpoint)   // every population is in checkpoint.json now
 
         let per = problem.forwardOperator.inputShape.count
-        let kept = keepSamples ? try PosteriorJob.readRawSamples(in: dir, count: state.nextIndex, per: per) : nil
+        let kept = keepRaw ? try PosteriorJob.readRawSamples(in: dir, count: state.nextIndex, per: per) : nil
         let products = try PosteriorProducts.compute(state, problem: problem, bands: prior.denoiser.bands,
                                                      priorVariance: prior.variance.map { ($0.values, $0.space) },
                                                      aperture: aperture, truth: truth, samples: kept)
-        // A posterior mean that does not fit the data means the sampler failed (or σ is too small):
+        // A reduced χ² of the mean outside [0.7, 1.5] means the fit or the noise level is off:
         // say so where the user looks, and in summary.json.
         var runDescription = description
-        let chi2 = products.scores.reducedChiSquaredOfMean
-        if chi2.isFinite, chi2 > 3 {
-            let w = "the posterior mean does not fit the data (reduced χ² \(String(format: "%.3g", chi2)) > 3): the spread and the variance ratio then describe the sampler's failure or a wrong noise level, not the posterior; check σ, or try more --steps, a smaller --guidance (DPS) or --sampler split-gibbs"
+        if let w = Self.reducedChiSquaredWarning(ofMean: products.scores.reducedChiSquaredOfMean,
+                                                 samplesMedian: products.scores.sampleReducedChiSquared.median) {
             runDescription.notes.append(w)
             printNote("warning: \(w)")
         }
@@ -342,26 +344,49 @@ struct PosteriorSetup {
             residualImage = try uv.dirtyImages(r)
             previewObservation = try uv.dirtyImages(problem.observation)
         }
-        let files = try PosteriorJob.writeProducts(products, summary: summary, problem: problem, samples: kept,
+        let files = try PosteriorJob.writeProducts(products, summary: summary, problem: problem, samples: keepSamples ? kept : nil,
                                                    sampleShape: problem.forwardOperator.inputShape, wcs: wcs, observationWCS: observationWCS,
                                                    provenance: provenance, in: dir,
                                                    residualImage: residualImage.map {
                                                        ($0, "dirty image (\(uv!.grid.weighting) weighting, Jy/beam) of the visibility residual y - A(mean)")
                                                    },
                                                    previewObservation: previewObservation)
-        if keepSamples { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
+        if keepRaw { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         if !quiet { printSummary(products.scores, summary: summary, dir: dir, files: files) }
+    }
+
+    /// The warning for a reduced χ² of the mean outside [0.7, 1.5] (nil inside, or when not finite).
+    /// Below: σ overestimated or the mean over-fits the noise — or the data pin down most of the
+    /// image, where the exact posterior mean gives 1 − tr(H)/N and each sample's χ² stays ≈ 1 (so the
+    /// samples' median is quoted). Above: the mean does not fit, or σ is underestimated.
+    static func reducedChiSquaredWarning(ofMean chi2: Double, samplesMedian med: Double) -> String? {
+        guard chi2.isFinite, chi2 < 0.7 || chi2 > 1.5 else { return nil }
+        let v = String(format: "%.3g", chi2), m = String(format: "%.3g", med)
+        if chi2 < 0.7 {
+            return "reduced χ² of the posterior mean \(v) < 0.7: σ is overestimated or the mean over-fits the noise, so the spread is too wide — unless the data pin down most pixels, when each sample's reduced χ² stays near 1 (median here \(m)); check σ (--sigma, a variance map) before trusting the uncertainties"
+        }
+        return "reduced χ² of the posterior mean \(v) > 1.5: the mean does not fit the data, or σ is underestimated; the spread and the variance ratio then describe the sampler's failure or a wrong noise level, not the posterior — check σ, or try more --steps, a smaller --guidance (DPS) or --sampler split-gibbs"
     }
 
     private func printSummary(_ sc: PosteriorScores, summary: PosteriorSummary, dir: URL, files: [String]) {
         func f(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "n/a" }
+        let observed = sc.observedBands.isEmpty ? "none" : sc.observedBands.joined(separator: ",")
         var lines = ["samples            \(summary.samplesDrawn) in \(String(format: "%.1f", summary.wallSeconds)) s (\(String(format: "%.2f", summary.secondsPerSample)) s/sample)",
                      "flux scale         \(f(problem.fluxScale))  (\(description.fluxScaleSource))",
                      "noise              \(problem.noise.summary)",
-                     "variance ratio     aperture mean \(f(sc.apertureVarianceRatio)) (r = \(f(sc.apertureRadius)) px at \(f(sc.apertureCenter[0])),\(f(sc.apertureCenter[1]))), image median \(f(sc.medianVarianceRatio))",
-                     "reduced χ²         mean \(f(sc.reducedChiSquaredOfMean)); samples median \(f(sc.sampleReducedChiSquared.median)) [16–84 %: \(f(sc.sampleReducedChiSquared.p16))–\(f(sc.sampleReducedChiSquared.p84))]"]
+                     "variance ratio     aperture mean \(f(sc.apertureVarianceRatio)) over observed bands [\(observed)] (r = \(f(sc.apertureRadius)) px at \(f(sc.apertureCenter[0])),\(f(sc.apertureCenter[1]))), their image median \(f(sc.medianVarianceRatio))"]
+        if let ap = sc.apertureVarianceRatioPerBand, let md = sc.medianVarianceRatioPerBand {
+            let declared = prior.denoiser.bands, channels = problem.forwardOperator.inputShape.channels
+            let order = declared.count == channels ? declared : (0..<channels).map(String.init)   // as the JSON keys
+            let perBand = order.map { b in
+                "\(b) \(f(ap[b]))/\(f(md[b]))" + (sc.unobservedBands.contains(b) ? " (unobserved)" : "")
+            }
+            lines.append("  per band         aperture/median: " + perBand.joined(separator: ", "))
+        }
+        lines.append("reduced χ²         mean \(f(sc.reducedChiSquaredOfMean)); samples median \(f(sc.sampleReducedChiSquared.median)) [16–84 %: \(f(sc.sampleReducedChiSquared.p16))–\(f(sc.sampleReducedChiSquared.p84))]")
         if let t = sc.truth {
-            lines.append("truth              PSNR \(f(t.psnr)) dB, SSIM \(f(t.ssim)), MSE \(f(t.mse)); coverage 50/68/95 %: \(f(t.coverage50))/\(f(t.coverage68))/\(f(t.coverage95)) (\(t.coverageMethod))")
+            lines.append("truth              PSNR \(f(t.psnr)) dB, SSIM \(f(t.ssim)), MSE \(f(t.mse)); coverage 50/68/95 %: \(f(t.coverage50))/\(f(t.coverage68))/\(f(t.coverage95))")
+            lines.append("  coverage rule    \(t.coverageRule)")
         }
         lines.append("outputs            \(dir.path)/ : " + files.joined(separator: ", "))
         print(lines.joined(separator: "\n"))

@@ -52,8 +52,16 @@ struct SampleCommand: TweedieCommand {
 
             Scores: the variance ratio var_post/var_prior (prior variance from the prior directory's \
             variance map) averaged over a disk of --aperture-radius px (default n·30/256 px, i.e. paper 003's \
-            30 px on a 256 px grid, centred on the image), the reduced χ² of A(mean) and of each sample, and \
-            with --truth: MSE, PSNR, SSIM and coverage of the truth by the 50/68/95 % credible intervals.
+            30 px on a 256 px grid, centred on the image) in each band; the headline averages the observed \
+            bands only (a band the operator chain drops, or whose data are all masked, keeps the prior's \
+            variance; summary.json lists observedBands and the per-band values). The reduced χ² of A(mean) \
+            and of each sample; a reduced χ² of the mean outside [0.7, 1.5] is warned about (low: σ \
+            overestimated or over-fitting, unless the data pin down most pixels; high: the mean does not \
+            fit, or σ is underestimated). With --truth: MSE, PSNR, SSIM and coverage of the truth by the \
+            50/68/95 % credible intervals, taken between type-6 empirical quantiles of the samples (the \
+            rule of tweedie calibrate, under which exact draws cover at the nominal rate) when there are at \
+            least 39 (they are kept on disk for the run, removed after unless --keep-samples), else \
+            mean ± z·std; summary.json says which (truth.coverageRule).
 
             Outputs in -o DIR: mean.fits, std.fits, variance_ratio.fits, residual.fits, samples.fits \
             (--keep-samples), summary.json, preview.png; checkpoint.json and run.json let --resume DIR \
