@@ -51,7 +51,7 @@ let package = Package(
         // Posterior samplers, statistics, metrics, studies.
         .target(
             name: "TweedieSampling",
-            dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors"],
+            dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "CGSL"],
             path: "Sources/TweedieSampling"
         ),
         // Image analysis: source extraction, catalogue matching, detect-aggregate, Högbom CLEAN.

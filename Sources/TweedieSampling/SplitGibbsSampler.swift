@@ -168,20 +168,33 @@ public struct SplitGibbsSampler: PosteriorSampler {
         return try schedule.keeping(indices: keep.sorted())
     }
 
-    /// The likelihood step's precision P v = Dᵀ Aᵀ W A D v + v/ρ² (D = s·T'(z) per pixel and image).
-    func likelihoodPrecision(d: ImageBatch, rho: Double) -> (ImageBatch) throws -> ImageBatch {
+    /// The likelihood step's precision P v = Dᵀ Aᵀ W A D v + v/ρ² (D = s·T'(z) per pixel and image),
+    /// with the curvature vᵀPv = ‖√W A D v‖² + ‖v‖²/ρ² per image as a sum of squares (positive for
+    /// every v ≠ 0 whatever the SNR, ρ or rounding; ConjugateGradient's file header).
+    func likelihoodPrecision(d: ImageBatch, rho: Double) -> SPDOperator {
         let op = problem.forwardOperator
         let obsPer = problem.observation.shape.count
         let sw = problem.noise.sqrtWeights
         let invRho2 = Float(1 / (rho * rho))
         return { v in
+            let b = v.count, per = v.shape.count
             var dv = v
             for j in 0..<dv.valueCount { dv.data[j] *= d.data[j] }
             var av = try op.apply(dv)
-            for k in 0..<av.count { for j in 0..<obsPer { av.data[k * obsPer + j] *= sw[j] * sw[j] } }
+            var curvature = [Double](repeating: 0, count: b)
+            for k in 0..<b {
+                var data = 0.0, prior = 0.0
+                for j in 0..<obsPer {
+                    let w = Double(sw[j]) * Double(av.data[k * obsPer + j])
+                    data += w * w
+                    av.data[k * obsPer + j] *= sw[j] * sw[j]
+                }
+                for j in (k * per)..<((k + 1) * per) { prior += Double(v.data[j]) * Double(v.data[j]) }
+                curvature[k] = data + Double(invRho2) * prior
+            }
             var out = try op.adjoint(av)
             for j in 0..<out.valueCount { out.data[j] = d.data[j] * out.data[j] + invRho2 * v.data[j] }
-            return out
+            return (out, curvature)
         }
     }
 
@@ -248,7 +261,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
         func logProposal(_ x: ImageBatch) throws -> [Double] {
             var e = x
             for j in 0..<e.valueCount { e.data[j] = x.data[j] - z.data[j] - m.data[j] }
-            let pe = try applyP(e)
+            let pe = try applyP(e).product
             return (0..<b).map { k in
                 var q = 0.0
                 for j in (k * per)..<((k + 1) * per) { q += Double(e.data[j]) * Double(pe.data[j]) }

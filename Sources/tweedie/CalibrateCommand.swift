@@ -29,6 +29,17 @@ struct CalibrateCommand: TweedieCommand {
             operators [{name, chain: [...] | uv: {...}}], noise {sigma: [...] | snr: [...]}, samplers \
             [{kind: exact | dps | split-gibbs, ...}]; see Notebooks/calibration/calibrate_small.yaml.
 
+            Simulation-based calibration (Talts et al. 2018): a spec with a top-level `sbc:` section draws \
+            truths from the prior itself (a prior directory's declared sampler, or an analytic prior's exact draws), \
+            simulates y = A(s·T(u)) + σ/k·n through an operator spec at each SNR scale k, and ranks every truth \
+            value among K posterior samples of one sampler. Writes sbc.json (χ²-uniformity p-values of one source \
+            and one sky pixel per truth and of the aperture flux per band, coverage of source and sky pixels with \
+            standard errors over truths, mean rank offsets, the aperture variance ratio per band and its spread, \
+            the reduced χ² of the mean) and sbc_ranks.csv (rank histograms); `python3 \
+            Notebooks/calibration/plot_sbc.py DIR` draws them. Keys: prior, operator, sigma, flux_scale, \
+            snr_scales, truths, samples, batch, seed, source_threshold, levels, truth_sampler, sampler; see \
+            Notebooks/calibration/sbc_galaxy_demo.yaml.
+
             Outputs in -o DIR: cases/<case>.json (one per case × sampler, written when done: rerunning the \
             command resumes), calibration.csv and calibration.json (one row per case × sampler, every \
             parameter and score a column), coverage_<sampler>.png (nominal vs empirical coverage).
@@ -47,6 +58,11 @@ struct CalibrateCommand: TweedieCommand {
     var quiet = false
 
     func execute() throws {
+        if isSBCSpec(spec) {
+            guard shard == nil else { throw TweedieError.invalidInput(what: "--shard", problem: "does not apply to an SBC spec; run one process per spec") }
+            try runSBC(specPath: spec, output: output, quiet: quiet)
+            return
+        }
         let study = try CalibrationStudy(spec: try loadCalibrationSpec(spec), directory: URL(fileURLWithPath: output))
         let (k, n) = try parseShard(shard)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
