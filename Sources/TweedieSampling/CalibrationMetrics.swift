@@ -61,6 +61,9 @@ public struct CalibrationScores: Codable, Sendable, Equatable {
     public var pixels: Int
     /// Sampler wall time per sample (seconds; single thread).
     public var secondsPerSample: Double
+    /// Stationary Gaussian prior under a periodic PSF: sampled / exact posterior variance per radial
+    /// Fourier band (FourierBandAccumulator.edges, cycles per pixel); nil otherwise.
+    public var fourierBandVarianceRatio: [Double]?
 }
 
 /// Accumulates the scores over observations.
@@ -82,6 +85,8 @@ public struct CalibrationAccumulator: Sendable {
     private var stdRatioToPrior = 0.0
     private var samplerSeconds = 0.0
     private var samplesDrawn = 0
+    /// Per-band Fourier variance, when the exact posterior is diagonal in Fourier space.
+    public var fourierBands: FourierBandAccumulator?
 
     public init(levels: [Double], samplesPerObservation: Int) {
         self.levels = levels
@@ -189,6 +194,7 @@ public struct CalibrationAccumulator: Sendable {
             modeWeightSampled: sampledWeightSums.isEmpty ? nil : sampledWeightSums.map { $0 / m },
             posteriorToPriorStd: stdRatioToPrior / np,
             observations: observations, samplesPerObservation: samplesPerObservation, pixels: pixelCount,
-            secondsPerSample: samplerSeconds / Double(max(samplesDrawn, 1)))
+            secondsPerSample: samplerSeconds / Double(max(samplesDrawn, 1)),
+            fourierBandVarianceRatio: fourierBands?.ratios)
     }
 }

@@ -49,6 +49,13 @@ public struct CalibrationOracle: Sendable {
         }
     }
 
+    /// The exact posterior covariance eigenvalue V of DFT mode (channel, ky, kx) (FFT order) when the
+    /// posterior is diagonal in Fourier space (the Fourier route); nil otherwise.
+    public var modeVariance: ((Int, Int, Int) -> Double)? {
+        guard let f = fourier else { return nil }
+        return { c, ky, kx in f.spectrum.value(channel: c, ky: ky, kx: kx) }
+    }
+
     /// The PSF of an operator that is one periodic PSF convolution (nil otherwise).
     static func periodicPSF(_ op: any ForwardOperator) -> PointSpreadFunction? {
         if let c = op as? PSFConvolution, c.boundary == .periodic { return c.psf }

@@ -200,6 +200,10 @@ public struct CalibrationSetup: Sendable {
             let resp = oracles[o].componentWeights.count > 1
                 ? (0..<k).map { CalibrationOracle.responsibilities(of: values[(($0) * n)..<(($0 + 1) * n)], prior: prior) }
                 : []
+            if let v = oracles[o].modeVariance {
+                if acc.fourierBands == nil { acc.fourierBands = FourierBandAccumulator() }
+                acc.fourierBands!.add(samples: values, count: k, shape: prior.imageShape, modeVariance: v)
+            }
             acc.add(truth: truths[o].data, samples: values, exactMean: oracles[o].mean, exactVariance: oracles[o].variance,
                     priorVariance: priorVariance, exactWeights: oracles[o].componentWeights, sampleResponsibilities: resp,
                     seconds: seconds)

@@ -16,6 +16,10 @@ public enum CalibrationTable {
     public static let coverageTolerance = 0.03
     public static let meanErrorTarget = 0.2
     public static let modeWeightTarget = 0.05
+    /// Gaussian-prior rows: sampled/exact std within these bounds, and each radial Fourier band's
+    /// sampled/exact variance within `fourierBandTarget` (issue 22).
+    public static let stdRatioTarget = (0.95, 1.05)
+    public static let fourierBandTarget = (0.85, 1.15)
 
     /// Coverage at `level` (nil when the level was not computed).
     static func coverage(_ r: CalibrationResult, _ level: Double) -> Double? {
@@ -28,6 +32,12 @@ public enum CalibrationTable {
         var ok = abs(c68 - 0.68) <= coverageTolerance && abs(c95 - 0.95) <= coverageTolerance
             && r.scores.meanErrorRMS <= meanErrorTarget
         if let tv = r.scores.modeWeightTVMean { ok = ok && tv <= modeWeightTarget }
+        if r.priorFamily == "gaussian" {
+            ok = ok && r.scores.stdRatio >= stdRatioTarget.0 && r.scores.stdRatio <= stdRatioTarget.1
+        }
+        if let bands = r.scores.fourierBandVarianceRatio {
+            ok = ok && bands.allSatisfy { !$0.isFinite || ($0 >= fourierBandTarget.0 && $0 <= fourierBandTarget.1) }
+        }
         return ok
     }
 
@@ -59,6 +69,7 @@ public enum CalibrationTable {
             ("mode_weights_exact", s.modeWeightExact.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ";") } ?? ""),
             ("mode_weights_sampled", s.modeWeightSampled.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ";") } ?? ""),
             ("posterior_prior_std", num(s.posteriorToPriorStd)), ("seconds_per_sample", num(s.secondsPerSample)),
+            ("fourier_band_variance_ratio", s.fourierBandVarianceRatio.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ";") } ?? ""),
             ("meets_targets", meetsTargets(r) ? "true" : "false"),
         ]
         return c

@@ -71,8 +71,20 @@ public enum ConjugateGradient {
                                       tolerance: Double, maxIterations: Int,
                                       refinements: Int = 4) throws -> (solution: ImageBatch, report: Report) {
         let n = b.count, per = b.shape.count
-        var u = initial.data.map(Double.init)
-        let bd = b.data.map(Double.init)
+        // Each image's system is solved for u/‖b_k‖ with right-hand side b_k/‖b_k‖ (P is linear), so
+        // the Float32 images the operator sees stay O(1) whatever the data's dynamic range (an asinh
+        // pixel transform at high SNR puts ‖b‖ beyond 10³⁰, and P·b overflows Float32).
+        var scale = [Double](repeating: 1, count: n)
+        for k in 0..<n {
+            var s = 0.0
+            for j in (k * per)..<((k + 1) * per) { s += Double(b.data[j]) * Double(b.data[j]) }
+            if s > 0 && s.isFinite { scale[k] = s.squareRoot() }
+        }
+        var u = [Double](repeating: 0, count: initial.valueCount)
+        var bd = [Double](repeating: 0, count: b.valueCount)
+        for k in 0..<n {
+            for j in (k * per)..<((k + 1) * per) { u[j] = Double(initial.data[j]) / scale[k]; bd[j] = Double(b.data[j]) / scale[k] }
+        }
         func norms(_ v: [Double]) -> [Double] {
             (0..<n).map { k in var s = 0.0; for j in (k * per)..<((k + 1) * per) { s += v[j] * v[j] }; return s }
         }
@@ -150,7 +162,7 @@ public enum ConjugateGradient {
             }
         }
         var out = initial
-        for j in 0..<out.valueCount { out.data[j] = Float(u[j]) }
+        for k in 0..<n { for j in (k * per)..<((k + 1) * per) { out.data[j] = Float(u[j] * scale[k]) } }
         let rel = (0..<n).map { bb[$0] > 0 ? (rr[$0] / bb[$0]).squareRoot() : 0 }
         return (out, Report(iterations: it, converged: converged, relativeResidual: rel))
     }

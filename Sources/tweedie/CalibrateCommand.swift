@@ -100,7 +100,7 @@ struct CalibrateCommand: TweedieCommand {
             "wall_seconds_this_invocation": String(format: "%.1f", Date().timeIntervalSince(start)),
             "load_average_at_end": load,
             "cpu_cores": String(ProcessInfo.processInfo.activeProcessorCount),
-            "targets": "coverage within ±\(CalibrationTable.coverageTolerance) at 68 % and 95 %; RMS mean error ≤ \(CalibrationTable.meanErrorTarget) exact std; mixture mode-weight TV ≤ \(CalibrationTable.modeWeightTarget)",
+            "targets": "coverage within ±\(CalibrationTable.coverageTolerance) at 68 % and 95 %; RMS mean error ≤ \(CalibrationTable.meanErrorTarget) exact std; Gaussian priors: std ratio in \(CalibrationTable.stdRatioTarget.0)–\(CalibrationTable.stdRatioTarget.1) and every radial Fourier band's variance ratio in \(CalibrationTable.fourierBandTarget.0)–\(CalibrationTable.fourierBandTarget.1) (periodic PSF rows); mixture mode-weight TV ≤ \(CalibrationTable.modeWeightTarget)",
         ]
         let paths = try CalibrationTable.write(results, metadata: metadata, to: URL(fileURLWithPath: output))
         if !quiet {
