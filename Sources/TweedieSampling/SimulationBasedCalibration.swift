@@ -250,7 +250,9 @@ public struct SimulationBasedCalibration {
     /// Every setting that decides a record.
     public var fingerprint: String {
         let s = settings
-        return "sbc v1 | \(identity) | operator \(forwardOperator.summary) | M \(s.truths) K \(s.samples) seed \(s.seed) "
+        // The truth count is not part of it: truth i's record does not depend on how many follow, so a
+        // run extended to more truths keeps every record it has.
+        return "sbc v1 | \(identity) | operator \(forwardOperator.summary) | K \(s.samples) seed \(s.seed) "
             + "| σ \(s.sigmas) s \(s.fluxScale) | source S/N \(s.sourceThreshold) | levels \(s.levels)"
     }
 
@@ -258,8 +260,11 @@ public struct SimulationBasedCalibration {
         "k\(shortNumber(scale))-t\(String(format: "%04d", truth)).json"
     }
 
-    /// Runs the missing truths of every scale (finished ones in `directory/cases` are kept) and returns the reports.
-    public func run(directory: URL, progress: (SBCProgress) -> Void = { _ in }) throws -> [SBCScaleReport] {
+    /// Runs the missing truths of every scale (finished ones in `directory/cases` are kept) and returns the
+    /// reports. `checkpoint` receives the reports over the truths finished so far after every newly
+    /// computed truth (so a long run killed midway leaves its current tables).
+    public func run(directory: URL, progress: (SBCProgress) -> Void = { _ in },
+                    checkpoint: ([SBCScaleReport]) throws -> Void = { _ in }) throws -> [SBCScaleReport] {
         let cases = directory.appendingPathComponent("cases")
         try FileManager.default.createDirectory(at: cases, withIntermediateDirectories: true)
         let fp = fingerprint
@@ -285,6 +290,7 @@ public struct SimulationBasedCalibration {
                 records[k, default: []].append(r)
                 progress(SBCProgress(scale: k, truth: i, truths: settings.truths, skipped: false, seconds: r.seconds))
             }
+            if truthU != nil { try checkpoint(settings.snrScales.map { report(scale: $0, records: records[$0] ?? []) }) }
         }
         return settings.snrScales.map { report(scale: $0, records: records[$0] ?? []) }
     }

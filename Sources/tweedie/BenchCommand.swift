@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Tweedie's compute kernels.",
-        subcommands: [BenchUNet.self, BenchDPS.self, BenchUV.self]
+        subcommands: [BenchUNet.self, BenchDPS.self, BenchUV.self, BenchSampler.self]
     )
 }
 

@@ -163,19 +163,21 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     if !quiet { printNote("SBC: \(settings.truths) truths × \(settings.samples) samples at SNR ×\(settings.snrScales.map { shortSBC($0) }.joined(separator: ", ×")); \(probe.summary)") }
     let start = Date()
-    let reports = try sbc.run(directory: dir) { p in
-        guard !quiet else { return }
-        printNote(p.skipped ? "truth \(p.truth + 1)/\(p.truths) at ×\(shortSBC(p.scale)): done earlier, kept"
-                            : String(format: "truth %d/%d at ×%@: %.1f s", p.truth + 1, p.truths, shortSBC(p.scale), p.seconds))
-    }
-    try writeSBC(reports, to: dir, metadata: [
+    let metadata = { () -> [String: String] in [
         "command": commandLineForProvenance, "spec": specPath, "tool_version": TweedieVersion.string,
         "sampler": probe.summary, "truths_from": truthName, "prior": prior.source,
         "operator": chain.forwardOperator.summary, "bands": chain.outputBands.joined(separator: ","),
         "wall_seconds_this_invocation": String(format: "%.1f", Date().timeIntervalSince(start)),
-        "load_average_at_end": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "",
+        "load_average": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "",
         "cpu_cores": String(ProcessInfo.processInfo.activeProcessorCount),
-    ])
+        "unet_threads": String(UNetThreading.threads),
+    ] }
+    let reports = try sbc.run(directory: dir, progress: { p in
+        guard !quiet else { return }
+        printNote(p.skipped ? "truth \(p.truth + 1)/\(p.truths) at ×\(shortSBC(p.scale)): done earlier, kept"
+                            : String(format: "truth %d/%d at ×%@: %.1f s", p.truth + 1, p.truths, shortSBC(p.scale), p.seconds))
+    }, checkpoint: { try writeSBC($0, to: dir, metadata: metadata()) })
+    try writeSBC(reports, to: dir, metadata: metadata())
     if !quiet {
         for r in reports { printNote(sbcReportLine(r)) }
         printNote("wrote sbc.json and sbc_ranks.csv to \(output); figure: python3 Notebooks/calibration/plot_sbc.py \(output)")
