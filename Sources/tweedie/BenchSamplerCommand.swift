@@ -69,8 +69,9 @@ struct BenchSampler: TweedieCommand {
                let scores = json["scores"] as? [String: Any], let c = scores["reducedChiSquaredOfMean"] as? Double {
                 chi2 = String(format: "%.3f", c)
             }
-            print(String(format: "%-12@ %8.2f s/sample  %5.2f× %@  (reduced χ² of the mean %@; load %@)",
-                         name as NSString, perSample, perSample / reference!, names[0] as NSString, chi2 as NSString, load() as NSString))
+            let label = name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0)
+            print(label + String(format: " %8.2f s/sample  %5.2f× %@  (reduced χ² of the mean %@; load %@)",
+                                 perSample, perSample / reference!, names[0] as NSString, chi2 as NSString, load() as NSString))
         }
     }
 }
