@@ -63,7 +63,7 @@ public struct CalibrationScores: Codable, Sendable, Equatable {
     public var secondsPerSample: Double
     /// Stationary Gaussian prior under a periodic PSF: sampled / exact posterior variance per radial
     /// Fourier band (FourierBandAccumulator.edges, cycles per pixel); nil otherwise.
-    public var fourierBandVarianceRatio: [Double]?
+    public var fourierBandVarianceRatio: [Double?]?
 }
 
 /// Accumulates the scores over observations.

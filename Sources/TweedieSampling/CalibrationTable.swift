@@ -36,7 +36,7 @@ public enum CalibrationTable {
             ok = ok && r.scores.stdRatio >= stdRatioTarget.0 && r.scores.stdRatio <= stdRatioTarget.1
         }
         if let bands = r.scores.fourierBandVarianceRatio {
-            ok = ok && bands.allSatisfy { !$0.isFinite || ($0 >= fourierBandTarget.0 && $0 <= fourierBandTarget.1) }
+            ok = ok && bands.allSatisfy { $0.map { $0 >= fourierBandTarget.0 && $0 <= fourierBandTarget.1 } ?? true }
         }
         return ok
     }
@@ -69,7 +69,7 @@ public enum CalibrationTable {
             ("mode_weights_exact", s.modeWeightExact.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ";") } ?? ""),
             ("mode_weights_sampled", s.modeWeightSampled.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ";") } ?? ""),
             ("posterior_prior_std", num(s.posteriorToPriorStd)), ("seconds_per_sample", num(s.secondsPerSample)),
-            ("fourier_band_variance_ratio", s.fourierBandVarianceRatio.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ";") } ?? ""),
+            ("fourier_band_variance_ratio", s.fourierBandVarianceRatio.map { $0.map { $0.map { String(format: "%.4f", $0) } ?? "" }.joined(separator: ";") } ?? ""),
             ("meets_targets", meetsTargets(r) ? "true" : "false"),
         ]
         return c

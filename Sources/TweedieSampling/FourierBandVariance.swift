@@ -65,8 +65,8 @@ public struct FourierBandAccumulator: Sendable {
         }
     }
 
-    /// Σ V̂ / Σ V per band (NaN for a band without modes or with zero exact variance).
-    public var ratios: [Double] {
-        zip(sampled, exact).map { $1 > 0 ? $0 / $1 : .nan }
+    /// Σ V̂ / Σ V per band (nil for a band without modes on this grid or with zero exact variance).
+    public var ratios: [Double?] {
+        zip(sampled, exact).map { $1 > 0 ? $0 / $1 : nil }
     }
 }
