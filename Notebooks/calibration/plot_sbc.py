@@ -21,6 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from scipy.stats import binom  # noqa: E402
 
 
+def num(x):
+    """sbc.json writes NaN as the string "nan"."""
+    return float(x)
+
+
 def main(d):
     report = json.load(open(os.path.join(d, "sbc.json")))
     rows = list(csv.DictReader(open(os.path.join(d, "sbc_ranks.csv"))))
@@ -54,12 +59,12 @@ def main(d):
             x, c, e = series(stat)
             ax.bar(x, c, width=0.9, color="C1")
             ax.plot(x, e, "k--", lw=1)
-            ax.set_title(f"{title}\np = {t['pValue']:.3g}", fontsize=8)
+            ax.set_title(f"{title}\np = {num(t['pValue']):.3g}", fontsize=8)
             ax.set_xlabel(f"rank bin ({t['bins']} bins)", fontsize=7)
         axes[i][0].set_ylabel("count", fontsize=8)
-    cov = "; ".join(f"×{s['scale']:g}: 68/95 % source {s['sourceCoverage'][0]['mean']:.2f}/{s['sourceCoverage'][1]['mean']:.2f}, "
-                    f"sky {s['skyCoverage'][0]['mean']:.2f}/{s['skyCoverage'][1]['mean']:.2f} "
-                    f"(expected {s['expectedCoverage'][0]:.2f}/{s['expectedCoverage'][1]:.2f})" for s in scales)
+    cov = "; ".join(f"×{s['scale']:g}: 68/95 % source {num(s['sourceCoverage'][0]['mean']):.2f}/{num(s['sourceCoverage'][1]['mean']):.2f}, "
+                    f"sky {num(s['skyCoverage'][0]['mean']):.2f}/{num(s['skyCoverage'][1]['mean']):.2f} "
+                    f"(expected {num(s['expectedCoverage'][0]):.2f}/{num(s['expectedCoverage'][1]):.2f}; {s['truths']} truths)" for s in scales)
     fig.suptitle(f"SBC: {report['metadata'].get('sampler', '')[:110]}\n{cov}", fontsize=8)
     fig.tight_layout()
     out = os.path.join(d, "sbc.png")
