@@ -24,11 +24,12 @@ struct SampleCommand: TweedieCommand {
               split-gibbs  (default) plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian \
             likelihood step (conjugate gradients on the operator, solved to full accuracy at any SNR) with a prior \
             denoising step from the coupling noise level, annealed; no network VJP. Cost per sample ≈ Σ prior-step \
-            network calls (printed), ≈ 2.3× DPS-100 on the demo. Calibrated on unimodal analytic oracles \
-            (coverage, mean, std); fits the demo to a reduced χ² of 1.00 with 68/95 % coverage 0.73/0.94 and \
-            stays there at 10× and 100× its SNR. Multimodal posteriors get wrong mode weights when the \
-            annealing freezes a sample's mode (use smc). Its calibration on the neural prior is measured \
-            by `tweedie calibrate` with an sbc: spec (docs/calibration.md).
+            network calls (printed) plus the CG solves, ≈ 4× DPS-100 per sample on the demo (`tweedie bench \
+            sampler`). Calibrated on unimodal analytic oracles (coverage, mean, std); the mean fits the demo \
+            (reduced χ² 0.99) and still fits at 10× and 100× its SNR (0.84–0.93). Multimodal posteriors get wrong mode weights when the \
+            annealing freezes a sample's mode (use smc). On the neural galaxy prior a first simulation-based \
+            calibration (`tweedie calibrate` with an sbc: spec; docs/calibration.md) finds it too narrow at the \
+            prior's settings at the demo SNR.
               dps          Diffusion Posterior Sampling (Chung et al. 2022; DESIGN §5.1): per step one network \
             forward pass and one VJP per sample. NOT calibrated, and not recommended for uncertainties: \
             against exact Gaussian posteriors its std is 1.6–1.9× the exact one at SNR 20 and 0.8× at a \
