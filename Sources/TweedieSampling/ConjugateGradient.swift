@@ -31,18 +31,6 @@ public enum ConjugateGradient {
         public var relativeResidual: [Double]
     }
 
-    /// Solves P u = b per image with a plain product (curvature pᵀ(P p) as a dot product).
-    /// For systems of the form BᵀWB + λI use the `SPDOperator` form, which cannot break down.
-    public static func solve(_ applyP: (ImageBatch) throws -> ImageBatch, rhs b: ImageBatch, initial: ImageBatch,
-                             tolerance: Double, maxIterations: Int) throws -> (solution: ImageBatch, iterations: Int) {
-        let per = b.shape.count
-        let r = try solveReporting({ p in
-            let ap = try applyP(p)
-            return (ap, dots(p, ap, count: p.count, per: per))
-        }, rhs: b, initial: initial, tolerance: tolerance, maxIterations: maxIterations)
-        return (r.solution, r.report.iterations)
-    }
-
     /// Solves P u = b per image, starting from `initial`. Stops image k when
     /// ‖r_k‖ ≤ tolerance·‖b_k‖, after `maxIterations`, or when its residual stops decreasing
     /// (kept at its best iterate). Throws only on a non-finite value (a non-finite input).

@@ -252,11 +252,6 @@ public struct SplitGibbsSampler: PosteriorSampler {
                                                      tolerance: settings.cgTolerance, maxIterations: settings.cgMaxIterations)
             return Linearisation(point: a, d: d, rw: rw, applyP: applyP, mean: m)
         }
-        // The linearisation point: z for an affine T (the conditional is then exactly Gaussian);
-        // otherwise Gauss–Newton steps a ← a + m_a from z towards the conditional's mode, so the
-        // proposal is the Laplace approximation there. Linearised at z alone, the proposal misses the
-        // conditional by more than its width once the data are precise (100× the demo's SNR: the MH
-        // test then rejected nearly everything and the mean's reduced χ² was 14).
         /// log π(u | z, y) up to a constant, per image (−∞ where not finite).
         func logTarget(_ x: ImageBatch) throws -> [Double] {
             let (_, chi2) = try problem.whitenedResiduals(ofPhysical: problem.physical(x, transform: transform))
@@ -267,6 +262,10 @@ public struct SplitGibbsSampler: PosteriorSampler {
                 return v.isFinite ? v : -.infinity
             }
         }
+        // The linearisation point: z for an affine T (the conditional is then exactly Gaussian);
+        // otherwise Gauss–Newton steps a ← a + m_a from z towards the conditional's mode, so the
+        // independence proposal is the Laplace approximation there rather than a Gaussian centred
+        // where z happens to be (which drifts off the conditional as the data grow precise).
         var lin = try linearise(at: z, withMean: !transformIsAffine)
         if !transformIsAffine {
             // Damped: an image keeps its point where the step would lower log π(u | z, y) (Gauss–Newton

@@ -47,10 +47,7 @@ struct BenchSampler: TweedieCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tweedie-bench-sampler-\(getpid())")
         defer { try? FileManager.default.removeItem(at: scratch) }
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        func load() -> String {
-            (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-        }
-        printNote("bench sampler: demo, \(samples) samples per sampler in one batch, \(UNetThreading.threads) U-Net threads, \(mode) build, load \(load())")
+        printNote("bench sampler: demo, \(samples) samples per sampler in one batch, \(UNetThreading.threads) U-Net threads, \(mode) build, load \(loadAverageText())")
         var reference: Double?
         for name in names {
             let out = scratch.appendingPathComponent(name).path
@@ -71,7 +68,7 @@ struct BenchSampler: TweedieCommand {
             }
             let label = name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0)
             print(label + String(format: " %8.2f s/sample  %5.2f× %@  (reduced χ² of the mean %@; load %@)",
-                                 perSample, perSample / reference!, names[0] as NSString, chi2 as NSString, load() as NSString))
+                                 perSample, perSample / reference!, names[0] as NSString, chi2 as NSString, loadAverageText() as NSString))
         }
     }
 }

@@ -56,3 +56,9 @@ func parseShard(_ text: String?) throws -> (index: Int, count: Int) {
     }
     return (p[0], p[1])
 }
+
+/// The 1, 5 and 15 minute load averages as written in /proc/loadavg ("?" where unreadable), for
+/// the machine state printed beside timings.
+func loadAverageText() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+}

@@ -168,7 +168,7 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
         "sampler": probe.summary, "truths_from": truthName, "prior": prior.source,
         "operator": chain.forwardOperator.summary, "bands": chain.outputBands.joined(separator: ","),
         "wall_seconds_this_invocation": String(format: "%.1f", Date().timeIntervalSince(start)),
-        "load_average": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "",
+        "load_average": loadAverageText(),
         "cpu_cores": String(ProcessInfo.processInfo.activeProcessorCount),
         "unet_threads": String(UNetThreading.threads),
     ] }
