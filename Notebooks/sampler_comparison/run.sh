@@ -44,7 +44,7 @@ run split-gibbs --sampler split-gibbs --gibbs-iterations 30 --gibbs-rho-max 1 --
 # SMC over the same annealing (SMC=1; one population of N particles, the N samples, correlated by
 # resampling): with adaptive tempering, the default, it costs 7–13× split-Gibbs's time on 16–32 px
 # analytic images, hours here; SMC_TEMPERING=planned gives the fixed schedule, which collapses to
-# one particle on this image (session 4).
+# one particle on this image (interim weights; Notebooks/results/sampler_comparison/RUN.md).
 RUNS=(dps split-gibbs)
 if [ "${SMC:-0}" = 1 ]; then
   run smc --sampler smc --particles "$N" --smc-tempering "${SMC_TEMPERING:-adaptive}" \

@@ -1,5 +1,5 @@
 """PyTorch timing of one DPS step on the reference U-Net of DESIGN §7, the yardstick
-for `tweedie bench dps --reference` (run both in the same session and compare).
+for `tweedie bench dps --reference` (run both back to back on the same machine and compare).
 
 Same problem as the Swift benchmark: 64×64×1 reference network with random weights,
 a Gaussian PSF (FWHM 2 px, 41² stamp) applied by linear (zero-padded) FFT convolution

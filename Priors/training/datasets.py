@@ -41,8 +41,8 @@ def prior_metadata(prior: str) -> dict:
             # brightest training pixel has u ≈ 0.97), applied to x̂0 by DPS and unconditional
             # sampling as improved-diffusion's clip_denoised. The lower bound sits below −1 on
             # purpose: clipping at exactly the empty sky's value cuts only negative errors, which
-            # biased the background upwards (session 2) and made DPS diverge on the demo (reduced
-            # χ² 623 with the step-1,250 weights, session 4).
+            # biased the background upwards and made DPS diverge on the demo (reduced
+            # χ² 623 with the step-1,250 weights).
             "x0_clip": [-1.2, 1.2],
             "pixel_transform": g.pixel_transform_config(),
             "image_centre": "pixel (32, 32), 0-based; galaxies shifted by U(-3, 3) px per axis",

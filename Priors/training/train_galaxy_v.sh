@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The galaxy prior with v-prediction (session 3): the same network, data and recipe as
+# The galaxy prior with v-prediction: the same network, data and recipe as
 # train_galaxy.sh, trained on v = √ᾱ ε − √(1−ᾱ) x0, initialised from the ε-run's weights
 # (runs/galaxy-gri-64/checkpoint.pt). Why: with ε-prediction the first sampling steps divide the
 # network's error by √ᾱ ≈ 0.0016 and set each image's mean level from noise (README, "v-prediction").

@@ -2,7 +2,7 @@
 # CPU training of the radio-sky prior with the settings chosen in README.md ("Compute budget").
 # Resumable: rerun the same command to continue from runs/radio-sky-64/checkpoint.pt; extra
 # flags are passed on (e.g. --time-limit 3600 to leave after an hour, checkpointed).
-# The shipped weights (session 5) are this run stopped at step 8,000 (99 min at 0.57–0.8 s/step,
+# The shipped weights are this run stopped at step 8,000 (99 min at 0.57–0.8 s/step,
 # 2 threads, bf16), where the KS evaluation already met its targets (Priors/Models/radio-sky-64).
 # STEPS=30000 would take ~6 h of the 2-core machine.
 set -euo pipefail
