@@ -12,7 +12,11 @@
 //     perturb-then-optimise: solve P v = BᵀW(ỹ + W^{−1/2} n₁) + n₂/ρ by
 //     conjugate gradients (n₁, n₂ standard normal). For an affine T this is
 //     the exact conditional; otherwise it is an independence proposal, and a
-//     Metropolis–Hastings test against the exact conditional keeps the chain exact;
+//     Metropolis–Hastings test against the exact conditional keeps the chain exact
+//     (`likelihoodMoves` proposals per iteration). The linearisation point is z moved
+//     by `gaussNewtonSteps` Gauss–Newton steps towards the conditional's mode, each
+//     backtracked (t = 1, ½, ¼) until log π(u | z, y) rises, so the proposal is the
+//     Laplace approximation rather than a Gaussian centred where z happens to be;
 //  2. prior step, z ~ p(z | u) ∝ p(z) N(u; z, ρ²): with ᾱ such that
 //     (1 − ᾱ)/ᾱ = ρ², x_t = √ᾱ·u is a diffusion state at that level, and the
 //     unconditional ancestral reverse process from there to t = 0 samples
@@ -37,8 +41,12 @@
 // the data's own spread where they are stronger — exact in both limits, an
 // approximation in between that simulation-based calibration measures.
 //
-// Cost per sample: Σ_k (J_k + 1) network evaluations (no VJPs), plus 1–2 CG
-// solves per iteration, each a few operator apply + adjoint pairs.
+// Cost per sample: Σ_k (J_k + 1) network evaluations (no VJPs), plus per iteration
+// 1 CG solve (affine T) or 1 + gaussNewtonSteps + likelihoodMoves (otherwise), each
+// up to `cgMaxIterations` operator apply + adjoint pairs; the early, large-ρ solves
+// are the slow ones (data-dominated, ill-conditioned). The last likelihood step takes
+// at least `finalGaussNewtonSteps`: its draw is the sample, and at ρ₀ its solves
+// converge in ≈ 10 iterations.
 
 import Foundation
 import TweedieCore
@@ -53,17 +61,34 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     /// Iterations repeated at the smallest ρ at the end.
     public var finalIterations: Int
     /// Metropolis–Hastings moves per likelihood step when the pixel transform is not affine
-    /// (each costs one CG solve and no network evaluation).
+    /// (each costs one CG solve and no network evaluation). One move is a valid
+    /// Metropolis-within-Gibbs step; more mix the u-conditional faster per iteration.
     public var likelihoodMoves: Int
+    /// Damped Gauss–Newton steps from z towards the u-conditional's mode before the proposal is
+    /// built (non-affine pixel transforms only; each costs one CG solve).
+    public var gaussNewtonSteps: Int
     /// Conjugate-gradient relative tolerance and iteration cap.
     public var cgTolerance: Double
     public var cgMaxIterations: Int
 
     public init(iterations: Int = 30, rhoMax: Double = 1.0, priorSteps: Int = 20, finalIterations: Int = 1,
-                likelihoodMoves: Int = 4, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200) {
+                likelihoodMoves: Int = 4, gaussNewtonSteps: Int = 2, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200) {
         self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
-        self.likelihoodMoves = max(1, likelihoodMoves)
+        self.likelihoodMoves = max(1, likelihoodMoves); self.gaussNewtonSteps = max(0, gaussNewtonSteps)
         self.finalIterations = finalIterations; self.cgTolerance = cgTolerance; self.cgMaxIterations = cgMaxIterations
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case iterations, rhoMax, priorSteps, finalIterations, likelihoodMoves, gaussNewtonSteps, cgTolerance, cgMaxIterations
+    }
+    /// Decodes records written before `gaussNewtonSteps` existed (they ran 2).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(iterations: try c.decode(Int.self, forKey: .iterations), rhoMax: try c.decode(Double.self, forKey: .rhoMax),
+                  priorSteps: try c.decode(Int.self, forKey: .priorSteps), finalIterations: try c.decode(Int.self, forKey: .finalIterations),
+                  likelihoodMoves: try c.decode(Int.self, forKey: .likelihoodMoves),
+                  gaussNewtonSteps: try c.decodeIfPresent(Int.self, forKey: .gaussNewtonSteps) ?? 2,
+                  cgTolerance: try c.decode(Double.self, forKey: .cgTolerance), cgMaxIterations: try c.decode(Int.self, forKey: .cgMaxIterations))
     }
 }
 
@@ -134,7 +159,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
     public var name: String { "split-gibbs" }
     public var summary: String {
         "split-Gibbs PnP-DM (\(levels.count) iterations, ρ from \(settings.rhoMax) to \(String(format: "%.4f", coupling(0))), ≤ \(settings.priorSteps) prior steps each, "
-            + "\(transformIsAffine ? "exact Gaussian likelihood step" : "linearised likelihood step + MH")"
+            + (transformIsAffine ? "exact Gaussian likelihood step"
+               : "likelihood step linearised after \(settings.gaussNewtonSteps) Gauss–Newton step(s) + \(settings.likelihoodMoves) MH move(s)")
             + ", the sample the last likelihood step's draw without coupling noise"
             + ", \(networkEvaluationsPerSample) network evaluations per sample)"
     }
@@ -268,20 +294,28 @@ public struct SplitGibbsSampler: PosteriorSampler {
         // where z happens to be (which drifts off the conditional as the data grow precise).
         var lin = try linearise(at: z, withMean: !transformIsAffine)
         if !transformIsAffine {
-            // Damped: an image keeps its point where the step would lower log π(u | z, y) (Gauss–Newton
-            // overshoots on the exponential wings of asinh, e.g. from the N(0, I) start).
+            // Damped by backtracking: an image takes the step t·m_a with the first t in 1, ½, ¼ that
+            // raises log π(u | z, y), and keeps its point if none does (Gauss–Newton overshoots on the
+            // exponential wings of asinh, e.g. from the N(0, I) start). The last step, whose draw is
+            // the sample, takes up to `finalGaussNewtonSteps` (its solves are cheap at ρ₀).
             var current = try logTarget(lin.point)
-            for _ in 0..<Self.gaussNewtonSteps {
+            for _ in 0..<(final ? max(settings.gaussNewtonSteps, Self.finalGaussNewtonSteps) : settings.gaussNewtonSteps) {
                 var a = lin.point
-                for j in 0..<a.valueCount { a.data[j] += lin.mean.data[j] }
-                let candidate = try logTarget(a)
-                var moved = false
-                for k in 0..<b {
-                    if candidate[k] > current[k] { current[k] = candidate[k]; moved = true } else {
-                        a.data.replaceSubrange((k * per)..<((k + 1) * per), with: lin.point.data[(k * per)..<((k + 1) * per)])
+                var step = [Float](repeating: 1, count: b), accepted = [Bool](repeating: false, count: b)
+                for _ in 0..<3 {
+                    for k in 0..<b where !accepted[k] {
+                        for j in (k * per)..<((k + 1) * per) { a.data[j] = lin.point.data[j] + step[k] * lin.mean.data[j] }
                     }
+                    let candidate = try logTarget(a)
+                    for k in 0..<b where !accepted[k] {
+                        if candidate[k] > current[k] { current[k] = candidate[k]; accepted[k] = true } else { step[k] /= 2 }
+                    }
+                    if !accepted.contains(false) { break }
                 }
-                guard moved else { break }
+                for k in 0..<b where !accepted[k] {
+                    a.data.replaceSubrange((k * per)..<((k + 1) * per), with: lin.point.data[(k * per)..<((k + 1) * per)])
+                }
+                guard accepted.contains(true) else { break }
                 lin = try linearise(at: a)
             }
         }
@@ -337,9 +371,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
         return out
     }
 
-    /// Gauss–Newton steps towards the conditional's mode before the likelihood step's proposal is
-    /// built (non-affine pixel transforms only).
-    static let gaussNewtonSteps = 2
+    /// Gauss–Newton steps (at least) before the last likelihood step's draw.
+    static let finalGaussNewtonSteps = 4
 
     // MARK: prior step
 

@@ -124,7 +124,8 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
     let gibbs = SplitGibbsSettings(iterations: try one(entry.iterations, "iterations") ?? gibbsBase.iterations,
                                    rhoMax: try one(entry.rhoMax, "rho_max") ?? gibbsBase.rhoMax,
                                    priorSteps: try one(entry.priorSteps, "prior_steps") ?? gibbsBase.priorSteps,
-                                   finalIterations: try one(entry.finalIterations, "final_iterations") ?? gibbsBase.finalIterations)
+                                   finalIterations: try one(entry.finalIterations, "final_iterations") ?? gibbsBase.finalIterations,
+                                   likelihoodMoves: gibbsBase.likelihoodMoves, gaussNewtonSteps: gibbsBase.gaussNewtonSteps)
     let makeSampler: (PosteriorProblem) throws -> any PosteriorSampler
     switch entry.kind {
     case "exact":

@@ -164,7 +164,8 @@ struct SampleCommand: TweedieCommand {
         return SplitGibbsSettings(iterations: gibbsIterations ?? (sampler == "smc" ? 60 : base.iterations),
                                   rhoMax: gibbsRhoMax ?? base.rhoMax,
                                   priorSteps: gibbsPriorSteps ?? base.priorSteps,
-                                  finalIterations: base.finalIterations)
+                                  finalIterations: base.finalIterations,
+                                  likelihoodMoves: base.likelihoodMoves, gaussNewtonSteps: base.gaussNewtonSteps)
     }
 
     @Option(name: .customLong("aperture-radius"), help: "Radius (prior pixels) of the variance-ratio aperture. Default n·30/256.")

@@ -89,7 +89,9 @@ struct SamplingPrior {
             gibbs = SplitGibbsSettings(iterations: try number("iterations", whole: true).map { Int($0) } ?? preset.iterations,
                                        rhoMax: try number("rho_max") ?? preset.rhoMax,
                                        priorSteps: try number("prior_steps", whole: true).map { Int($0) } ?? preset.priorSteps,
-                                       finalIterations: preset.finalIterations)
+                                       finalIterations: preset.finalIterations,
+                                       likelihoodMoves: try number("likelihood_moves", whole: true).map { Int($0) } ?? preset.likelihoodMoves,
+                                       gaussNewtonSteps: try number("gauss_newton_steps", whole: true).map { Int($0) } ?? preset.gaussNewtonSteps)
         }
         var clip: (Float, Float)? = nil
         if case let .array(a)? = c.otherPriorKeys["x0_clip"], a.count == 2, case let .number(lo) = a[0], case let .number(hi) = a[1], lo < hi {

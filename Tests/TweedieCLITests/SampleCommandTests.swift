@@ -356,7 +356,8 @@ import TweediePriors
         #expect(overridden.status == 0, "\(overridden)")
         let b = try settings("options")
         #expect(b.contains("(3 iterations, ρ from 0.25 ") && b.contains("≤ 2 prior steps"), "\(b)")
-        for (key, value, name) in [("rho_max", -1.0, "bad-rho"), ("iterations", 2.5, "bad-iterations")] {
+        for (key, value, name) in [("rho_max", -1.0, "bad-rho"), ("iterations", 2.5, "bad-iterations"),
+                                   ("likelihood_moves", 1.5, "bad-moves"), ("gauss_newton_steps", -1.0, "bad-gauss-newton")] {
             var config: [String: Any] = ["iterations": 3, "rho_max": 0.5]
             config[key] = value
             try setSplitGibbs(config)

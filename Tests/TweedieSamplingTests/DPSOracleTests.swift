@@ -44,7 +44,11 @@ import TweediePriors
         }
     }
 
-    @Test func dpsAgainstTheExactGaussianPosterior() throws {
+    /// A guard against gross failure only: DPS is not calibrated (docs/calibration.md: std 1.6–1.9×
+    /// the exact one at SNR 20), so nothing sharper than "the mean moves most of the way from the
+    /// prior's to the exact posterior's, and the spread is finite" can be asserted; the measured
+    /// mean error and std ratio are printed.
+    @Test func dpsGrossFailureGuardAgainstTheExactGaussianPosterior() throws {
         let prior = try AnalyticPriorSpec.parseAnalytic("gaussian:n=16,amplitude=1,slope=3,k0=0.1") as! StationaryGaussianPrior
         let shape = prior.imageShape
         let psf = try GaussianPSF(fwhm: 2.5).render(pixelScale: 1, height: 9, width: 9)
