@@ -31,17 +31,9 @@ public enum FFTPlanRigor: String, Sendable, CaseIterable {
         }
     }
 
-    /// The rigor used for new plans: `TWEEDIE_FFTW_RIGOR` (estimate|measure) when set, else
-    /// estimate. FFTW_MEASURE picks the plan by timing, so two processes can pick different
-    /// algorithms and round differently; posterior runs must give the same bits after a resume in
-    /// a new process, so the default is the deterministic FFTW_ESTIMATE (measure: benchmarks only).
-    public static let processDefault: FFTPlanRigor = {
-        if let s = ProcessInfo.processInfo.environment["TWEEDIE_FFTW_RIGOR"],
-           let r = FFTPlanRigor(rawValue: s.lowercased()) {
-            return r
-        }
-        return .estimate
-    }()
+    /// The rigor used for new plans: `EngineSettings.process.fftwRigor` (TWEEDIE_FFTW_RIGOR;
+    /// default estimate, deterministic across processes — EngineSettings.swift).
+    public static var processDefault: FFTPlanRigor { EngineSettings.process.fftwRigor }
 }
 
 /// Aligned buffers for one transform of a given size: a real plane (h·w Floats)

@@ -17,6 +17,7 @@
 // `planePad` floats apart beyond their size (no cache-set aliasing).
 
 import Foundation
+import TweedieCore
 
 /// The two Winograd tile sizes.
 enum WinogradTile: Sendable {
@@ -80,7 +81,7 @@ final class WinogradWorkspace {
     let rows = FloatBuffer()
     let clock = FloatBuffer()
     /// Upper bound on the floats of V + M for one chunk; chunks are whole tile rows.
-    var budget = Int(ProcessInfo.processInfo.environment["TWEEDIE_WINOGRAD_BUDGET"] ?? "") ?? (1 << 20)
+    var budget = EngineSettings.process.winogradBudgetFloats
 }
 
 enum WinogradConvolution {

@@ -20,6 +20,7 @@
 // that channel's plane only, so channels run in parallel without races).
 
 import Foundation
+import TweedieCore
 
 /// How the U-Net computes its 3×3 stride-1 convolutions (strided and 1×1 ones always use GEMM directly).
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
@@ -38,7 +39,7 @@ final class ConvWorkspace {
     let col = FloatBuffer()
     let winograd = WinogradWorkspace()
     /// Upper bound on the floats of one im2col chunk (≈ 16 MiB); bigger layers are chunked by output rows.
-    var colBudget = Int(ProcessInfo.processInfo.environment["TWEEDIE_COL_BUDGET"] ?? "") ?? (1 << 22)
+    var colBudget = EngineSettings.process.im2colBudgetFloats
 }
 
 final class Conv2D {
