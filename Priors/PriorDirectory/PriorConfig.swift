@@ -135,11 +135,13 @@ public struct PriorConfig: Sendable {
     public var otherKeys: [String: JSONValue]
     /// Keys of the "prior" object not interpreted by Tweedie (e.g. "flux_unit", "generator"), kept verbatim.
     public var otherPriorKeys: [String: JSONValue] = [:]
+    /// The sampling settings the prior declares (dps_guidance, split_gibbs, x0_clip, unconditional_sampler).
+    public var sampling = PriorSamplingDefaults()
 
     /// Keys this type interprets (UNetConfig's flags plus the prior metadata).
     static let metadataKeys: Set<String> = ["name", "bands", "image_size", "pixel_scale", "pixel_scale_unit",
                                             "pixel_transform", "prediction_type", "weights", "weights_sha256",
-                                            "variance_map"]
+                                            "variance_map", "dps_guidance", "split_gibbs", "x0_clip", "unconditional_sampler"]
     static let unetKeys: Set<String> = ["architecture", "image_size", "in_channels", "num_channels", "num_res_blocks",
                                         "channel_mult", "attention_resolutions", "num_heads", "num_head_channels",
                                         "num_heads_upsample", "use_scale_shift_norm", "resblock_updown",

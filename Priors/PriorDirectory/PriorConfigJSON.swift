@@ -86,6 +86,9 @@ extension PriorConfig {
                                  predictionType: prediction, weightsFile: weights, weightsSHA256: sha,
                                  varianceMap: variance, otherKeys: other)
         config.otherPriorKeys = otherPrior
+        var samplingKeys: [String: JSONValue] = [:]
+        for k in PriorSamplingDefaults.keys { if let v = value(k) { samplingKeys[k] = JSONValue(v) } }
+        config.sampling = try PriorSamplingDefaults(priorKeys: samplingKeys, fail: fail)
         return config
     }
 
@@ -121,6 +124,7 @@ extension PriorConfig {
         prior["weights"] = weightsFile
         if let weightsSHA256 { prior["weights_sha256"] = weightsSHA256 }
         if let varianceMap { prior["variance_map"] = varianceMap.json }
+        for (k, v) in sampling.json { prior[k] = v }
         object["prior"] = prior
         var data = try JSONSerialization.data(withJSONObject: object,
                                               options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

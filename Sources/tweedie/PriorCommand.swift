@@ -123,24 +123,7 @@ struct PriorInfoCommand: TweedieCommand {
             rows.append(("variance map", "none (tweedie prior variance computes one)"))
         }
         // Sampling settings the prior recommends (tuned by its evaluation and demo; options override them).
-        func compact(_ v: JSONValue) -> String {
-            switch v {
-            case .null: return "null"
-            case .bool(let b): return "\(b)"
-            case .number(let x): return x.rounded() == x && abs(x) < 1e15 ? "\(Int(x))" : "\(x)"
-            case .string(let t): return t
-            case .array(let a): return "[" + a.map(compact).joined(separator: ", ") + "]"
-            case .object(let o): return o.keys.sorted().map { "\($0) \(compact(o[$0]!))" }.joined(separator: ", ")
-            }
-        }
-        for (key, label) in [("unconditional_sampler", "unconditional"), ("dps_guidance", "DPS ζ"),
-                             ("split_gibbs", "split-Gibbs"), ("x0_clip", "x̂0 clip")] {
-            var text = c.otherPriorKeys[key].map(compact) ?? "not declared"
-            if key == "dps_guidance", case let .object(o)? = c.otherPriorKeys[key] {
-                text = o.keys.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }.map { "\(compact(o[$0]!)) at \($0) steps" }.joined(separator: ", ")
-            }
-            rows.append((label, text))
-        }
+        rows += c.sampling.rows
         rows.append(("model card", prior.modelCardURL != nil ? PriorDirectory.modelCardFileName : "none"))
         let width = rows.map(\.0.count).max() ?? 0
         for (k, v) in rows { print("\(k):".padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }

@@ -54,36 +54,12 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     }
 
     /// The sampler a prior directory recommends for unconditional samples (config
-    /// `"unconditional_sampler": {"method": "ddim", "eta": 0.5, "steps": 100}`; method ddpm or ddim, eta for
-    /// ddim only, steps optional), chosen by the prior's evaluation; nil when it declares none.
-    static func declaredSampler(_ resolved: ResolvedPrior) throws -> (method: AncestralMethod, steps: Int?)? {
-        guard let d = resolved.directory, let v = d.config.otherPriorKeys["unconditional_sampler"] else { return nil }
-        let key = "\(d.url.path)/config.json prior.unconditional_sampler"
-        guard case let .object(o) = v else {
-            throw TweedieError.invalidInput(what: key, problem: "must be an object such as {\"method\": \"ddim\", \"eta\": 0.5, \"steps\": 100}; fix the prior's config")
-        }
-        var steps: Int? = nil
-        if let sv = o["steps"] {
-            guard case let .number(x) = sv, x.isFinite, x >= 1, x.rounded() == x else {
-                throw TweedieError.invalidInput(what: "\(key).steps", problem: "must be a whole number ≥ 1; fix the prior's config")
-            }
-            steps = Int(x)
-        }
-        switch o["method"] {
-        case .string("ddpm")?:
-            if o["eta"] != nil { throw TweedieError.invalidInput(what: "\(key).eta", problem: "applies to ddim only; remove it or set method ddim") }
-            return (.ddpm(useBetaVariance: false), steps)
-        case .string("ddim")?:
-            var eta = 0.0
-            if let ev = o["eta"] {
-                guard case let .number(x) = ev, x.isFinite, x >= 0 else {
-                    throw TweedieError.invalidInput(what: "\(key).eta", problem: "must be a number ≥ 0; fix the prior's config")
-                }
-                eta = x
-            }
-            return (.ddim(eta: eta), steps)
-        default:
-            throw TweedieError.invalidInput(what: "\(key).method", problem: "must be \"ddpm\" or \"ddim\"; fix the prior's config")
+    /// prior.unconditional_sampler, typed in PriorSamplingDefaults); nil when it declares none.
+    static func declaredSampler(_ resolved: ResolvedPrior) -> (method: AncestralMethod, steps: Int?)? {
+        guard let u = resolved.directory?.config.sampling.unconditionalSampler else { return nil }
+        switch u.method {
+        case .ddpm: return (.ddpm(useBetaVariance: false), u.steps)
+        case .ddim(let eta): return (.ddim(eta: eta), u.steps)
         }
     }
 
@@ -92,7 +68,7 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     func makeSampler() throws -> (ResolvedPrior, AncestralSampler) {
         let resolved = try PriorLoader.load(prior, maxBatch: batch)
         let T = resolved.denoiser.schedule.count
-        let declared = try Self.declaredSampler(resolved)
+        let declared = Self.declaredSampler(resolved)
         let method: AncestralMethod
         if ddim {
             // --ddim without --eta keeps a declared DDIM's η (so --ddim --steps 250 changes only the steps).
@@ -118,9 +94,8 @@ struct UnconditionalSamplingOptions: ParsableArguments {
                 }
                 sampler.clip = (Float(v[0]), Float(v[1]))
             }
-        } else if let d = resolved.directory, case let .array(a)? = d.config.otherPriorKeys["x0_clip"], a.count == 2,
-                  case let .number(lo) = a[0], case let .number(hi) = a[1], lo < hi {
-            sampler.clip = (Float(lo), Float(hi))
+        } else if let c = resolved.directory?.config.sampling.x0Clip {
+            sampler.clip = (Float(c.lowerBound), Float(c.upperBound))
         }
         return (resolved, sampler)
     }

@@ -96,7 +96,7 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
         truthName = "exact prior draws"
     } else {
         let resolved = try PriorLoader.load(priorText)
-        let declared = try UnconditionalSamplingOptions.declaredSampler(resolved)
+        let declared = UnconditionalSamplingOptions.declaredSampler(resolved)
         var method = declared?.method ?? .ddpm(useBetaVariance: false)
         var steps = declared?.steps ?? min(250, den.schedule.count)
         if let t = spec.truthSampler {

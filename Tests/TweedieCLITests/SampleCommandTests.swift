@@ -283,18 +283,13 @@ import TweediePriors
         #expect(notes.contains { $0.contains("does not fit the data") }, "\(notes)")
     }
 
-    /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
-    /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
-    /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).
-    /// ζ from the prior's `dps_guidance`: exact at a tabulated step count; elsewhere the nearest entry
-    /// scaled by n₀/steps (ζ·steps kept) with a warning; --guidance overrides; a bad table is refused by name.
+    /// `sample` takes DPS's ζ from the prior's `dps_guidance` (the rule itself and the refusal of a bad
+    /// table are PriorSamplingDefaultsTests'): at an untabulated step count it warns that ζ is
+    /// extrapolated and records the scaled ζ; --guidance overrides without a warning.
     @Test func dpsGuidanceComesFromThePriorConfig() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
-        func setGuidance(_ value: [String: Any]) throws {
-            try PriorSamplingCommandTests.setPriorConfigKey("dps_guidance", to: value, prior: prior)
-        }
-        try setGuidance(["4": 0.25, "40": 0.01])
+        try PriorSamplingCommandTests.setPriorConfigKey("dps_guidance", to: ["4": 0.25, "40": 0.01], prior: prior)
         var obs = ImageBatch(count: 1, shape: ImageShape(channels: 3, height: 32, width: 32))
         obs.data = SampleStream(seed: 5, index: 0).normals(obs.data.count).map { 0.5 + 0.1 * $0 }
         try FITSWriter.write(obs, to: dir.appendingPathComponent("obs.fits").path)
@@ -309,9 +304,6 @@ import TweediePriors
             let run = try #require(try Self.summary(dir.appendingPathComponent(out))["run"] as? [String: Any])
             return try #require(run["samplerSettings"] as? String)
         }
-        let exact = try run("exact", steps: 4)
-        #expect(exact.status == 0 && !exact.stderr.contains("extrapolated"), "\(exact)")
-        #expect(try settings("exact").contains("ζ=0.25,"))
         // 8 steps: nearest tabulated (in log steps) is 4 → ζ = 0.25·4/8.
         let scaled = try run("scaled", steps: 8)
         #expect(scaled.status == 0 && scaled.stderr.contains("extrapolated") && scaled.stderr.contains("4, 40"), "\(scaled)")
@@ -319,14 +311,11 @@ import TweediePriors
         let given = try run("given", steps: 8, ["--guidance", "0.3"])
         #expect(given.status == 0 && !given.stderr.contains("extrapolated"), "\(given)")
         #expect(try settings("given").contains("ζ=0.3,"))
-        for (table, name) in [(["100": -1.0], "negative"), (["many": 0.1], "not-a-count")] {
-            try setGuidance(table)
-            let bad = try run(name, steps: 4)
-            #expect(bad.status != 0 && bad.stderr.contains("prior.dps_guidance.") && bad.stderr.contains("positive ζ"), "\(bad)")
-            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path))
-        }
     }
 
+    /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
+    /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
+    /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).
     @Test func splitGibbsSettingsComeFromThePriorConfig() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)

@@ -1,53 +1,42 @@
-// What the sampling commands need of a `--prior` (resolved by PriorLoader): a prior directory (neural
-// U-Net, Priors/Models/<name>/) or an analytic spec (gaussian:…, mixture:…),
-// with what sampling needs besides the denoiser: the prior variance map (for
-// the variance ratio), the prior's mean physical image (for the flux-scale
-// estimate), the recommended DPS guidance, and provenance.
+// What posterior sampling needs of a prior, besides its denoiser: a prior directory (neural U-Net,
+// Priors/Models/<name>/) or an analytic spec (gaussian:…, mixture:…), with the prior variance map
+// (for the variance ratio), the prior's mean physical image (for the flux-scale estimate), the
+// sampling settings the prior declares (typed in TweediePriors' PriorSamplingDefaults) and provenance.
 import Foundation
 import TweedieCore
 import TweediePriors
-import TweedieSampling
 
-struct SamplingPrior {
-    var denoiser: any Denoiser
-    var name: String
-    var source: String
-    var isAnalytic: Bool
-    var pixelScale: (value: Double, unit: String)?
-    var variance: (values: [Float], space: VarianceSpace)?
-    var meanPhysical: [Float]?
-    var guidanceTable: [Int: Double]
+public struct SamplingPrior {
+    public var denoiser: any Denoiser
+    public var name: String
+    public var source: String
+    public var isAnalytic: Bool
+    public var pixelScale: (value: Double, unit: String)?
+    public var variance: (values: [Float], space: VarianceSpace)?
+    public var meanPhysical: [Float]?
+    public var guidanceTable: [Int: Double]
     /// Split-Gibbs settings recommended in the prior's config (`"split_gibbs": {"iterations": 30,
     /// "rho_max": 1, "prior_steps": 20}`), tuned on its demo observation; nil: none declared.
-    var splitGibbs: SplitGibbsSettings?
+    public var splitGibbs: SplitGibbsSettings?
     /// The prior's range in network space for clipping x̂0 (config "x0_clip": [lo, hi]), if declared.
-    var x0Clip: (Float, Float)?
-    var provenance: [String: String]
+    public var x0Clip: (Float, Float)?
+    public var provenance: [String: String]
 
-    /// ζ recommended in the prior's config (`"dps_guidance": {"100": 0.005}`) for `steps` DDPM steps:
-    /// the entry for exactly this step count, else the entry of the nearest tabulated step count n₀
-    /// scaled by n₀/steps — DPS's guidance drift accumulates as ζ per step over the steps, so this
-    /// keeps ζ·steps, the total pull towards the data, at its tuned value. `tabulatedAt` is n₀ (== steps
-    /// when tabulated). nil: the prior tabulates no ζ (analytic priors).
-    func recommendedGuidance(steps: Int) -> (zeta: Double, tabulatedAt: Int)? {
-        if let z = guidanceTable[steps] { return (z, steps) }
-        let near = guidanceTable.keys.min { a, b in
-            let da = abs(log(Double(a) / Double(steps))), db = abs(log(Double(b) / Double(steps)))
-            return da != db ? da < db : a < b
-        }
-        guard let n0 = near, let z0 = guidanceTable[n0] else { return nil }
-        return (z0 * Double(n0) / Double(steps), n0)
+    /// ζ recommended in the prior's config for `steps` DDPM steps (PriorSamplingDefaults.recommendedGuidance).
+    public func recommendedGuidance(steps: Int) -> (zeta: Double, tabulatedAt: Int)? {
+        PriorSamplingDefaults(dpsGuidance: guidanceTable).recommendedGuidance(steps: steps)
     }
 
-    static func resolve(_ text: String) throws -> SamplingPrior {
-        let resolved = try PriorLoader.load(text)
+    /// Resolves a prior argument (a directory or an analytic spec); `option` names it in errors.
+    public static func resolve(_ text: String, option: String = "--prior") throws -> SamplingPrior {
+        let resolved = try PriorResolver.resolve(text, option: option, maxBatch: nil)
         if resolved.isAnalytic { return try analytic(text, resolved) }
         return try directory(text, resolved)
     }
 
     private static func directory(_ path: String, _ resolved: ResolvedPrior) throws -> SamplingPrior {
         guard let dir = resolved.directory else {
-            throw TweedieError.invalidInput(what: "--prior", problem: "\(path) is not a prior directory")
+            throw TweedieError.invalidInput(what: path, problem: "is not a prior directory (config.json + weights)")
         }
         let c = dir.config
         let den = resolved.denoiser
@@ -65,42 +54,20 @@ struct SamplingPrior {
                 if m.count == 1, m.shape == den.imageShape { mean = m.data }
             }
         }
-        var table: [Int: Double] = [:]
-        if case let .object(o)? = c.otherPriorKeys["dps_guidance"] {
-            for (k, v) in o {
-                guard let n = Int(k), n > 0, case let .number(z) = v, z.isFinite, z > 0 else {
-                    throw TweedieError.invalidInput(what: "\(path)/config.json prior.dps_guidance.\(k)",
-                                                    problem: "must map a whole step count to a positive ζ (as \"100\": 0.005); fix the prior's config")
-                }
-                table[n] = z
-            }
-        }
+        let declared = c.sampling
         var gibbs: SplitGibbsSettings? = nil
-        if case let .object(o)? = c.otherPriorKeys["split_gibbs"] {
-            func number(_ key: String, whole: Bool = false) throws -> Double? {
-                guard let v = o[key] else { return nil }
-                guard case let .number(x) = v, x.isFinite, x > 0, !whole || (x >= 1 && x.rounded() == x) else {
-                    throw TweedieError.invalidInput(what: "\(path)/config.json prior.split_gibbs.\(key)",
-                                                    problem: "must be a positive \(whole ? "whole " : "")number; fix the prior's config")
-                }
-                return x
-            }
+        if let g = declared.splitGibbs {
             let preset = SplitGibbsSettings.calibrated
-            gibbs = SplitGibbsSettings(iterations: try number("iterations", whole: true).map { Int($0) } ?? preset.iterations,
-                                       rhoMax: try number("rho_max") ?? preset.rhoMax,
-                                       priorSteps: try number("prior_steps", whole: true).map { Int($0) } ?? preset.priorSteps,
-                                       finalIterations: preset.finalIterations,
-                                       likelihoodMoves: try number("likelihood_moves", whole: true).map { Int($0) } ?? preset.likelihoodMoves,
-                                       gaussNewtonSteps: try number("gauss_newton_steps", whole: true).map { Int($0) } ?? preset.gaussNewtonSteps)
+            gibbs = SplitGibbsSettings(iterations: g.iterations ?? preset.iterations, rhoMax: g.rhoMax ?? preset.rhoMax,
+                                       priorSteps: g.priorSteps ?? preset.priorSteps, finalIterations: preset.finalIterations,
+                                       likelihoodMoves: g.likelihoodMoves ?? preset.likelihoodMoves,
+                                       gaussNewtonSteps: g.gaussNewtonSteps ?? preset.gaussNewtonSteps)
         }
-        var clip: (Float, Float)? = nil
-        if case let .array(a)? = c.otherPriorKeys["x0_clip"], a.count == 2, case let .number(lo) = a[0], case let .number(hi) = a[1], lo < hi {
-            clip = (Float(lo), Float(hi))
-        }
+        let clip = declared.x0Clip.map { (Float($0.lowerBound), Float($0.upperBound)) }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"
         return SamplingPrior(denoiser: den, name: c.name, source: path, isAnalytic: false,
                              pixelScale: (c.pixelScale.value, c.pixelScale.unit.rawValue), variance: variance,
-                             meanPhysical: mean, guidanceTable: table, splitGibbs: gibbs, x0Clip: clip,
+                             meanPhysical: mean, guidanceTable: declared.dpsGuidance, splitGibbs: gibbs, x0Clip: clip,
                              provenance: ["name": c.name, "path": path, "sha256": sha, "architecture": c.architectureSummary,
                                           "pixel_transform": c.pixelTransform.description,
                                           "pixel_scale": c.pixelScale.description,
@@ -112,7 +79,7 @@ struct SamplingPrior {
     /// of a variance ≈ √(2/4096) ≈ 2 %), stream 2³² + k of seed 0.
     private static func analytic(_ text: String, _ resolved: ResolvedPrior) throws -> SamplingPrior {
         guard let prior = resolved.analytic else {
-            throw TweedieError.invalidInput(what: "--prior", problem: "\(text) is not an analytic prior")
+            throw TweedieError.invalidInput(what: text, problem: "is not an analytic prior spec")
         }
         let shape = prior.imageShape, n = shape.count
         var mean = [Double](repeating: 0, count: n), variance = mean
