@@ -161,25 +161,13 @@ public struct CalibrationSetup: Sendable {
             let seed = streamSeed(seed: samplerSeed, index: UInt64(o))
             let start = Date()
             var values = [Float](); values.reserveCapacity(k * n)
-            switch sampler {
+            let batch = sampler.batch
+            switch sampler.choice {
             case .exact:
                 for i in 0..<k {
                     values += oracles[o].sample(using: SampleStream(seed: seed, index: i)).map { Float($0) }
                 }
-            case let .dps(settings, batch):
-                let problem = try makeProblem(o)
-                let dps = try DPSSampler(prior: prior, problem: problem, settings: settings)
-                for lo in stride(from: 0, to: k, by: batch) { values += try dps.sample(indices: lo..<min(k, lo + batch), seed: seed).data }
-            case let .splitGibbs(settings, batch):
-                let problem = try makeProblem(o)
-                let sg = try SplitGibbsSampler(prior: prior, problem: problem, settings: settings)
-                for lo in stride(from: 0, to: k, by: batch) { values += try sg.sample(indices: lo..<min(k, lo + batch), seed: seed).data }
-            case let .smc(settings):
-                let problem = try makeProblem(o)
-                let smc = try SMCSplitGibbsSampler(prior: prior, problem: problem, settings: settings)
-                let p = settings.kept
-                for lo in stride(from: 0, to: k, by: p) { values += try smc.sample(indices: lo..<min(k, lo + p), seed: seed).data }
-            case let .replicaExchange(settings, batch):
+            case let .replicaExchange(settings):
                 let problem = try makeProblem(o)
                 let rex = try ReplicaExchangeSampler(prior: prior, problem: problem, settings: settings)
                 var rates = [Double](repeating: 0, count: settings.rungs - 1)
@@ -192,6 +180,9 @@ public struct CalibrationSetup: Sendable {
                     rungStates.append(states)
                 }
                 try reportReplicaExchange(rex, observation: o, exchangeRates: rates, rungStates: rungStates)
+            case .dps, .splitGibbs, .smc:
+                let posterior = try sampler.choice.makeSampler(prior: prior, problem: try makeProblem(o))
+                for lo in stride(from: 0, to: k, by: batch) { values += try posterior.sample(indices: lo..<min(k, lo + batch), seed: seed).data }
             }
             let seconds = Date().timeIntervalSince(start)
             guard values.allSatisfy(\.isFinite) else {
@@ -282,7 +273,7 @@ public struct CalibrationStudy {
                         let fp = fingerprint(prior: p, op: opEntry, noise: nz, sampler: s)
                         let file = casesDirectory.appendingPathComponent(id + ".json")
                         // A mixture's exact row also writes the mode weights along split-Gibbs's ρ path.
-                        if case .exact = s, let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
+                        if case .exact = s.choice, let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
                             let path = casesDirectory.appendingPathComponent(id + ".weight_path.csv")
                             if !FileManager.default.fileExists(atPath: path.path) { try writeWeightPath(try groupSetup(), prior: mix, to: path) }
                         }
@@ -323,19 +314,19 @@ public struct CalibrationStudy {
             sampler: sampler.label, samplerKind: sampler.kind, samplerSummary: "",
             steps: nil, guidance: nil, iterations: nil, priorSteps: nil, rhoMax: nil, finalIterations: nil,
             route: setup.oracles.first?.route.rawValue ?? "", seed: spec.seed, scores: scores)
-        switch sampler {
+        switch sampler.choice {
         case .exact: r.samplerSummary = "exact posterior draws (\(r.route))"
-        case let .dps(s, _):
+        case let .dps(s):
             r.steps = s.steps; r.guidance = s.guidanceScale
             r.samplerSummary = "DPS ζ=\(s.guidanceScale), \(s.steps) steps"
-        case let .splitGibbs(s, _):
+        case let .splitGibbs(s):
             r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
             r.samplerSummary = "split-Gibbs \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
         case let .smc(m):
             let s = m.gibbs
             r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
             r.samplerSummary = "SMC split-Gibbs \(m.particles) particles\(m.kept < m.particles ? " (\(m.kept) kept)" : ""), \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
-        case let .replicaExchange(s, _):
+        case let .replicaExchange(s):
             r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax
             r.samplerSummary = "replica-exchange split-Gibbs \(s.rungs) rungs, ρ \(s.rhoMax)→\(s.rhoLow), \(s.sweeps) sweeps, \(s.tailIterations)-iteration tail, ≤\(s.priorSteps) prior steps"
         }

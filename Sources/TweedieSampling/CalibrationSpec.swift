@@ -174,12 +174,14 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         public var rhoLow: [Double]?
         public var sweeps: [Int]?
         public var tailIterations: [Int]?
+        /// Split-Gibbs / SMC prior-step variance (PriorStepVariance raw values); default posterior.
+        public var priorStepVariance: [PriorStepVariance]?
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case kind, steps, guidance, iterations, batch, particles, adaptive, rungs, sweeps, keep
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
-            case rhoLow = "rho_low", tailIterations = "tail_iterations"
+            case rhoLow = "rho_low", tailIterations = "tail_iterations", priorStepVariance = "prior_step_variance"
         }
         public init(from decoder: Decoder) throws {
             try rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue), in: "sampler")
@@ -199,11 +201,20 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             rhoLow = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoLow)?.values
             sweeps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .sweeps)?.values
             tailIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .tailIterations)?.values
+            if let names = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .priorStepVariance)?.values {
+                priorStepVariance = try names.map { n in
+                    guard let v = PriorStepVariance(rawValue: n) else {
+                        throw TweedieError.invalidInput(what: "calibration spec sampler prior_step_variance",
+                                                        problem: "'\(n)' is not one of \(PriorStepVariance.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return v
+                }
+            }
             let allowed: [String: [CodingKeys]] = [
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
-                "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .batch],
-                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .particles, .adaptive, .keep],
+                "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .batch],
+                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .particles, .adaptive, .keep],
                 "replica-exchange": [.kind, .rungs, .rhoMax, .rhoLow, .sweeps, .tailIterations, .priorSteps, .batch],
             ]
             guard let keys = allowed[kind] else {
@@ -333,7 +344,9 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                     for j in s.priorSteps ?? [20] {
                         for r in s.rhoMax ?? [1] {
                             for f in s.finalIterations ?? [1] {
-                                let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f)
+                              for v in s.priorStepVariance ?? [.posterior] {
+                                let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f,
+                                                           priorStepVariance: v)
                                 if s.kind == "smc" {
                                     for p in s.particles ?? [samples] {
                                         for a in s.adaptive ?? [false] {
@@ -345,6 +358,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                                 } else {
                                     out.append(.splitGibbs(g, batch: batch))
                                 }
+                              }
                             }
                         }
                     }
@@ -369,47 +383,26 @@ public enum CalibrationNoise: Sendable, Equatable, Codable {
     }
 }
 
-/// A sampler and its settings, as one row of the study.
-public enum CalibrationSampler: Sendable, Equatable {
-    case exact(batch: Int)
-    case dps(DPSSettings, batch: Int)
-    case splitGibbs(SplitGibbsSettings, batch: Int)
+/// A sampler and its settings, as one row of the study, with the samples drawn per call.
+public struct CalibrationSampler: Sendable, Equatable {
+    public var choice: SamplerChoice
+    /// Samples per sampler call (an SMC population's kept samples).
+    public var batch: Int
+
+    public init(_ choice: SamplerChoice, batch: Int) {
+        self.choice = choice
+        if case let .smc(s) = choice { self.batch = s.kept } else { self.batch = batch }
+    }
+    public static func exact(batch: Int) -> Self { Self(.exact, batch: batch) }
+    public static func dps(_ s: DPSSettings, batch: Int) -> Self { Self(.dps(s), batch: batch) }
+    public static func splitGibbs(_ s: SplitGibbsSettings, batch: Int) -> Self { Self(.splitGibbs(s), batch: batch) }
     /// SMC split-Gibbs: one call per population (its `kept` samples).
-    case smc(SMCSettings)
-    case replicaExchange(ReplicaExchangeSettings, batch: Int)
+    public static func smc(_ s: SMCSettings) -> Self { Self(.smc(s), batch: s.kept) }
+    public static func replicaExchange(_ s: ReplicaExchangeSettings, batch: Int) -> Self { Self(.replicaExchange(s), batch: batch) }
 
-    public var kind: String {
-        switch self {
-        case .exact: return "exact"
-        case .dps: return "dps"
-        case .splitGibbs: return "split-gibbs"
-        case .smc: return "smc"
-        case .replicaExchange: return "replica-exchange"
-        }
-    }
-
-    /// A file-name-safe label that names every setting, e.g. `dps-s100-g0.3`, `split-gibbs-i30-j20-r1-f1`.
-    public var label: String {
-        switch self {
-        case .exact: return "exact"
-        case let .dps(s, _): return "dps-s\(s.steps)-g\(shortNumber(s.guidanceScale))"
-        case let .splitGibbs(s, _):
-            return "split-gibbs-i\(s.iterations)-j\(s.priorSteps)-r\(shortNumber(s.rhoMax))-f\(s.finalIterations)"
-        case let .smc(s):
-            let g = s.gibbs
-            return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)"
-                + (s.adaptive ? "-adaptive" : "") + (s.samplesPerPopulation.map { "-k\($0)" } ?? "")
-        case let .replicaExchange(s, _):
-            return "replica-exchange-l\(s.rungs)-r\(shortNumber(s.rhoMax))-lo\(shortNumber(s.rhoLow))-s\(s.sweeps)-t\(s.tailIterations)-j\(s.priorSteps)"
-        }
-    }
-
-    public var batch: Int {
-        switch self {
-        case let .exact(b), let .dps(_, b), let .splitGibbs(_, b), let .replicaExchange(_, b): return b
-        case let .smc(s): return s.kept
-        }
-    }
+    public var kind: String { choice.kind }
+    /// A file-name-safe label that names every setting (SamplerChoice.label).
+    public var label: String { choice.label }
 }
 
 /// A number without trailing zeros (0.3, 100, 1e-05 → "1e-05").

@@ -51,6 +51,19 @@
 import Foundation
 import TweedieCore
 
+/// The variance of each coarse ancestral step of the prior step, from x_t to x_s on the sub-grid.
+/// The exact reverse transition p(x_s | x_t) = ∫ q(x_s | x_t, x0) p(x0 | x_t) dx0 has covariance
+/// β̃ I + c1² Cov(x0 | x_t) (c1 the posterior-mean coefficient of x0); DDPM's β̃ drops the second
+/// term, which is negligible on the full grid but not on a coarse one.
+public enum PriorStepVariance: String, Equatable, Sendable, Codable, CaseIterable {
+    /// σ² = β̃ (DDPM's posterior variance; under-disperses on coarse grids).
+    case posterior
+    /// σ² = β̃ + c1² v̂, v̂ = (1 − ᾱ_t)/ᾱ_t · max(0, 1 − ‖ε̂‖²/d) per image: the mean of
+    /// Var(x0 | x_t) over pixels, from E‖ε̂‖² = d − tr Cov(ε | x_t) (Bao et al. 2022, Analytic-DPM,
+    /// with the image's own ‖ε̂‖² for the expectation), isotropic.
+    case analytic
+}
+
 public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     /// Gibbs iterations of the annealing (≥ 1).
     public var iterations: Int
@@ -70,9 +83,13 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     /// Conjugate-gradient relative tolerance and iteration cap.
     public var cgTolerance: Double
     public var cgMaxIterations: Int
+    /// The variance of the prior step's coarse ancestral steps.
+    public var priorStepVariance: PriorStepVariance
 
     public init(iterations: Int = 30, rhoMax: Double = 1.0, priorSteps: Int = 20, finalIterations: Int = 1,
-                likelihoodMoves: Int = 4, gaussNewtonSteps: Int = 2, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200) {
+                likelihoodMoves: Int = 4, gaussNewtonSteps: Int = 2, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200,
+                priorStepVariance: PriorStepVariance = .posterior) {
+        self.priorStepVariance = priorStepVariance
         self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
         self.likelihoodMoves = max(1, likelihoodMoves); self.gaussNewtonSteps = max(0, gaussNewtonSteps)
         self.finalIterations = finalIterations; self.cgTolerance = cgTolerance; self.cgMaxIterations = cgMaxIterations
@@ -80,15 +97,17 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case iterations, rhoMax, priorSteps, finalIterations, likelihoodMoves, gaussNewtonSteps, cgTolerance, cgMaxIterations
+        case priorStepVariance
     }
-    /// Decodes records written before `gaussNewtonSteps` existed (they ran 2).
+    /// Decodes records written before `gaussNewtonSteps` (they ran 2) and `priorStepVariance` (β̃) existed.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(iterations: try c.decode(Int.self, forKey: .iterations), rhoMax: try c.decode(Double.self, forKey: .rhoMax),
                   priorSteps: try c.decode(Int.self, forKey: .priorSteps), finalIterations: try c.decode(Int.self, forKey: .finalIterations),
                   likelihoodMoves: try c.decode(Int.self, forKey: .likelihoodMoves),
                   gaussNewtonSteps: try c.decodeIfPresent(Int.self, forKey: .gaussNewtonSteps) ?? 2,
-                  cgTolerance: try c.decode(Double.self, forKey: .cgTolerance), cgMaxIterations: try c.decode(Int.self, forKey: .cgMaxIterations))
+                  cgTolerance: try c.decode(Double.self, forKey: .cgTolerance), cgMaxIterations: try c.decode(Int.self, forKey: .cgMaxIterations),
+                  priorStepVariance: try c.decodeIfPresent(PriorStepVariance.self, forKey: .priorStepVariance) ?? .posterior)
     }
 }
 
@@ -161,6 +180,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
         "split-Gibbs PnP-DM (\(levels.count) iterations, ρ from \(settings.rhoMax) to \(String(format: "%.4f", coupling(0))), ≤ \(settings.priorSteps) prior steps each, "
             + (transformIsAffine ? "exact Gaussian likelihood step"
                : "likelihood step linearised after \(settings.gaussNewtonSteps) Gauss–Newton step(s) + \(settings.likelihoodMoves) MH move(s)")
+            + (settings.priorStepVariance == .analytic ? ", prior steps with Analytic-DPM variance" : "")
             + ", the sample the last likelihood step's draw without coupling noise"
             + ", \(networkEvaluationsPerSample) network evaluations per sample)"
     }
@@ -388,12 +408,22 @@ public struct SplitGibbsSampler: PosteriorSampler {
         for i in stride(from: grid.count - 1, through: 0, by: -1) {
             let pred = try prior.predict(x, timesteps: [Int](repeating: grid.timesteps[i], count: b))
             let (c1d, c2d, vt) = grid.posteriorCoefficients(i)
-            let c1 = Float(c1d), c2 = Float(c2d), sigma = Float(vt.squareRoot())
+            let c1 = Float(c1d), c2 = Float(c2d)
+            let ab = grid.alphasCumprod[i]
             for k in 0..<b {
-                if i > 0 { noise.withUnsafeMutableBufferPointer { streams[k].fillNormal($0) } }
+                // σ² = β̃ (+ c1² v̂ with Analytic-DPM variance; PriorStepVariance). The last step (to t = 0)
+                // has β̃ = 0 and, with the correction, still draws around x̂0.
+                var variance = i > 0 ? vt : 0
+                if settings.priorStepVariance == .analytic {
+                    var e2 = 0.0
+                    for j in 0..<per { let e = Double(pred.eps.data[k * per + j]); e2 += e * e }
+                    variance += c1d * c1d * (1 - ab) / ab * max(0, 1 - e2 / Double(per))
+                }
+                let sigma = Float(variance.squareRoot())
+                if variance > 0 { noise.withUnsafeMutableBufferPointer { streams[k].fillNormal($0) } }
                 for j in 0..<per {
                     let idx = k * per + j
-                    x.data[idx] = c1 * pred.x0.data[idx] + c2 * x.data[idx] + (i > 0 ? sigma * noise[j] : 0)
+                    x.data[idx] = c1 * pred.x0.data[idx] + c2 * x.data[idx] + (variance > 0 ? sigma * noise[j] : 0)
                 }
             }
         }

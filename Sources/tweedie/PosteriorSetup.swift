@@ -172,8 +172,7 @@ struct PosteriorSetup {
         let problem = try PosteriorProblem(observation: y, forwardOperator: A, noise: noise, fluxScale: s)
 
         // Sampler.
-        let sampler: any PosteriorSampler
-        var evaluations: Int? = nil
+        let choice: SamplerChoice
         switch o.sampler {
         case "dps":
             var clip: (Float, Float)? = prior.x0Clip
@@ -200,26 +199,15 @@ struct PosteriorSetup {
                     printNote("warning: \(note)")
                 }
             }
-            sampler = try DPSSampler(prior: prior.denoiser, problem: problem,
-                                     settings: DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1,
-                                                           ddimEta: o.dpsEta))
-            evaluations = 2 * o.steps
+            choice = .dps(DPSSettings(steps: o.steps, guidanceScale: zeta, clipMin: clip?.0, clipMax: clip?.1, ddimEta: o.dpsEta))
         case "smc":
-            let m = try SMCSplitGibbsSampler(prior: prior.denoiser, problem: problem,
-                                             settings: SMCSettings(gibbs: o.gibbsSettings(prior: prior), particles: o.particles,
-                                                                   adaptive: o.smcTempering == "adaptive",
-                                                                   samplesPerPopulation: o.samplesPerPopulation))
-            // Adaptive tempering chooses its step count as it runs: no count ahead. A population of
-            // P particles returns `kept` samples: each costs P / kept particles' evaluations.
-            let perParticle = m.kernel.networkEvaluationsPerSample + m.initialGridCount
-            evaluations = m.settings.adaptive ? nil : perParticle * m.settings.particles / m.settings.kept
-            sampler = m
+            choice = .smc(SMCSettings(gibbs: o.gibbsSettings(prior: prior), particles: o.particles,
+                                      adaptive: o.smcTempering == "adaptive", samplesPerPopulation: o.samplesPerPopulation))
         default:
-            let g = try SplitGibbsSampler(prior: prior.denoiser, problem: problem,
-                                          settings: o.gibbsSettings(prior: prior))
-            evaluations = g.networkEvaluationsPerSample
-            sampler = g
+            choice = .splitGibbs(o.gibbsSettings(prior: prior))
         }
+        let sampler = try choice.makeSampler(prior: prior.denoiser, problem: problem)
+        let evaluations = SamplerChoice.networkEvaluationsPerSample(of: sampler)
 
         // Truth and aperture.
         var truth: ImageBatch? = nil

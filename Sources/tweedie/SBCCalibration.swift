@@ -120,36 +120,36 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
         guard v.count == 1 else { throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.\(key)", problem: "takes one value in an SBC spec, got \(v.count)") }
         return v[0]
     }
-    let gibbsBase = prior.splitGibbs ?? SplitGibbsSettings.calibrated
+    let gibbsBase = SplitGibbsSettings(declaredBy: prior)
     let gibbs = SplitGibbsSettings(iterations: try one(entry.iterations, "iterations") ?? gibbsBase.iterations,
                                    rhoMax: try one(entry.rhoMax, "rho_max") ?? gibbsBase.rhoMax,
                                    priorSteps: try one(entry.priorSteps, "prior_steps") ?? gibbsBase.priorSteps,
                                    finalIterations: try one(entry.finalIterations, "final_iterations") ?? gibbsBase.finalIterations,
-                                   likelihoodMoves: gibbsBase.likelihoodMoves, gaussNewtonSteps: gibbsBase.gaussNewtonSteps)
-    let makeSampler: (PosteriorProblem) throws -> any PosteriorSampler
+                                   likelihoodMoves: gibbsBase.likelihoodMoves, gaussNewtonSteps: gibbsBase.gaussNewtonSteps,
+                                   priorStepVariance: try one(entry.priorStepVariance, "prior_step_variance") ?? gibbsBase.priorStepVariance)
+    let choice: SamplerChoice
     switch entry.kind {
     case "exact":
-        guard let a = den as? any AnalyticPrior else {
+        guard den is any AnalyticPrior else {
             throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.kind", problem: "exact draws need an analytic prior (gaussian:…, mixture:…)")
         }
-        makeSampler = { try ExactPosteriorSampler(prior: a, problem: $0) }
+        choice = .exact
     case "split-gibbs":
-        makeSampler = { try SplitGibbsSampler(prior: den, problem: $0, settings: gibbs) }
+        choice = .splitGibbs(gibbs)
     case "dps":
         let steps = try one(entry.steps, "steps") ?? 100
         guard let zeta = try one(entry.guidance, "guidance") ?? prior.recommendedGuidance(steps: steps)?.zeta else {
             throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.guidance", problem: "the prior declares no DPS ζ; give guidance: ζ")
         }
-        let dps = DPSSettings(steps: steps, guidanceScale: zeta, clipMin: prior.x0Clip?.0, clipMax: prior.x0Clip?.1)
-        makeSampler = { try DPSSampler(prior: den, problem: $0, settings: dps) }
+        choice = .dps(DPSSettings(steps: steps, guidanceScale: zeta, clipMin: prior.x0Clip?.0, clipMax: prior.x0Clip?.1))
     case "smc":
-        let smc = SMCSettings(gibbs: gibbs, particles: try one(entry.particles, "particles") ?? 4,
-                              adaptive: try one(entry.adaptive, "adaptive") ?? false,
-                              samplesPerPopulation: try one(entry.keep, "keep") ?? 1)
-        makeSampler = { try SMCSplitGibbsSampler(prior: den, problem: $0, settings: smc) }
+        choice = .smc(SMCSettings(gibbs: gibbs, particles: try one(entry.particles, "particles") ?? 4,
+                                  adaptive: try one(entry.adaptive, "adaptive") ?? false,
+                                  samplesPerPopulation: try one(entry.keep, "keep") ?? 1))
     default:
         throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.kind", problem: "must be exact, split-gibbs, dps or smc, got '\(entry.kind)'")
     }
+    let makeSampler = { (problem: PosteriorProblem) throws -> any PosteriorSampler in try choice.makeSampler(prior: den, problem: problem) }
     // The sampler's own description (built on a throwaway problem) names every setting in the fingerprint.
     let probeNoise = try DiagonalGaussianNoise(bandSigmas: settings.sigmas.count == 1
                                                ? [Double](repeating: settings.sigmas[0], count: chain.forwardOperator.outputShape.channels)

@@ -160,7 +160,7 @@ struct SampleCommand: TweedieCommand {
     /// own (config `prior.split_gibbs`, tuned on its demo observation); otherwise the preset that
     /// met the analytic-oracle calibration targets. SMC anneals over 60 iterations unless told.
     func gibbsSettings(prior: SamplingPrior) -> SplitGibbsSettings {
-        let base = prior.splitGibbs ?? SplitGibbsSettings.calibrated
+        let base = SplitGibbsSettings(declaredBy: prior)
         return SplitGibbsSettings(iterations: gibbsIterations ?? (sampler == "smc" ? 60 : base.iterations),
                                   rhoMax: gibbsRhoMax ?? base.rhoMax,
                                   priorSteps: gibbsPriorSteps ?? base.priorSteps,
