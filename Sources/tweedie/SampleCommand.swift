@@ -156,18 +156,6 @@ struct SampleCommand: TweedieCommand {
             help: "Split-Gibbs starting coupling ρ (network units); should exceed the prior's pixel std (default: the prior's split_gibbs settings, else the analytic-oracle preset, 10).")
     var gibbsRhoMax: Double?
 
-    /// The split-Gibbs / SMC settings of this run: each option given wins; otherwise the prior's
-    /// own (config `prior.split_gibbs`, tuned on its demo observation); otherwise the preset that
-    /// met the analytic-oracle calibration targets. SMC anneals over 60 iterations unless told.
-    func gibbsSettings(prior: SamplingPrior) -> SplitGibbsSettings {
-        let base = SplitGibbsSettings(declaredBy: prior)
-        return SplitGibbsSettings(iterations: gibbsIterations ?? (sampler == "smc" ? 60 : base.iterations),
-                                  rhoMax: gibbsRhoMax ?? base.rhoMax,
-                                  priorSteps: gibbsPriorSteps ?? base.priorSteps,
-                                  finalIterations: base.finalIterations,
-                                  likelihoodMoves: base.likelihoodMoves, gaussNewtonSteps: base.gaussNewtonSteps)
-    }
-
     @Option(name: .customLong("aperture-radius"), help: "Radius (prior pixels) of the variance-ratio aperture. Default n·30/256.")
     var apertureRadius: Double?
 
