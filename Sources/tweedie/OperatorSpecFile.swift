@@ -44,27 +44,8 @@ private func describe(_ e: DecodingError) -> String {
 
 /// The chain a spec file describes, PSF files read from the spec's folder.
 func buildOperatorChain(specPath: String) throws -> BuiltOperatorChain {
-    try loadOperatorSpec(specPath).build(psfLoader: specPSFLoader(specPath: specPath),
-                                         antennaLoader: specAntennaLoader(specPath: specPath))
-}
-
-/// Reads the antenna configurations a spec's `uv` steps name; relative paths are taken from the
-/// spec file's folder.
-func specAntennaLoader(specPath: String) -> AntennaConfigurationLoader {
-    let dir = URL(fileURLWithPath: specPath).deletingLastPathComponent()
-    return { path in
-        try AntennaConfiguration(contentsOf: path.hasPrefix("/") ? path : dir.appendingPathComponent(path).path)
-    }
-}
-
-/// Reads the PSF files a spec names (`psf: {file: …, hdu: …}`) with the FITS reader;
-/// relative paths are taken from the spec file's folder.
-func specPSFLoader(specPath: String) -> PSFImageLoader {
-    let dir = URL(fileURLWithPath: specPath).deletingLastPathComponent()
-    return { path, hdu in
-        let full = path.hasPrefix("/") ? path : dir.appendingPathComponent(path).path
-        return try FITSReader.read(full, hdu: hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage)
-    }
+    try loadOperatorSpec(specPath).build(psfLoader: OperatorSpec.psfLoader(relativeTo: specPath),
+                                         antennaLoader: OperatorSpec.antennaLoader(relativeTo: specPath))
 }
 
 /// Reads one image (or a batch, NAXIS4) for an operator and checks it against the shape it must have.

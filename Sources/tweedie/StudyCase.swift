@@ -88,7 +88,7 @@ struct StudyCase {
             if let ps = prior.pixelScale {
                 if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
             }
-            return try spec.build(psfLoader: specPSFLoader(specPath: specPath))
+            return try spec.build(psfLoader: OperatorSpec.psfLoader(relativeTo: specPath))
         }
 
         let psf = string("psf") ?? "gaussian"
