@@ -5,7 +5,8 @@
 //   "split_gibbs": {"iterations": 30, "rho_max": 1,      split-Gibbs annealing (any subset;
 //                   "prior_steps": 20,                   unset keys take the sampler's
 //                   "likelihood_moves": 4,               calibrated preset)
-//                   "gauss_newton_steps": 2}
+//                   "gauss_newton_steps": 2,
+//                   "prior_step_variance": "analytic"}   (posterior | analytic)
 //   "x0_clip": [-1.2, 1.2]                               range of x̂0 in network space
 //   "unconditional_sampler": {"method": "ddim",          how unconditional samples are drawn
 //                             "eta": 0.5, "steps": 100}   (method ddpm | ddim; eta for ddim)
@@ -25,10 +26,13 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
         public var priorSteps: Int?
         public var likelihoodMoves: Int?
         public var gaussNewtonSteps: Int?
+        /// The prior step's ancestral variance: "posterior" (DDPM's β̃) or "analytic" (Analytic-DPM).
+        public var priorStepVariance: String?
         public init(iterations: Int? = nil, rhoMax: Double? = nil, priorSteps: Int? = nil,
-                    likelihoodMoves: Int? = nil, gaussNewtonSteps: Int? = nil) {
+                    likelihoodMoves: Int? = nil, gaussNewtonSteps: Int? = nil, priorStepVariance: String? = nil) {
             self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
             self.likelihoodMoves = likelihoodMoves; self.gaussNewtonSteps = gaussNewtonSteps
+            self.priorStepVariance = priorStepVariance
         }
     }
 
@@ -109,7 +113,7 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             }
         }
         if let m = try object("split_gibbs", example: "{\"iterations\": 30, \"rho_max\": 1, \"prior_steps\": 20}") {
-            let known = ["iterations", "rho_max", "prior_steps", "likelihood_moves", "gauss_newton_steps"]
+            let known = ["iterations", "rho_max", "prior_steps", "likelihood_moves", "gauss_newton_steps", "prior_step_variance"]
             try rejectUnknown(m, "split_gibbs", known)
             var g = SplitGibbs()
             if let v = m["iterations"] { g.iterations = try whole(v, "split_gibbs.iterations") }
@@ -117,6 +121,12 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             if let v = m["prior_steps"] { g.priorSteps = try whole(v, "split_gibbs.prior_steps") }
             if let v = m["likelihood_moves"] { g.likelihoodMoves = try whole(v, "split_gibbs.likelihood_moves") }
             if let v = m["gauss_newton_steps"] { g.gaussNewtonSteps = try whole(v, "split_gibbs.gauss_newton_steps") }
+            if let v = m["prior_step_variance"] {
+                guard case let .string(name) = v, ["posterior", "analytic"].contains(name) else {
+                    throw fail("key 'prior.split_gibbs.prior_step_variance' must be \"posterior\" or \"analytic\"; fix the prior's config")
+                }
+                g.priorStepVariance = name
+            }
             splitGibbs = g
         }
         if let v = o["x0_clip"], v != .null {
@@ -159,6 +169,7 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             if let v = g.priorSteps { m["prior_steps"] = v }
             if let v = g.likelihoodMoves { m["likelihood_moves"] = v }
             if let v = g.gaussNewtonSteps { m["gauss_newton_steps"] = v }
+            if let v = g.priorStepVariance { m["prior_step_variance"] = v }
             out["split_gibbs"] = m
         }
         if let c = x0Clip { out["x0_clip"] = [c.lowerBound, c.upperBound] }
@@ -191,7 +202,8 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
         if let s = splitGibbs {
             let parts: [String?] = [s.iterations.map { "iterations \($0)" }, s.rhoMax.map { "rho_max \(n($0))" },
                                     s.priorSteps.map { "prior_steps \($0)" }, s.likelihoodMoves.map { "likelihood_moves \($0)" },
-                                    s.gaussNewtonSteps.map { "gauss_newton_steps \($0)" }]
+                                    s.gaussNewtonSteps.map { "gauss_newton_steps \($0)" },
+                                    s.priorStepVariance.map { "prior_step_variance \($0)" }]
             g = parts.compactMap { $0 }.joined(separator: ", ")
         }
         let c = x0Clip.map { "\(n($0.lowerBound)), \(n($0.upperBound))" } ?? "not declared"

@@ -61,7 +61,8 @@ public struct SamplingPrior {
             gibbs = SplitGibbsSettings(iterations: g.iterations ?? preset.iterations, rhoMax: g.rhoMax ?? preset.rhoMax,
                                        priorSteps: g.priorSteps ?? preset.priorSteps, finalIterations: preset.finalIterations,
                                        likelihoodMoves: g.likelihoodMoves ?? preset.likelihoodMoves,
-                                       gaussNewtonSteps: g.gaussNewtonSteps ?? preset.gaussNewtonSteps)
+                                       gaussNewtonSteps: g.gaussNewtonSteps ?? preset.gaussNewtonSteps,
+                                       priorStepVariance: g.priorStepVariance.flatMap(PriorStepVariance.init(rawValue:)) ?? preset.priorStepVariance)
         }
         let clip = declared.x0Clip.map { (Float($0.lowerBound), Float($0.upperBound)) }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"

@@ -149,7 +149,7 @@ struct SampleCommand: TweedieCommand {
     var smcTempering: String = "adaptive"
 
     @Option(name: .customLong("gibbs-prior-steps"),
-            help: "Split-Gibbs network calls per prior step, at most (default: the prior's split_gibbs settings, else 100).")
+            help: "Split-Gibbs network calls per prior step, at most (default: the prior's split_gibbs settings, else the analytic-oracle preset, 10 with Analytic-DPM step variance).")
     var gibbsPriorSteps: Int?
 
     @Option(name: .customLong("gibbs-rho-max"),

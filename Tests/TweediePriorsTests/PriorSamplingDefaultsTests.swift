@@ -16,13 +16,15 @@ import TweedieCore
     @Test func everyDeclaredSettingIsTypedAndWrittenBack() throws {
         let c = try Self.config([
             "dps_guidance": ["100": 0.005, "1000": 0.0004],
-            "split_gibbs": ["iterations": 30, "rho_max": 1, "prior_steps": 20, "likelihood_moves": 4],
+            "split_gibbs": ["iterations": 30, "rho_max": 1, "prior_steps": 20, "likelihood_moves": 4,
+                            "prior_step_variance": "analytic"],
             "x0_clip": [-1.2, 1.2],
             "unconditional_sampler": ["method": "ddim", "eta": 0.5, "steps": 100],
         ])
         let s = c.sampling
         #expect(s.dpsGuidance == [100: 0.005, 1000: 0.0004])
-        #expect(s.splitGibbs == .init(iterations: 30, rhoMax: 1, priorSteps: 20, likelihoodMoves: 4, gaussNewtonSteps: nil))
+        #expect(s.splitGibbs == .init(iterations: 30, rhoMax: 1, priorSteps: 20, likelihoodMoves: 4, gaussNewtonSteps: nil,
+                                     priorStepVariance: "analytic"))
         #expect(s.x0Clip == -1.2...1.2)
         #expect(s.unconditionalSampler == .init(method: .ddim(eta: 0.5), steps: 100))
         // Interpreted keys are not also kept as verbatim extras, and they survive a write and read.
@@ -59,6 +61,7 @@ import TweedieCore
             (["split_gibbs": ["likelihood_moves": 0]], "prior.split_gibbs.likelihood_moves"),
             (["split_gibbs": ["gauss_newton_steps": -1]], "prior.split_gibbs.gauss_newton_steps"),
             (["split_gibbs": ["iteration": 30]], "prior.split_gibbs.iteration"),
+            (["split_gibbs": ["prior_step_variance": "exact"]], "prior.split_gibbs.prior_step_variance"),
             (["x0_clip": [1.2, -1.2]], "prior.x0_clip"),
             (["x0_clip": [1]], "prior.x0_clip"),
             (["unconditional_sampler": ["method": "euler"]], "prior.unconditional_sampler.method"),
