@@ -2,8 +2,8 @@
 // pass, one input VJP and one operator apply + adjoint per step per sample) on
 // the reference network of DESIGN §7 or a prior's network, with a Gaussian PSF
 // (FWHM 2 px, 41² stamp, linear boundary) and σ = 0.05 noise on a random
-// observation. Compare with `python3 Priors/training/bench_dps_torch.py` run in
-// the same session.
+// observation. Compare with `python3 Priors/training/bench_dps_torch.py` run back
+// to back on the same machine.
 import ArgumentParser
 import Foundation
 import TweedieCore

@@ -6,6 +6,7 @@ import Foundation
 import TweedieCore
 import TweedieOperators
 import TweedieSampling
+import Yams
 
 struct StudyCase {
     let parameters: [String: StudyValue]
@@ -65,25 +66,24 @@ struct StudyCase {
         let truthPath = dir.appendingPathComponent("truth.fits").path
         try FITSWriter.write(truth, to: truthPath)
 
-        // Operator spec.
-        var chain: [String] = []
+        // Operator spec: a typed chain, written to the case's operator.yaml for `sample` and the record.
+        var chain: [OperatorSpec.Step] = []
         if let z = try number("redshift") {
-            let p = try number("pixel_scale") ?? 0.168
-            chain.append("  - resample: {redshift: \(z), pixel_scale: \(p)}")
+            chain.append(.resample(.init(redshift: z, pixelScale: try number("pixel_scale") ?? 0.168)))
         } else if let p = try number("pixel_scale") {
-            chain.append("  - resample: {pixel_scale: \(p)}")
+            chain.append(.resample(.init(pixelScale: p)))
         }
         if let b = string("bands") {
-            chain.append("  - bands: [\(b.split(separator: ";").joined(separator: ", "))]")
+            chain.append(.bands(b.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }))
         }
         // The spec's prior: section is filled from the prior by `sample`; here we need the operator
         // on the truth's grid, so take the prior's grid from the prior directory.
         let prior = try SamplingPrior.resolve(context.priorArgument)
         let specPath = dir.appendingPathComponent("operator.yaml").path
-        func buildOperator(_ chain: [String]) throws -> BuiltOperatorChain {
-            let specText = "# written by tweedie study run\nchain:\n" + chain.joined(separator: "\n") + "\n"
+        func buildOperator(_ chain: [OperatorSpec.Step]) throws -> BuiltOperatorChain {
+            var spec = OperatorSpec(prior: .init(), chain: chain)
+            let specText = "# written by tweedie study run\n" + (try YAMLEncoder().encode(spec))
             try AtomicFileWrite.write(to: specPath) { try Data(specText.utf8).write(to: URL(fileURLWithPath: $0)) }
-            var spec = try loadOperatorSpec(specPath)
             spec.prior.height = shape.height; spec.prior.width = shape.width; spec.prior.bands = prior.denoiser.bands
             if let ps = prior.pixelScale {
                 if ps.unit == "kpc/px" { spec.prior.pixelScaleKpc = ps.value } else { spec.prior.pixelScaleArcsec = ps.value }
@@ -102,16 +102,17 @@ struct StudyCase {
         } else if let s = try number("psf_size") {
             size = Int(s)
         }
-        let stampScale = try number("psf_pixel_scale").map { ", pixel_scale: \($0)" } ?? ""
+        let stampScale = try number("psf_pixel_scale")
         switch psf {
         case "gaussian":
-            chain.append("  - psf: {gaussian_fwhm: \(try number("psf_fwhm") ?? 0.7), size: \(size)\(stampScale)}")
+            chain.append(.psf(.init(source: .init(gaussianFWHM: try number("psf_fwhm") ?? 0.7, size: size, pixelScale: stampScale))))
         case "moffat":
-            chain.append("  - psf: {moffat_fwhm: \(try number("psf_fwhm") ?? 0.7), beta: \(try number("psf_beta") ?? 3.5), size: \(size)\(stampScale)}")
+            chain.append(.psf(.init(source: .init(moffatFWHM: try number("psf_fwhm") ?? 0.7, beta: try number("psf_beta") ?? 3.5,
+                                                  size: size, pixelScale: stampScale))))
         case "none":
             break
         default:
-            chain.append("  - psf: {file: \(context.resolve(psf))}")
+            chain.append(.psf(.init(source: .init(file: context.resolve(psf)))))
         }
         guard !chain.isEmpty else {
             throw TweedieError.invalidInput(what: "study case", problem: "describes no operator (give redshift / pixel_scale, bands or psf)")
