@@ -15,6 +15,7 @@ import TweedieAnalysis
 import TweedieCore
 import TweedieOperators
 import TweedieSampling
+import Yams
 
 extension StudyCase {
     static let radioKeys: Set<String> = ["uv", "declination", "ha_range", "frequency", "integration", "min_elevation",
@@ -54,16 +55,12 @@ extension StudyCase {
         guard ha.count == 2 else {
             throw TweedieError.invalidInput(what: "study parameter ha_range", problem: "needs [start, end] in hours, got '\(parameters["ha_range"]!)'")
         }
-        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-        var uv = ["config: \(q(context.resolve(string("uv")!)))", "declination: \(dec)", "hour_angle: [\(ha[0]), \(ha[1])]",
-                  "frequency: [\(freq.map { String($0) }.joined(separator: ", "))]", "noise_rms: \(rms)"]
-        for (k, key) in [("integration", "integration"), ("min_elevation", "min_elevation"), ("robust", "robust"),
-                         ("dish_diameter", "dish_diameter")] {
-            if let v = try number(k) { uv.append("\(key): \(v)") }
-        }
-        for k in ["weighting", "primary_beam"] { if let v = string(k) { uv.append("\(k): \(q(v))") } }
-        let specText = "# written by tweedie study run (radio case)\nprior: {height: \(shape.height), width: \(shape.width), pixel_scale_arcsec: \(scale)}\n"
-            + "chain:\n  - uv:\n" + uv.map { "      " + $0 }.joined(separator: "\n") + "\n"
+        let uv = OperatorSpec.UV(config: context.resolve(string("uv")!), declination: dec, hourAngle: ha, frequency: freq,
+                                 integration: try number("integration"), minElevation: try number("min_elevation"),
+                                 weighting: string("weighting"), robust: try number("robust"),
+                                 dishDiameter: try number("dish_diameter"), primaryBeam: string("primary_beam"), noiseRMS: rms)
+        let spec = OperatorSpec(prior: .init(height: shape.height, width: shape.width, pixelScaleArcsec: scale), chain: [.uv(uv)])
+        let specText = "# written by tweedie study run (radio case)\n" + (try YAMLEncoder().encode(spec))
         let specPath = dir.appendingPathComponent("operator.yaml").path
         try AtomicFileWrite.write(to: specPath) { try Data(specText.utf8).write(to: URL(fileURLWithPath: $0)) }
         let built = try buildOperatorChain(specPath: specPath)
