@@ -1,0 +1,74 @@
+// PosteriorPipeline.prepare without a command line: a typed request on an analytic prior reads
+// and checks every input, applies the cutout, background and noise choices as asked, resolves the
+// sampler against the prior, and refuses bad input naming the request field (by the caller's names).
+import Foundation
+import Testing
+import TweedieCore
+import TweedieOperators
+import TweediePriors
+@testable import TweedieSampling
+
+@Suite struct PosteriorPipelineTests {
+    /// A 1-band 24×24 observation whose value at 1-based pixel (x, y) is 100·y + x, written to a temporary file.
+    static func observation(in dir: URL) throws -> String {
+        var y = ImageBatch(count: 1, shape: ImageShape(channels: 1, height: 24, width: 24))
+        for r in 0..<24 { for c in 0..<24 { y.data[r * 24 + c] = Float(100 * (r + 1) + (c + 1)) } }
+        let path = dir.appendingPathComponent("obs.fits").path
+        try FITSWriter.write(y, to: path)
+        return path
+    }
+
+    static func request(_ obs: String, dir: URL) -> PosteriorRequest {
+        let spec = OperatorSpec(prior: .init(pixelScaleArcsec: 1), chain: [.psf(.init(source: .init(gaussianFWHM: 1.5, size: 5)))])
+        var r = PosteriorRequest(prior: "gaussian:n=16,amplitude=1,slope=3,k0=0.3", observation: obs, operatorSpec: spec,
+                                 operatorSpecPath: dir.appendingPathComponent("spec.yaml").path, samples: 4, command: "test")
+        r.cutout = .init(x: 12, y: 10, size: 16)
+        r.background = .value(5)
+        r.noise = .sigma([2])
+        r.sampler = .splitGibbs(.init(iterations: 3, priorSteps: 4))
+        return r
+    }
+
+    @Test func aTypedRequestIsPreparedAsAsked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let obs = try Self.observation(in: dir)
+        let p = try PosteriorPipeline.prepare(Self.request(obs, dir: dir))
+        // Cutout: 16×16 centred on (12, 10) starts at 1-based (4, 2); minus the background 5.
+        let y = p.problem.observation
+        #expect(y.shape == ImageShape(channels: 1, height: 16, width: 16))
+        #expect(y.data[0] == Float(100 * 2 + 4 - 5) && y.data[16 * 15 + 15] == Float(100 * 17 + 19 - 5))
+        #expect(p.description.noise["sigma"] == "2" && p.description.noise["source"]?.contains("given") == true)
+        // An analytic prior's values are physical: s = 1 without estimation.
+        #expect(p.problem.fluxScale == 1 && p.description.fluxScaleSource.hasPrefix("1 (analytic prior"))
+        // The analytic prior declares no split-Gibbs settings: the overrides over the calibrated preset.
+        let g = try #require(p.sampler as? SplitGibbsSampler)
+        #expect(g.settings.iterations == 3 && g.settings.priorSteps == 4)
+        #expect(g.settings.rhoMax == SplitGibbsSettings.calibrated.rhoMax
+                && g.settings.priorStepVariance == SplitGibbsSettings.calibrated.priorStepVariance)
+        // The same request gives the same fingerprint; another seed another one.
+        var other = Self.request(obs, dir: dir)
+        #expect(try PosteriorPipeline.prepare(other).fingerprint == p.fingerprint)
+        other.seed = 9
+        #expect(try PosteriorPipeline.prepare(other).fingerprint != p.fingerprint)
+    }
+
+    @Test func badInputIsRefusedByTheCallersNames() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let obs = try Self.observation(in: dir)
+        func message(_ edit: (inout PosteriorRequest) -> Void) -> String {
+            var r = Self.request(obs, dir: dir)
+            r.names.cutout = "--cutout"; r.names.sigma = "--sigma"; r.names.fluxScale = "--flux-scale"
+            edit(&r)
+            do { _ = try PosteriorPipeline.prepare(r); return "accepted" } catch { return "\(error)" }
+        }
+        #expect(message { $0.cutout = .init(x: 2, y: 2, size: 16) }.contains("--cutout"))
+        #expect(message { $0.noise = .sigma([1, 2]) }.contains("--sigma"))
+        #expect(message { $0.fluxScale = .given(-1) }.contains("--flux-scale"))
+        // The cutout must match the operator's output (the prior's 16×16 grid through a PSF).
+        #expect(message { $0.cutout = .init(x: 12, y: 12, size: 20) }.contains("operator's output"))
+    }
+}
