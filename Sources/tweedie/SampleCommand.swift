@@ -24,12 +24,13 @@ struct SampleCommand: TweedieCommand {
               split-gibbs  (default) plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian \
             likelihood step (conjugate gradients on the operator, solved to full accuracy at any SNR) with a prior \
             denoising step from the coupling noise level, annealed; no network VJP. Cost per sample ≈ Σ prior-step \
-            network calls (printed) plus the CG solves, ≈ 4× DPS-100 per sample on the demo (`tweedie bench \
+            network calls (printed) plus the CG solves, ≈ 2.8× DPS-100 per sample on the demo (`tweedie bench \
             sampler`). Calibrated on unimodal analytic oracles (coverage, mean, std); the mean fits the demo \
-            (reduced χ² 0.99) and still fits at 10× and 100× its SNR (0.84–0.93). Multimodal posteriors get wrong mode weights when the \
+            (reduced χ² 0.99) and still fits at 10× and 100× its SNR (0.86–0.92). Multimodal posteriors get wrong mode weights when the \
             annealing freezes a sample's mode (use smc). On the neural galaxy prior a first simulation-based \
-            calibration (`tweedie calibrate` with an sbc: spec; docs/calibration.md) finds it too narrow at the \
-            prior's settings at the demo SNR.
+            calibration (`tweedie calibrate` with an sbc: spec; docs/calibration.md) finds the prior's settings \
+            somewhat too wide at the demo SNR (68 % intervals hold 0.82 of the source pixels; earlier settings: \
+            0.58, too narrow).
               dps          Diffusion Posterior Sampling (Chung et al. 2022; DESIGN §5.1): per step one network \
             forward pass and one VJP per sample. NOT calibrated, and not recommended for uncertainties: \
             against exact Gaussian posteriors its std is 1.6–1.9× the exact one at SNR 20 and 0.8× at a \
