@@ -37,15 +37,17 @@ import TweedieTestSupport
         return p.map { $0 / s }
     }
 
+    /// The prior step needs a problem only for its shape: the identity operator, σ = 1.
+    static func identityProblem(_ shape: ImageShape) throws -> PosteriorProblem {
+        try PosteriorProblem(observation: ImageBatch(count: 1, shape: shape), forwardOperator: DenseOperator.identity(shape),
+                             noise: ScalarNoise(shape: shape, sigma: 1), fluxScale: 1)
+    }
+
     @Test func priorStepKeepsMixtureComponentProbabilities() throws {
         let prior = try #require(try AnalyticPriorSpec.parseAnalytic("mixture:n=8,weights=0.3;0.7,means=-0.15;0.15,variances=1;0.4")
                                  as? GaussianMixturePrior)
         let shape = prior.imageShape, n = shape.count
-        var eye = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { eye[i * n + i] = 1 }
-        let op = DenseOperator(inputShape: shape, outputShape: shape, matrix: eye)
-        let problem = try PosteriorProblem(observation: ImageBatch(count: 1, shape: shape), forwardOperator: op,
-                                           noise: ScalarNoise(shape: shape, sigma: 1), fluxScale: 1)
+        let problem = try Self.identityProblem(shape)
         let abar = prior.schedule.alphasCumprod
         let env = ProcessInfo.processInfo.environment
         let draws = Int(env["PRIOR_STEP_DRAWS"] ?? "4000")!
@@ -95,11 +97,7 @@ import TweedieTestSupport
     @Test func analyticPriorStepVarianceKeepsTheSpreadOnACoarseGrid() throws {
         let prior = try #require(try AnalyticPriorSpec.parseAnalytic("gaussian:n=8,amplitude=1,slope=3,k0=0.3") as? StationaryGaussianPrior)
         let shape = prior.imageShape, n = shape.count
-        var eye = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { eye[i * n + i] = 1 }
-        let op = DenseOperator(inputShape: shape, outputShape: shape, matrix: eye)
-        let problem = try PosteriorProblem(observation: ImageBatch(count: 1, shape: shape), forwardOperator: op,
-                                           noise: ScalarNoise(shape: shape, sigma: 1), fluxScale: 1)
+        let problem = try Self.identityProblem(shape)
         let abar = prior.schedule.alphasCumprod
         let draws = 2000
         for (c, rho) in [0.5, 2.0].enumerated() {
@@ -110,7 +108,7 @@ import TweedieTestSupport
             var noise = [Float](repeating: 0, count: n)
             noise.withUnsafeMutableBufferPointer { stream.fillNormal($0) }
             let u = (0..<n).map { x0[$0] + rhoT * Double(noise[$0]) }
-            let likelihood = try DenseLinearGaussianLikelihood(operator: DenseLinearOperator(rows: n, columns: n, matrix: eye),
+            let likelihood = try DenseLinearGaussianLikelihood(operator: DenseLinearOperator(rows: n, columns: n, matrix: DenseOperator.identity(shape).matrix),
                                                                noiseVariance: [Double](repeating: rhoT * rhoT, count: n), observation: u)
             let exact = try prior.densePosterior(likelihood).variance.reduce(0, +)
             let batch = try ImageBatch(count: draws, shape: shape, data: [[Float]](repeating: u.map { Float($0) }, count: draws).flatMap { $0 })
