@@ -151,6 +151,34 @@ import Testing
         #expect(dir?.description.contains("is a directory") == true)
     }
 
+    /// A header declaring NAXIS1 = 2⁶³ − 1 (the fuzzer's crash: the data-size product overflowed and
+    /// trapped) and one whose axes multiply past Int64 give one clear line, not a crash.
+    @Test func absurdAxisLengthsAreADamagedHeaderNotACrash() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fits-naxis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String, axes: [String]) throws -> String {
+            var cards = ["SIMPLE  =                    T", "BITPIX  =                  -32", "NAXIS   = \(String(repeating: " ", count: 20 - String(axes.count).count))\(axes.count)"]
+            for (i, a) in axes.enumerated() { cards.append("NAXIS\(i + 1)  = " + String(repeating: " ", count: max(0, 20 - a.count)) + a) }
+            cards.append("END")
+            var text = cards.map { $0.padding(toLength: 80, withPad: " ", startingAt: 0) }.joined()
+            text += String(repeating: " ", count: 2880 - text.count % 2880)
+            var bytes = Data(text.utf8)
+            bytes.append(Data(count: 2880))   // one block of data, far less than declared
+            let path = dir.appendingPathComponent(name).path
+            try bytes.write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        for (name, axes) in [("max.fits", ["9223372036854775807", "1"]),
+                             ("product.fits", ["4294967296", "4294967296", "4"])] {
+            let path = try file(name, axes: axes)
+            let error = try #require(Self.failure { _ = try FITSReader.read(path) }, "\(name) must fail")
+            let text = error.description
+            #expect(text.hasPrefix(path + ": ") && !text.contains("\n"), "\(text)")
+            #expect(text.contains("damaged header") || text.contains("truncated"), "\(text)")
+        }
+    }
+
     @Test func realKPNOImage() throws {
         // ../shared/data/real/m51_kpno_B_devpix.fits; expected values from astropy (reference_values.json).
         let ref = try Fixtures.json("reference_values.json")["m51"] as! [String: Any]
