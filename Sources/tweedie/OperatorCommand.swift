@@ -88,11 +88,17 @@ struct OperatorIOOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("HDU of the input: a number or an EXTNAME.", valueName: "N|NAME"))
     var hdu: String?
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Output FITS file (written atomically).", valueName: "Y.fits"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Output FITS file (written atomically; an existing file needs --overwrite).", valueName: "Y.fits"))
     var output: String
+
+    @Flag(name: .long, help: "Replace the output file if it exists.")
+    var overwrite = false
 
     /// Applies A (or Aᵀ) to the input and writes the result.
     func run(_ spec: OperatorSpecOption, adjoint: Bool) throws {
+        if !overwrite, FileManager.default.fileExists(atPath: output) {
+            throw TweedieError.invalidInput(what: output, problem: "exists; give --overwrite to replace it, or another -o")
+        }
         let built = try spec.build()
         for w in built.warnings { printNote("warning: \(w)") }
         let op = built.forwardOperator

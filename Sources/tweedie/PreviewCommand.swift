@@ -49,6 +49,9 @@ struct PreviewCommand: TweedieCommand {
     func execute() throws {
         let selector = hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage
         let batch = try FITSReader.read(file, hdu: selector)
+        guard batch.data.contains(where: { $0.isFinite }) else {
+            throw TweedieError.invalidInput(what: file, problem: "has no finite pixel (empty, all NaN or BLANK); there is nothing to show")
+        }
         var panels: [PreviewPanel] = []
         for n in 0..<batch.count {
             for c in 0..<batch.shape.channels {

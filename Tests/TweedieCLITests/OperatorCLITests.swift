@@ -92,6 +92,13 @@ import TweedieCore
         // The noise: y − A x has the requested σ.
         let a = try CLIRunner.run(["operator", "apply", "--spec", spec, "--input", truth, "-o", clean])
         #expect(a.status == 0, "\(a)")
+        // An existing output is refused (untouched) unless --overwrite.
+        let before = try Data(contentsOf: URL(fileURLWithPath: clean))
+        let again = try CLIRunner.run(["operator", "apply", "--spec", spec, "--input", truth, "-o", clean])
+        #expect(again.status != 0 && again.stderr.contains("--overwrite"), "\(again)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: clean)) == before)
+        let replaced = try CLIRunner.run(["operator", "apply", "--spec", spec, "--input", truth, "-o", clean, "--overwrite"])
+        #expect(replaced.status == 0, "\(replaced)")
         let ax = try FITSReader.read(clean)
         var s2 = 0.0
         for j in y.data.indices { let d = Double(y.data[j] - ax.data[j]); s2 += d * d }

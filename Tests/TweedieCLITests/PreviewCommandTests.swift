@@ -40,6 +40,15 @@ import TweedieCore
         let bad = try CLIRunner.run(["preview", CLIRunner.coreFixture("truncated.fits"), "-o", dir.appendingPathComponent("t.png").path])
         #expect(bad.status != 0 && bad.stderrLines.count == 1, "\(bad)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        // An all-NaN image: one clear line, no blank PNG.
+        var nan = ImageBatch(count: 1, shape: ImageShape(channels: 1, height: 8, width: 8))
+        nan.data = [Float](repeating: .nan, count: 64)
+        let nanPath = dir.appendingPathComponent("nan.fits").path
+        try FITSWriter.write(nan, to: nanPath)
+        let blank = try CLIRunner.run(["preview", nanPath, "-o", dir.appendingPathComponent("nan.png").path])
+        #expect(blank.status != 0 && blank.stderrLines.count == 1 && blank.stderr.contains("no finite pixel"), "\(blank)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("nan.png").path))
+        try FileManager.default.removeItem(atPath: nanPath)
         // Not a .png name: rejected before anything runs.
         let name = try CLIRunner.run(["preview", CLIRunner.coreFixture("cube3.fits"), "-o", dir.appendingPathComponent("t.jpg").path])
         #expect(name.status != 0 && name.stderr.contains(".png"))
