@@ -25,6 +25,28 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
 
+/// Joins "--option -3.5" (or a comma list "--option -1,2") into "--option=-3.5": the argument
+/// parser reads a word starting with "-" as an option name, so a negative value after a long
+/// option would otherwise be "Missing value" and never reach the option's own check.
+func joiningNegativeNumberValues(_ args: [String]) -> [String] {
+    func isNegativeNumbers(_ s: String) -> Bool {
+        guard s.hasPrefix("-"), s.count > 1 else { return false }
+        return s.split(separator: ",", omittingEmptySubsequences: false)
+            .allSatisfy { Double($0.trimmingCharacters(in: .whitespaces)) != nil }
+    }
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a.hasPrefix("--"), a.count > 2, !a.contains("="), i + 1 < args.count, isNegativeNumbers(args[i + 1]) {
+            out.append(a + "=" + args[i + 1]); i += 2
+        } else {
+            out.append(a); i += 1
+        }
+    }
+    return out
+}
+
 /// Writes a line to stderr (warnings, progress, notes).
 func printNote(_ message: String) {
     FileHandle.standardError.write(Data("\(message)\n".utf8))

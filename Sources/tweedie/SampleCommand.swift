@@ -215,7 +215,7 @@ struct SampleCommand: TweedieCommand {
             }
             try cmd.runJob(resuming: url.standardizedFileURL.absoluteURL, arguments: record.arguments)
         } else {
-            var args = Array(CommandLine.arguments.dropFirst())
+            var args = joiningNegativeNumberValues(Array(CommandLine.arguments.dropFirst()))
             if let i = args.firstIndex(of: "sample") { args.removeFirst(i + 1) }
             try runJob(resuming: nil, arguments: args)
         }

@@ -12,4 +12,9 @@ struct Tweedie: ParsableCommand {
         version: TweedieVersion.string,
         subcommands: [DemoCommand.self, SampleCommand.self, StudyCommand.self, CalibrateCommand.self, InfoCommand.self, PreviewCommand.self, PSFCommand.self, SimulateCommand.self, PriorCommand.self, OperatorCommand.self, UVCommand.self, SourcesCommand.self, CleanCommand.self, Bench.self]
     )
+
+    /// Parses the command line with negative numbers joined to their options (`--background -0.5`).
+    static func main() {
+        main(joiningNegativeNumberValues(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -1,0 +1,26 @@
+// A negative number after a long option is the option's value (`--background -0.5`), so it reaches
+// the option's own check instead of the argument parser's "Missing value".
+import Foundation
+import Testing
+@testable import tweedie
+
+@Suite struct NegativeOptionValueTests {
+    @Test func negativeNumbersAreJoinedToTheirOption() {
+        #expect(joiningNegativeNumberValues(["sample", "--background", "-0.5", "--samples", "8"])
+                == ["sample", "--background=-0.5", "--samples", "8"])
+        #expect(joiningNegativeNumberValues(["--aperture-center", "-1.5,2", "-o", "-3"])
+                == ["--aperture-center=-1.5,2", "-o", "-3"])
+        // Option names, "--", and words that are not numbers stay as they are.
+        #expect(joiningNegativeNumberValues(["--quiet", "--sigma", "--", "-x"]) == ["--quiet", "--sigma", "--", "-x"])
+        #expect(joiningNegativeNumberValues(["--seed=-1", "--clip", "-1.2,1.2"]) == ["--seed=-1", "--clip=-1.2,1.2"])
+    }
+
+    @Test func aNegativeCountIsRefusedByItsOwnCheck() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let out = dir.appendingPathComponent("s.fits").path
+        let r = try CLIRunner.run(["prior", "sample", "--prior", "gaussian:n=8,amplitude=1,slope=3,k0=0.3",
+                                   "--samples", "-5", "-o", out])
+        #expect(r.status != 0 && r.stderr.contains("--samples must be > 0 (got -5)") && !r.stderr.contains("Missing value"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
