@@ -224,8 +224,17 @@ struct SampleCommand: TweedieCommand {
     /// Builds everything, then runs (fresh or resumed) and writes the products. `arguments` are
     /// recorded in run.json so that `--resume` can rebuild the same run.
     func runJob(resuming resumeDir: URL?, arguments: [String]) throws {
-        let setup = try PosteriorSetup.build(self)
         let outDir = resumeDir ?? URL(fileURLWithPath: output!)
+        // One process per run directory: a second --resume (or -o) while the first runs is refused.
+        let lockPath = outDir.standardizedFileURL.path + ".lock"
+        let lock: StudyCaseLock
+        switch try StudyCaseLock.acquire(at: lockPath, holder: "`tweedie sample`") {
+        case let .acquired(l): lock = l
+        case let .heldBy(pid):
+            throw TweedieError.invalidInput(what: outDir.path, problem: "is being written by process \(pid) (lock \(lockPath)); wait for it to finish, or stop it and --resume")
+        }
+        defer { lock.release() }
+        let setup = try PosteriorSetup.build(self)
         try setup.run(in: outDir, resuming: resumeDir != nil, arguments: arguments, quiet: quiet,
                       keepSamples: keepSamples, checkpointEvery: checkpointEvery)
     }

@@ -1,7 +1,8 @@
-// A per-case lock for `tweedie study run`, so that processes sharing a study directory (shards,
-// or two processes given the same shard by mistake) never run one case at the same time.
+// A lock file for work that two processes must not do at once: a case of `tweedie study run`
+// (processes sharing a study directory: shards, or two given the same shard by mistake) and a
+// `tweedie sample` run directory (a second `--resume` while the first still runs).
 //
-// The lock is the file cases/case-NNNN.lock, created with O_CREAT | O_EXCL (atomic on a local
+// The lock is a file (cases/case-NNNN.lock; DIR.lock beside a run directory), created with O_CREAT | O_EXCL (atomic on a local
 // file system) and holding "PID HOST". A lock whose process no longer exists on this host (kill
 // with signal 0 fails with ESRCH: the run was killed, even by SIGKILL) is stale and taken over; a
 // lock from another host cannot be checked and is respected, with an error that names the file.
@@ -19,7 +20,8 @@ struct StudyCaseLock {
         case heldBy(pid: Int32)
     }
 
-    static func acquire(at path: String) throws -> Outcome {
+    /// `holder` names, in messages, what takes such locks (e.g. "`tweedie study run`").
+    static func acquire(at path: String, holder: String = "`tweedie study run`") throws -> Outcome {
         // One word: the lock is "PID HOST".
         let name = ProcessInfo.processInfo.hostName.filter { !$0.isWhitespace }
         let host = name.isEmpty ? "localhost" : name
@@ -32,13 +34,13 @@ struct StudyCaseLock {
                 return .acquired(StudyCaseLock(path: path))
             }
             guard errno == EEXIST else {
-                throw TweedieError.io(path: path, problem: "cannot create the case lock (\(String(cString: strerror(errno))))")
+                throw TweedieError.io(path: path, problem: "cannot create the lock (\(String(cString: strerror(errno))))")
             }
             let owner = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             let fields = owner.split(whereSeparator: { $0 == " " || $0 == "\n" })
             guard fields.count >= 2, let pid = Int32(fields[0]) else {
                 // Being written this instant, or damaged: treat as held rather than race its writer.
-                throw TweedieError.invalidInput(what: path, problem: "is an unreadable case lock; if no `tweedie study run` is running this case, delete it and rerun")
+                throw TweedieError.invalidInput(what: path, problem: "is an unreadable lock; if no \(holder) is running, delete it and rerun")
             }
             guard String(fields[1]) == host else {
                 throw TweedieError.invalidInput(what: path, problem: "is held by process \(pid) on \(fields[1]); if that run has stopped, delete the lock and rerun")
@@ -47,7 +49,7 @@ struct StudyCaseLock {
             // Stale: its process is gone. Remove it and try once more (one of two racing takers wins).
             unlink(path)
         }
-        throw TweedieError.invalidInput(what: path, problem: "case lock changed hands twice while being taken over; rerun")
+        throw TweedieError.invalidInput(what: path, problem: "lock changed hands twice while being taken over; rerun")
     }
 
     func release() { unlink(path) }
