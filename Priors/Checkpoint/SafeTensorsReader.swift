@@ -194,18 +194,6 @@ public enum SafeTensors {
     }
 }
 
-/// Product of a shape's extents, nil on overflow or a negative extent.
-func checkedElementCount(_ shape: [Int]) -> Int? {
-    var n = 1
-    for s in shape {
-        guard s >= 0 else { return nil }
-        let (p, o) = n.multipliedReportingOverflow(by: s)
-        if o { return nil }
-        n = p
-    }
-    return n
-}
-
 /// Opening checkpoint files with errors that name them.
 enum CheckpointFile {
     /// The file's bytes, memory-mapped.

@@ -139,9 +139,9 @@ public struct PriorConfig: Sendable {
     public var sampling = PriorSamplingDefaults()
 
     /// Keys this type interprets (UNetConfig's flags plus the prior metadata).
-    static let metadataKeys: Set<String> = ["name", "bands", "image_size", "pixel_scale", "pixel_scale_unit",
+    static let metadataKeys: Set<String> = Set(["name", "bands", "image_size", "pixel_scale", "pixel_scale_unit",
                                             "pixel_transform", "prediction_type", "weights", "weights_sha256",
-                                            "variance_map", "dps_guidance", "split_gibbs", "x0_clip", "unconditional_sampler"]
+                                            "variance_map"]).union(PriorSamplingDefaults.keys)
     static let unetKeys: Set<String> = ["architecture", "image_size", "in_channels", "num_channels", "num_res_blocks",
                                         "channel_mult", "attention_resolutions", "num_heads", "num_head_channels",
                                         "num_heads_upsample", "use_scale_shift_norm", "resblock_updown",

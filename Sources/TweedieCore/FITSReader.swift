@@ -182,15 +182,9 @@ public enum FITSReader {
         let compression = chosen.kind == .compressedImage ? handle.storedString("ZCMPTYPE") : nil
         try checkComplete(handle, path: path, fileSize: fileSize, hdu: chosen)
         // A compressed image's size comes from ZNAXISn, not from the stored table checked above.
-        var values = 1
-        for a in [count, shape.channels, shape.height, shape.width] {
-            let (r, overflow) = values.multipliedReportingOverflow(by: a)
-            guard !overflow, r <= 1 << 33 else {
-                throw TweedieError.fits(path: path, problem: "damaged header: HDU \(chosen.index) declares \(sizeCards(chosen)) values, more than any image Tweedie can hold; its NAXISn cards are wrong")
-            }
-            values = r
+        guard let n = checkedElementCount([count, shape.channels, shape.height, shape.width]), n <= 1 << 33 else {
+            throw TweedieError.fits(path: path, problem: "damaged header: HDU \(chosen.index) declares \(sizeCards(chosen)) values, more than any image Tweedie can hold; its NAXISn cards are wrong")
         }
-        let n = values
         var data = [Float](repeating: 0, count: n)
         var nulls = [CChar](repeating: 0, count: n)
         var anyNull: Int32 = 0
@@ -344,29 +338,19 @@ public enum FITSReader {
     static func checkComplete(_ handle: FITSFileHandle, path: String, fileSize: Int64?, hdu: FITSHDUSummary) throws {
         guard let fileSize else { return }
         let address = try handle.hduAddresses()
-        // Sizes from the header are multiplied with overflow checks: a damaged header may declare
-        // axes whose product exceeds any integer (NAXIS1 = 2⁶³ − 1).
-        func checkedProduct(_ factors: [Int64]) -> Int64? {
-            var p: Int64 = 1
-            for f in factors {
-                guard f >= 0 else { return nil }
-                let (r, overflow) = p.multipliedReportingOverflow(by: f)
-                if overflow { return nil }
-                p = r
-            }
-            return p
-        }
-        let declared: Int64?
+        // Sizes from the header are multiplied with overflow checks (checkedElementCount): a damaged
+        // header may declare axes whose product exceeds any integer (NAXIS1 = 2⁶³ − 1).
+        let declared: Int?
         if hdu.kind == .compressedImage {
             // The stored binary table: NAXIS1 × NAXIS2 bytes of table plus PCOUNT bytes of heap.
-            declared = checkedProduct([handle.storedInt("NAXIS1") ?? 0, handle.storedInt("NAXIS2") ?? 0]).flatMap { t in
-                let (r, overflow) = t.addingReportingOverflow(handle.storedInt("PCOUNT") ?? 0)
+            declared = checkedElementCount([Int(handle.storedInt("NAXIS1") ?? 0), Int(handle.storedInt("NAXIS2") ?? 0)]).flatMap { t in
+                let (r, overflow) = t.addingReportingOverflow(Int(handle.storedInt("PCOUNT") ?? 0))
                 return overflow ? nil : r
             }
         } else {
-            declared = checkedProduct(hdu.naxes.map { Int64($0) } + [Int64(abs(hdu.bitpix ?? 8) / 8)])
+            declared = checkedElementCount(hdu.naxes + [abs(hdu.bitpix ?? 8) / 8])
         }
-        guard let needed = declared else {
+        guard let needed = declared.map(Int64.init) else {
             throw TweedieError.fits(path: path, problem: "damaged header: HDU \(hdu.index) declares a data size beyond any file (\(sizeCards(hdu))); its NAXISn / PCOUNT cards are wrong")
         }
         if needed > fileSize - address.data {

@@ -28,9 +28,6 @@ public enum SamplerChoice: Sendable, Equatable {
         }
     }
 
-    /// Every kind, in the order help texts list them.
-    public static let kinds = ["split-gibbs", "dps", "smc", "replica-exchange", "exact"]
-
     /// A file-name-safe label that names every setting, e.g. `dps-s100-g0.3`, `split-gibbs-i30-j20-r1-f1`.
     public var label: String {
         switch self {

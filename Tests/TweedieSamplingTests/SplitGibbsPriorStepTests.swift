@@ -43,6 +43,18 @@ import TweedieTestSupport
                              noise: ScalarNoise(shape: shape, sigma: 1), fluxScale: 1)
     }
 
+    /// The timestep whose coupling √((1 − ᾱ)/ᾱ) is nearest ρ, that coupling, and u = x0 + ρ_t ε for a
+    /// prior draw x0 and ε from the same stream.
+    static func coupledDraw(_ prior: any AnalyticPrior, rho: Double, stream: SampleStream) -> (t: Int, rho: Double, u: [Double]) {
+        let abar = prior.schedule.alphasCumprod
+        func coupling(_ i: Int) -> Double { ((1 - abar[i]) / abar[i]).squareRoot() }
+        let t = abar.indices.min { abs(log(coupling($0) / rho)) < abs(log(coupling($1) / rho)) }!
+        let x0 = prior.sample(using: stream)
+        var noise = [Float](repeating: 0, count: x0.count)
+        noise.withUnsafeMutableBufferPointer { stream.fillNormal($0) }
+        return (t, coupling(t), (0..<x0.count).map { x0[$0] + coupling(t) * Double(noise[$0]) })
+    }
+
     @Test func priorStepKeepsMixtureComponentProbabilities() throws {
         let prior = try #require(try AnalyticPriorSpec.parseAnalytic("mixture:n=8,weights=0.3;0.7,means=-0.15;0.15,variances=1;0.4")
                                  as? GaussianMixturePrior)
@@ -59,14 +71,8 @@ import TweedieTestSupport
             // Large couplings, where the component label is still uncertain given u.
             let rhos = env["PRIOR_STEP_RHOS"].map { $0.split(separator: ",").map { Double(String($0))! } } ?? [3.0, 2.0]
             for (c, rho) in rhos.enumerated() {
-                let t = abar.indices.min { abs(log(((1 - abar[$0]) / abar[$0]).squareRoot() / rho)) < abs(log(((1 - abar[$1]) / abar[$1]).squareRoot() / rho)) }!
-                let rhoT = ((1 - abar[t]) / abar[t]).squareRoot()
-                // u: a prior draw plus coupling noise.
-                let stream = SampleStream(seed: 77, index: c)
-                let x0 = prior.sample(using: stream)
-                var noise = [Float](repeating: 0, count: n)
-                noise.withUnsafeMutableBufferPointer { stream.fillNormal($0) }
-                let u = (0..<n).map { Float(x0[$0] + rhoT * Double(noise[$0])) }
+                let (t, rhoT, ud) = Self.coupledDraw(prior, rho: rho, stream: SampleStream(seed: 77, index: c))
+                let u = ud.map { Float($0) }
                 let exact = try prior.responsibilities(u.map { Double($0) * abar[t].squareRoot() }, alphaBar: abar[t])
                 let batch = try ImageBatch(count: draws, shape: shape, data: [[Float]](repeating: u, count: draws).flatMap { $0 })
                 let streams = (0..<draws).map { SampleStream(seed: 91, index: c * draws + $0) }
@@ -98,16 +104,9 @@ import TweedieTestSupport
         let prior = try #require(try AnalyticPriorSpec.parseAnalytic("gaussian:n=8,amplitude=1,slope=3,k0=0.3") as? StationaryGaussianPrior)
         let shape = prior.imageShape, n = shape.count
         let problem = try Self.identityProblem(shape)
-        let abar = prior.schedule.alphasCumprod
         let draws = 2000
         for (c, rho) in [0.5, 2.0].enumerated() {
-            let t = abar.indices.min { abs(log(((1 - abar[$0]) / abar[$0]).squareRoot() / rho)) < abs(log(((1 - abar[$1]) / abar[$1]).squareRoot() / rho)) }!
-            let rhoT = ((1 - abar[t]) / abar[t]).squareRoot()
-            let stream = SampleStream(seed: 5, index: c)
-            let x0 = prior.sample(using: stream)
-            var noise = [Float](repeating: 0, count: n)
-            noise.withUnsafeMutableBufferPointer { stream.fillNormal($0) }
-            let u = (0..<n).map { x0[$0] + rhoT * Double(noise[$0]) }
+            let (t, rhoT, u) = Self.coupledDraw(prior, rho: rho, stream: SampleStream(seed: 5, index: c))
             let likelihood = try DenseLinearGaussianLikelihood(operator: DenseLinearOperator(rows: n, columns: n, matrix: DenseOperator.identity(shape).matrix),
                                                                noiseVariance: [Double](repeating: rhoT * rhoT, count: n), observation: u)
             let exact = try prior.densePosterior(likelihood).variance.reduce(0, +)
