@@ -16,6 +16,7 @@
 // recursion drifts; a pass that does not lower the true residual is discarded.
 
 import TweedieCore
+import Foundation
 
 /// P v and the curvature vᵀPv per image (computed as a sum of squares where P = BᵀWB + λI).
 public typealias SPDOperator = (ImageBatch) throws -> (product: ImageBatch, curvature: [Double])
@@ -34,9 +35,13 @@ public enum ConjugateGradient {
     /// Solves P u = b per image, starting from `initial`. Stops image k when
     /// ‖r_k‖ ≤ tolerance·‖b_k‖, after `maxIterations`, or when its residual stops decreasing
     /// (kept at its best iterate). Throws only on a non-finite value (a non-finite input).
+    /// `preconditioner`: M⁻¹ (symmetric positive definite, per image) for preconditioned CG.
     public static func solve(_ applyP: SPDOperator, rhs b: ImageBatch, initial: ImageBatch,
-                             tolerance: Double, maxIterations: Int) throws -> (solution: ImageBatch, iterations: Int) {
-        let r = try solveReporting(applyP, rhs: b, initial: initial, tolerance: tolerance, maxIterations: maxIterations)
+                             tolerance: Double, maxIterations: Int,
+                             preconditioner: Preconditioner? = nil) throws -> (solution: ImageBatch, iterations: Int) {
+        let r = try solveReporting(applyP, rhs: b, initial: initial, tolerance: tolerance, maxIterations: maxIterations,
+                                   preconditioner: preconditioner)
+        if ProcessInfo.processInfo.environment["TWEEDIE_CG_TRACE"] != nil { FileHandle.standardError.write("CGTRACE \(r.report.iterations) \(r.report.converged.filter{$0}.count)\n".data(using: .utf8)!) }
         return (r.solution, r.report.iterations)
     }
 
@@ -44,6 +49,15 @@ public enum ConjugateGradient {
         (0..<n).map { k in
             var s = 0.0
             for j in (k * per)..<((k + 1) * per) { s += Double(a.data[j]) * Double(c.data[j]) }
+            return s
+        }
+    }
+
+    /// Per-image dot products of Double vectors.
+    static func dots(_ a: [Double], _ c: [Double], count n: Int, per: Int) -> [Double] {
+        (0..<n).map { k in
+            var s = 0.0
+            for j in (k * per)..<((k + 1) * per) { s += a[j] * c[j] }
             return s
         }
     }
@@ -57,8 +71,16 @@ public enum ConjugateGradient {
     /// ≤ tolerance·‖b_k‖ or stops shrinking; the returned u is its best iterate.
     public static func solveReporting(_ applyP: SPDOperator, rhs b: ImageBatch, initial: ImageBatch,
                                       tolerance: Double, maxIterations: Int,
-                                      refinements: Int = 4) throws -> (solution: ImageBatch, report: Report) {
+                                      refinements: Int = 4, preconditioner: Preconditioner? = nil) throws -> (solution: ImageBatch, report: Report) {
         let n = b.count, per = b.shape.count
+        /// z = M⁻¹ r (the identity without a preconditioner).
+        func preconditioned(_ r: [Double]) throws -> [Double] {
+            guard let m = preconditioner else { return r }
+            var x = initial
+            for j in 0..<x.valueCount { x.data[j] = Float(r[j]) }
+            let z = try m(x)
+            return z.data.map(Double.init)
+        }
         // Each image's system is solved for u/‖b_k‖ with right-hand side b_k/‖b_k‖ (P is linear), so
         // the Float32 images the operator sees stay O(1) whatever the data's dynamic range (an asinh
         // pixel transform at high SNR puts ‖b‖ beyond 10³⁰, and P·b overflows Float32).
@@ -94,11 +116,13 @@ public enum ConjugateGradient {
         var pass = 0
         while pass < refinements && it < maxIterations && active.contains(true) {
             pass += 1
-            // One CG pass on P d = r from d = 0 (Double vectors).
+            // One (preconditioned) CG pass on P d = r from d = 0 (Double vectors).
             var d = [Double](repeating: 0, count: u.count)
-            var p = r
+            var z = try preconditioned(r)
+            var p = z
             for k in 0..<n where !active[k] { for j in (k * per)..<((k + 1) * per) { p[j] = 0 } }
             var rrPass = rr
+            var rzPass = dots(r, z, count: n, per: per)
             var inner = active
             // A pass aims at the tolerance relative to its own start, bounded below by what Float32
             // products can resolve; the outer loop takes it the rest of the way.
@@ -114,7 +138,7 @@ public enum ConjugateGradient {
                         throw TweedieError.numerical(problem: "conjugate gradients: a non-finite value in the system (image \(k))")
                     }
                     guard pap[k] > 0 else { inner[k] = false; continue }  // p = 0: nothing left to solve
-                    let alpha = rrPass[k] / pap[k]
+                    let alpha = rzPass[k] / pap[k]
                     var s = 0.0
                     for j in (k * per)..<((k + 1) * per) {
                         d[j] += alpha * Double(probe.data[j])
@@ -123,10 +147,12 @@ public enum ConjugateGradient {
                     }
                     rrNew[k] = s
                 }
+                z = try preconditioned(r)
+                let rzNew = dots(r, z, count: n, per: per)
                 for k in 0..<n where inner[k] {
-                    let beta = rrNew[k] / rrPass[k]
-                    for j in (k * per)..<((k + 1) * per) { p[j] = r[j] + beta * p[j] }
-                    rrPass[k] = rrNew[k]
+                    let beta = rzNew[k] / rzPass[k]
+                    for j in (k * per)..<((k + 1) * per) { p[j] = z[j] + beta * p[j] }
+                    rrPass[k] = rrNew[k]; rzPass[k] = rzNew[k]
                     if rrPass[k] <= passTarget[k] { inner[k] = false }
                 }
                 for k in 0..<n where !inner[k] { for j in (k * per)..<((k + 1) * per) { p[j] = 0 } }

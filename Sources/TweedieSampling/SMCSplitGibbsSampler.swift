@@ -437,7 +437,8 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
         let (v, _) = try ConjugateGradient.solve(kernel.likelihoodPrecision(d: d, rho: rho), rhs: g,
                                                  initial: ImageBatch(count: b, shape: z.shape),
                                                  tolerance: min(1e-6, kernel.settings.cgTolerance),
-                                                 maxIterations: max(500, kernel.settings.cgMaxIterations))
+                                                 maxIterations: max(500, kernel.settings.cgMaxIterations),
+                                                 preconditioner: kernel.likelihoodPreconditioner(d: d, rho: rho))
         return (0..<b).map { k in
             var gv = 0.0
             for j in (k * per)..<((k + 1) * per) { gv += Double(g.data[j]) * Double(v.data[j]) }
