@@ -176,12 +176,20 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         public var tailIterations: [Int]?
         /// Split-Gibbs / SMC prior-step variance (PriorStepVariance raw values); default posterior.
         public var priorStepVariance: [PriorStepVariance]?
+        /// Split-Gibbs / SMC: stop the likelihood solves on their error in posterior std
+        /// (SplitGibbsSettings.cgErrorTolerance); default the relative residual.
+        public var cgErrorTolerance: [Double]?
+        /// Split-Gibbs / SMC: MH moves and Gauss–Newton steps per likelihood step (non-affine pixel
+        /// transforms; SplitGibbsSettings); default 4 and 2.
+        public var likelihoodMoves: [Int]?
+        public var gaussNewtonSteps: [Int]?
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case kind, steps, guidance, iterations, batch, particles, adaptive, rungs, sweeps, keep
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
             case rhoLow = "rho_low", tailIterations = "tail_iterations", priorStepVariance = "prior_step_variance"
+            case cgErrorTolerance = "cg_error_tolerance", likelihoodMoves = "likelihood_moves", gaussNewtonSteps = "gauss_newton_steps"
         }
         public init(from decoder: Decoder) throws {
             try rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue), in: "sampler")
@@ -201,6 +209,16 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             rhoLow = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoLow)?.values
             sweeps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .sweeps)?.values
             tailIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .tailIterations)?.values
+            cgErrorTolerance = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .cgErrorTolerance)?.values
+            likelihoodMoves = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .likelihoodMoves)?.values
+            gaussNewtonSteps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .gaussNewtonSteps)?.values
+            if (likelihoodMoves ?? []).contains(where: { $0 < 1 }) || (gaussNewtonSteps ?? []).contains(where: { $0 < 0 }) {
+                throw TweedieError.invalidInput(what: "calibration spec sampler likelihood_moves / gauss_newton_steps",
+                                                problem: "must be ≥ 1 and ≥ 0")
+            }
+            if let e = cgErrorTolerance, e.contains(where: { !($0 > 0 && $0.isFinite) }) {
+                throw TweedieError.invalidInput(what: "calibration spec sampler cg_error_tolerance", problem: "must be > 0 (posterior standard deviations), got \(e)")
+            }
             if let names = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .priorStepVariance)?.values {
                 priorStepVariance = try names.map { n in
                     guard let v = PriorStepVariance(rawValue: n) else {
@@ -213,8 +231,10 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             let allowed: [String: [CodingKeys]] = [
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
-                "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .batch],
-                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .particles, .adaptive, .keep],
+                "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .cgErrorTolerance,
+                                .likelihoodMoves, .gaussNewtonSteps, .batch],
+                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .cgErrorTolerance,
+                        .likelihoodMoves, .gaussNewtonSteps, .particles, .adaptive, .keep],
                 "replica-exchange": [.kind, .rungs, .rhoMax, .rhoLow, .sweeps, .tailIterations, .priorSteps, .batch],
             ]
             guard let keys = allowed[kind] else {
@@ -345,8 +365,11 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                         for r in s.rhoMax ?? [1] {
                             for f in s.finalIterations ?? [1] {
                               for v in s.priorStepVariance ?? [.posterior] {
+                               for e in s.cgErrorTolerance.map({ $0.map(Optional.some) }) ?? [nil] {
+                                for (m, gn) in (s.likelihoodMoves ?? [4]).flatMap({ m in (s.gaussNewtonSteps ?? [2]).map { (m, $0) } }) {
                                 let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f,
-                                                           priorStepVariance: v)
+                                                           likelihoodMoves: m, gaussNewtonSteps: gn,
+                                                           priorStepVariance: v, cgErrorTolerance: e)
                                 if s.kind == "smc" {
                                     for p in s.particles ?? [samples] {
                                         for a in s.adaptive ?? [false] {
@@ -358,6 +381,8 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                                 } else {
                                     out.append(.splitGibbs(g, batch: batch))
                                 }
+                                }
+                               }
                               }
                             }
                         }

@@ -36,11 +36,13 @@ public enum ConjugateGradient {
     /// ‖r_k‖ ≤ tolerance·‖b_k‖, after `maxIterations`, or when its residual stops decreasing
     /// (kept at its best iterate). Throws only on a non-finite value (a non-finite input).
     /// `preconditioner`: M⁻¹ (symmetric positive definite, per image) for preconditioned CG.
+    /// `errorTolerance`: stop on the estimated energy-norm error instead of the relative residual.
     public static func solve(_ applyP: SPDOperator, rhs b: ImageBatch, initial: ImageBatch,
                              tolerance: Double, maxIterations: Int,
-                             preconditioner: Preconditioner? = nil) throws -> (solution: ImageBatch, iterations: Int) {
+                             preconditioner: Preconditioner? = nil,
+                             errorTolerance: Double? = nil) throws -> (solution: ImageBatch, iterations: Int) {
         let r = try solveReporting(applyP, rhs: b, initial: initial, tolerance: tolerance, maxIterations: maxIterations,
-                                   preconditioner: preconditioner)
+                                   preconditioner: preconditioner, errorTolerance: errorTolerance)
         if ProcessInfo.processInfo.environment["TWEEDIE_CG_TRACE"] != nil { FileHandle.standardError.write("CGTRACE \(r.report.iterations) \(r.report.converged.filter{$0}.count)\n".data(using: .utf8)!) }
         return (r.solution, r.report.iterations)
     }
@@ -68,11 +70,14 @@ public enum ConjugateGradient {
     /// In Float32 the recursively updated residual of one long CG drifts from the true one by
     /// ≈ ε·κ and the solve stalls far from u* when P is ill-conditioned (high SNR: κ ≈ W‖B‖²/λ);
     /// a pass from the true residual removes that drift. Image k stops when its true residual is
-    /// ≤ tolerance·‖b_k‖ or stops shrinking; the returned u is its best iterate.
+    /// ≤ tolerance·‖b_k‖ (or, with `errorTolerance` ε, when the estimated ‖u − u*‖_P is ≤ ε; file
+    /// header) or stops shrinking; the returned u is its best iterate.
     public static func solveReporting(_ applyP: SPDOperator, rhs b: ImageBatch, initial: ImageBatch,
                                       tolerance: Double, maxIterations: Int,
-                                      refinements: Int = 4, preconditioner: Preconditioner? = nil) throws -> (solution: ImageBatch, report: Report) {
+                                      refinements: Int = 4, preconditioner: Preconditioner? = nil,
+                                      errorTolerance: Double? = nil, errorDelay: Int = 8) throws -> (solution: ImageBatch, report: Report) {
         let n = b.count, per = b.shape.count
+        if let e = errorTolerance { precondition(e > 0 && errorDelay >= 1, "conjugate gradients: the error tolerance must be > 0") }
         /// z = M⁻¹ r (the identity without a preconditioner).
         func preconditioned(_ r: [Double]) throws -> [Double] {
             guard let m = preconditioner else { return r }
@@ -110,7 +115,7 @@ public enum ConjugateGradient {
         }
         var r = try trueResidual()
         var rr = norms(r)
-        var active = (0..<n).map { rr[$0] > tolerance * tolerance * bb[$0] && bb[$0] > 0 }
+        var active = (0..<n).map { (errorTolerance != nil || rr[$0] > tolerance * tolerance * bb[$0]) && bb[$0] > 0 }
         var converged = active.map { !$0 }
         var it = 0
         var pass = 0
@@ -126,7 +131,11 @@ public enum ConjugateGradient {
             var inner = active
             // A pass aims at the tolerance relative to its own start, bounded below by what Float32
             // products can resolve; the outer loop takes it the rest of the way.
-            let passTarget = (0..<n).map { max(tolerance * tolerance * bb[$0], 1e-10 * rr[$0]) }
+            let passTarget = (0..<n).map { max(errorTolerance == nil ? tolerance * tolerance * bb[$0] : 0, 1e-10 * rr[$0]) }
+            // The last `errorDelay` terms α_i r_iᵀz_i per image (the energy-norm error estimate) and
+            // whether an image has met the error tolerance in this pass.
+            var terms = [[Double]](repeating: [], count: n)
+            var errorMet = [Bool](repeating: false, count: n)
             var probe = initial
             while it < maxIterations && inner.contains(true) {
                 it += 1
@@ -139,6 +148,11 @@ public enum ConjugateGradient {
                     }
                     guard pap[k] > 0 else { inner[k] = false; continue }  // p = 0: nothing left to solve
                     let alpha = rzPass[k] / pap[k]
+                    if let e = errorTolerance {
+                        terms[k].append(alpha * rzPass[k] * scale[k] * scale[k])
+                        if terms[k].count > errorDelay { terms[k].removeFirst() }
+                        if terms[k].count == errorDelay && terms[k].reduce(0, +) <= e * e { errorMet[k] = true }
+                    }
                     var s = 0.0
                     for j in (k * per)..<((k + 1) * per) {
                         d[j] += alpha * Double(probe.data[j])
@@ -153,7 +167,7 @@ public enum ConjugateGradient {
                     let beta = rzNew[k] / rzPass[k]
                     for j in (k * per)..<((k + 1) * per) { p[j] = z[j] + beta * p[j] }
                     rrPass[k] = rrNew[k]; rzPass[k] = rzNew[k]
-                    if rrPass[k] <= passTarget[k] { inner[k] = false }
+                    if rrPass[k] <= passTarget[k] || errorMet[k] { inner[k] = false }
                 }
                 for k in 0..<n where !inner[k] { for j in (k * per)..<((k + 1) * per) { p[j] = 0 } }
             }
@@ -167,7 +181,9 @@ public enum ConjugateGradient {
                     let previous = rr[k]
                     rr[k] = rrTrue[k]
                     for j in (k * per)..<((k + 1) * per) { r[j] = rTrue[j] }
-                    if rr[k] <= tolerance * tolerance * bb[k] { active[k] = false; converged[k] = true }
+                    if errorMet[k] || rr[k] <= tolerance * tolerance * bb[k] {
+                        active[k] = false; converged[k] = true
+                    }
                     else if rrTrue[k] > 0.25 * previous && pass > 1 { active[k] = false }  // refinement no longer pays
                 } else {
                     for j in (k * per)..<((k + 1) * per) { u[j] = before[j] }  // keep the better iterate

@@ -34,18 +34,23 @@ public enum SamplerChoice: Sendable, Equatable {
         case .exact: return "exact"
         case let .dps(s): return "dps-s\(s.steps)-g\(shortNumber(s.guidanceScale))"
         case let .splitGibbs(s):
-            return "split-gibbs-i\(s.iterations)-j\(s.priorSteps)-r\(shortNumber(s.rhoMax))-f\(s.finalIterations)" + Self.varianceTag(s)
+            return "split-gibbs-i\(s.iterations)-j\(s.priorSteps)-r\(shortNumber(s.rhoMax))-f\(s.finalIterations)" + Self.settingsTag(s)
         case let .smc(s):
             let g = s.gibbs
-            return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)" + Self.varianceTag(g)
+            return "smc-p\(s.particles)-i\(g.iterations)-j\(g.priorSteps)-r\(shortNumber(g.rhoMax))-f\(g.finalIterations)" + Self.settingsTag(g)
                 + (s.adaptive ? "-adaptive" : "") + (s.samplesPerPopulation.map { "-k\($0)" } ?? "")
         case let .replicaExchange(s):
             return "replica-exchange-l\(s.rungs)-r\(shortNumber(s.rhoMax))-lo\(shortNumber(s.rhoLow))-s\(s.sweeps)-t\(s.tailIterations)-j\(s.priorSteps)"
         }
     }
 
-    /// "-va" for Analytic-DPM prior-step variance (nothing for β̃, so older labels are unchanged).
-    static func varianceTag(_ s: SplitGibbsSettings) -> String { s.priorStepVariance == .analytic ? "-va" : "" }
+    /// "-va" for Analytic-DPM prior-step variance, "-e<ε>" for solves stopped on their error, "-m<n>" /
+    /// "-g<n>" for MH moves / Gauss–Newton steps other than 4 / 2 (nothing for the older defaults —
+    /// β̃, relative-residual stopping, 4 moves, 2 steps — so older labels are unchanged).
+    static func settingsTag(_ s: SplitGibbsSettings) -> String {
+        (s.priorStepVariance == .analytic ? "-va" : "") + (s.cgErrorTolerance.map { "-e\(shortNumber($0))" } ?? "")
+            + (s.likelihoodMoves != 4 ? "-m\(s.likelihoodMoves)" : "") + (s.gaussNewtonSteps != 2 ? "-g\(s.gaussNewtonSteps)" : "")
+    }
 
     /// Builds the sampler for `problem` with `prior` as its prior.
     public func makeSampler(prior: any Denoiser, problem: PosteriorProblem) throws -> any PosteriorSampler {

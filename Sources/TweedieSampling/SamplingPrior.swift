@@ -62,7 +62,8 @@ public struct SamplingPrior {
                                        priorSteps: g.priorSteps ?? preset.priorSteps, finalIterations: preset.finalIterations,
                                        likelihoodMoves: g.likelihoodMoves ?? preset.likelihoodMoves,
                                        gaussNewtonSteps: g.gaussNewtonSteps ?? preset.gaussNewtonSteps,
-                                       priorStepVariance: g.priorStepVariance.flatMap(PriorStepVariance.init(rawValue:)) ?? preset.priorStepVariance)
+                                       priorStepVariance: g.priorStepVariance.flatMap(PriorStepVariance.init(rawValue:)) ?? preset.priorStepVariance,
+                                       cgErrorTolerance: g.cgErrorTolerance ?? preset.cgErrorTolerance)
         }
         let clip = declared.x0Clip.map { (Float($0.lowerBound), Float($0.upperBound)) }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"

@@ -83,13 +83,16 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     /// Conjugate-gradient relative tolerance and iteration cap.
     public var cgTolerance: Double
     public var cgMaxIterations: Int
+    /// When set, the likelihood solves stop on their estimated error in the conditional's standard
+    /// deviations, ‖v − v*‖_P ≤ this (ConjugateGradient's file header), instead of on `cgTolerance`.
+    public var cgErrorTolerance: Double?
     /// The variance of the prior step's coarse ancestral steps.
     public var priorStepVariance: PriorStepVariance
 
     public init(iterations: Int = 30, rhoMax: Double = 1.0, priorSteps: Int = 20, finalIterations: Int = 1,
                 likelihoodMoves: Int = 4, gaussNewtonSteps: Int = 2, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200,
-                priorStepVariance: PriorStepVariance = .posterior) {
-        self.priorStepVariance = priorStepVariance
+                priorStepVariance: PriorStepVariance = .posterior, cgErrorTolerance: Double? = nil) {
+        self.priorStepVariance = priorStepVariance; self.cgErrorTolerance = cgErrorTolerance
         self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
         self.likelihoodMoves = max(1, likelihoodMoves); self.gaussNewtonSteps = max(0, gaussNewtonSteps)
         self.finalIterations = finalIterations; self.cgTolerance = cgTolerance; self.cgMaxIterations = cgMaxIterations
@@ -97,9 +100,10 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case iterations, rhoMax, priorSteps, finalIterations, likelihoodMoves, gaussNewtonSteps, cgTolerance, cgMaxIterations
-        case priorStepVariance
+        case priorStepVariance, cgErrorTolerance
     }
-    /// Decodes records written before `gaussNewtonSteps` (they ran 2) and `priorStepVariance` (β̃) existed.
+    /// Decodes records written before `gaussNewtonSteps` (they ran 2), `priorStepVariance` (β̃) and
+    /// `cgErrorTolerance` (relative-residual stopping) existed.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(iterations: try c.decode(Int.self, forKey: .iterations), rhoMax: try c.decode(Double.self, forKey: .rhoMax),
@@ -107,7 +111,8 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
                   likelihoodMoves: try c.decode(Int.self, forKey: .likelihoodMoves),
                   gaussNewtonSteps: try c.decodeIfPresent(Int.self, forKey: .gaussNewtonSteps) ?? 2,
                   cgTolerance: try c.decode(Double.self, forKey: .cgTolerance), cgMaxIterations: try c.decode(Int.self, forKey: .cgMaxIterations),
-                  priorStepVariance: try c.decodeIfPresent(PriorStepVariance.self, forKey: .priorStepVariance) ?? .posterior)
+                  priorStepVariance: try c.decodeIfPresent(PriorStepVariance.self, forKey: .priorStepVariance) ?? .posterior,
+                  cgErrorTolerance: try c.decodeIfPresent(Double.self, forKey: .cgErrorTolerance))
     }
 }
 
@@ -313,7 +318,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
             var rhs = try op.adjoint(wr)
             for j in 0..<rhs.valueCount { rhs.data[j] = d.data[j] * rhs.data[j] + invRho2 * (z.data[j] - a.data[j]) }
             let (m, _) = try ConjugateGradient.solve(applyP, rhs: rhs, initial: zero, tolerance: settings.cgTolerance,
-                                                     maxIterations: settings.cgMaxIterations, preconditioner: mInv)
+                                                     maxIterations: settings.cgMaxIterations, preconditioner: mInv,
+                                                     errorTolerance: settings.cgErrorTolerance)
             return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, mean: m)
         }
         /// log π(u | z, y) up to a constant, per image (−∞ where not finite).
@@ -375,7 +381,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
                 }
             }
             let (v, _) = try ConjugateGradient.solve(lin.applyP, rhs: rhs, initial: zero, tolerance: settings.cgTolerance,
-                                                     maxIterations: settings.cgMaxIterations, preconditioner: lin.inverseM)
+                                                     maxIterations: settings.cgMaxIterations, preconditioner: lin.inverseM,
+                                                     errorTolerance: settings.cgErrorTolerance)
             var proposal = lin.point
             for j in 0..<proposal.valueCount { proposal.data[j] += v.data[j] }
             return proposal

@@ -2,7 +2,7 @@
 // place with a carriage return; silent when stderr is not a terminal.
 import Foundation
 
-final class ProgressLine {
+final class ProgressLine: @unchecked Sendable {  // drawn from the thread that runs the samples only
     let enabled: Bool
     let what: String
     private var drawn = false

@@ -125,8 +125,10 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
                                    rhoMax: try one(entry.rhoMax, "rho_max") ?? gibbsBase.rhoMax,
                                    priorSteps: try one(entry.priorSteps, "prior_steps") ?? gibbsBase.priorSteps,
                                    finalIterations: try one(entry.finalIterations, "final_iterations") ?? gibbsBase.finalIterations,
-                                   likelihoodMoves: gibbsBase.likelihoodMoves, gaussNewtonSteps: gibbsBase.gaussNewtonSteps,
-                                   priorStepVariance: try one(entry.priorStepVariance, "prior_step_variance") ?? gibbsBase.priorStepVariance)
+                                   likelihoodMoves: try one(entry.likelihoodMoves, "likelihood_moves") ?? gibbsBase.likelihoodMoves,
+                                   gaussNewtonSteps: try one(entry.gaussNewtonSteps, "gauss_newton_steps") ?? gibbsBase.gaussNewtonSteps,
+                                   priorStepVariance: try one(entry.priorStepVariance, "prior_step_variance") ?? gibbsBase.priorStepVariance,
+                                   cgErrorTolerance: try one(entry.cgErrorTolerance, "cg_error_tolerance") ?? gibbsBase.cgErrorTolerance)
     let choice: SamplerChoice
     switch entry.kind {
     case "exact":

@@ -234,8 +234,6 @@ struct SampleCommand: TweedieCommand {
             throw TweedieError.invalidInput(what: outDir.path, problem: "is being written by process \(pid) (lock \(lockPath)); wait for it to finish, or stop it and --resume")
         }
         defer { lock.release() }
-        let setup = try PosteriorSetup.build(self)
-        try setup.run(in: outDir, resuming: resumeDir != nil, arguments: arguments, quiet: quiet,
-                      keepSamples: keepSamples, checkpointEvery: checkpointEvery)
+        try PosteriorSetup.run(self, in: outDir, resuming: resumeDir != nil, arguments: arguments)
     }
 }

@@ -91,19 +91,4 @@ import TweediePriors
         #expect(r.stdout.contains("g ") && r.stdout.contains("(unobserved)"), "\(r.stdout)")
         #expect(r.stdout.contains("coverage rule") && r.stdout.contains("type-6"), "\(r.stdout)")
     }
-
-    @Test func reducedChiSquaredWarningBounds() {
-        #expect(PosteriorSetup.reducedChiSquaredWarning(ofMean: 1.0, samplesMedian: 1.0) == nil)
-        #expect(PosteriorSetup.reducedChiSquaredWarning(ofMean: 0.7, samplesMedian: 1.0) == nil)
-        #expect(PosteriorSetup.reducedChiSquaredWarning(ofMean: 1.5, samplesMedian: 1.0) == nil)
-        #expect(PosteriorSetup.reducedChiSquaredWarning(ofMean: .nan, samplesMedian: 1.0) == nil)
-        let low = PosteriorSetup.reducedChiSquaredWarning(ofMean: 0.5, samplesMedian: 0.98)
-        #expect(low?.contains("< 0.7") == true && low?.contains("overestimated") == true
-                && low?.contains("over-fits") == true && low?.contains("0.98") == true, "\(low ?? "nil")")
-        let high = PosteriorSetup.reducedChiSquaredWarning(ofMean: 2, samplesMedian: 2.5)
-        #expect(high?.contains("> 1.5") == true && high?.contains("does not fit") == true
-                && high?.contains("underestimated") == true, "\(high ?? "nil")")
-        // The old threshold was 3: 2 now warns, and no message spans lines.
-        #expect(high?.contains("\n") == false && low?.contains("\n") == false)
-    }
 }

@@ -71,4 +71,19 @@ import TweediePriors
         // The cutout must match the operator's output (the prior's 16×16 grid through a PSF).
         #expect(message { $0.cutout = .init(x: 12, y: 12, size: 20) }.contains("operator's output"))
     }
+
+    @Test func reducedChiSquaredWarningBounds() {
+        #expect(PosteriorPipeline.reducedChiSquaredWarning(ofMean: 1.0, samplesMedian: 1.0) == nil)
+        #expect(PosteriorPipeline.reducedChiSquaredWarning(ofMean: 0.7, samplesMedian: 1.0) == nil)
+        #expect(PosteriorPipeline.reducedChiSquaredWarning(ofMean: 1.5, samplesMedian: 1.0) == nil)
+        #expect(PosteriorPipeline.reducedChiSquaredWarning(ofMean: .nan, samplesMedian: 1.0) == nil)
+        let low = PosteriorPipeline.reducedChiSquaredWarning(ofMean: 0.5, samplesMedian: 0.98)
+        #expect(low?.contains("< 0.7") == true && low?.contains("overestimated") == true
+                && low?.contains("over-fits") == true && low?.contains("0.98") == true, "\(low ?? "nil")")
+        let high = PosteriorPipeline.reducedChiSquaredWarning(ofMean: 2, samplesMedian: 2.5)
+        #expect(high?.contains("> 1.5") == true && high?.contains("does not fit") == true
+                && high?.contains("underestimated") == true, "\(high ?? "nil")")
+        // The old threshold was 3: 2 now warns, and no message spans lines.
+        #expect(high?.contains("\n") == false && low?.contains("\n") == false)
+    }
 }
