@@ -23,7 +23,7 @@ import CFITSIO
 import Foundation
 
 /// Which HDU of a FITS file to read.
-public enum FITSHDUSelector: Equatable, Sendable, CustomStringConvertible {
+public enum FITSHDUSelector: Equatable, Sendable, Codable, CustomStringConvertible {
     /// The first HDU that holds image data (the primary HDU unless it is empty).
     case firstImage
     /// HDU number, 0-based: 0 = primary, 1 = first extension.

@@ -76,10 +76,12 @@ struct LikelihoodPreconditioner: Sendable {
         self.symbols = symbols
     }
 
-    /// M⁻¹ for P = D H D + I/ρ² (D per value of `d`, one image after another).
-    func inverse(d: ImageBatch, rho: Double) -> Preconditioner {
+    /// M⁻¹ for P = D H D + I/ρ² (D per value of `d`, one image after another); nil (plain CG) where
+    /// the scaling is not finite (ρ → ∞, as SMC's tempering may start, or an overflowing D).
+    func inverse(d: ImageBatch, rho: Double) -> Preconditioner? {
         let per = shape.count, plane = shape.height * shape.width
         let lambda = 1 / (rho * rho)
+        guard lambda > 0, lambda.isFinite else { return nil }
         let n = d.count
         var s = [Float](repeating: 0, count: d.valueCount), t = s
         for j in 0..<d.valueCount {
@@ -87,6 +89,7 @@ struct LikelihoodPreconditioner: Sendable {
             s[j] = Float(1 / (dh + lambda).squareRoot())
             t[j] = Float((dh / (dh + lambda)).squareRoot())
         }
+        guard s.allSatisfy(\.isFinite), t.allSatisfy(\.isFinite) else { return nil }
         // τ per image and band: the median of t² over the band's data-dominated pixels (t² > ½), or
         // over all its pixels when none is; g = min(1, t/√τ) blends K out where the data are weaker.
         var tau = [Float](repeating: 0, count: n * shape.channels)
@@ -120,7 +123,9 @@ struct LikelihoodPreconditioner: Sendable {
                         fft.forward(ws)
                         let scale = 1 / Float(plane)
                         for m in 0..<fft.spectrumCount {
-                            let f = scale / (tc * symbol[m] + 1 - tc)
+                            // 1/(τĤn + 1 − τ), its gain held to ≤ 10⁸ (Float32 products stay finite where
+                            // τ rounds to 1 and Ĥn to 0; M⁻¹ stays symmetric positive definite).
+                            let f = scale / max(tc * symbol[m] + 1 - tc, 1e-8)
                             ws.spectrum[2 * m] *= f; ws.spectrum[2 * m + 1] *= f
                         }
                         fft.inverse(ws)

@@ -11,17 +11,29 @@ import Foundation
 import TweedieCore
 
 /// What the run directory records so that `--resume DIR` can rebuild the run.
-public struct PosteriorJobRecord: Codable, Sendable, Equatable {
-    /// The command's arguments (after the subcommand name), with -o pointing at the directory.
+public struct PosteriorJobRecord: Codable, Sendable {
+    /// The command's arguments (after the subcommand name), with -o pointing at the directory;
+    /// empty for a run made from a typed request.
     public var arguments: [String]
-    /// The directory relative paths in `arguments` are relative to.
+    /// The directory relative paths in `arguments` (or the request) are relative to.
     public var workingDirectory: String
     public var toolVersion: String
     public var started: String
+    /// The request and run settings of a run made without a command line (studies, the catalogue);
+    /// nil in records of command-line runs, which `--resume` rebuilds from `arguments`.
+    public var request: PosteriorRequest?
+    public var settings: PosteriorRunSettings?
 
     public init(arguments: [String], workingDirectory: String, toolVersion: String, started: String) {
         self.arguments = arguments; self.workingDirectory = workingDirectory
         self.toolVersion = toolVersion; self.started = started
+    }
+
+    /// The record of a run made from `request` (started now, in the current directory).
+    public init(request: PosteriorRequest, settings: PosteriorRunSettings) {
+        self.init(arguments: [], workingDirectory: FileManager.default.currentDirectoryPath, toolVersion: TweedieVersion.string,
+                  started: ISO8601DateFormatter().string(from: Date()))
+        self.request = request; self.settings = settings
     }
 }
 

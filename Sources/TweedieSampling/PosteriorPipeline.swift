@@ -33,6 +33,16 @@ public enum PosteriorPipeline {
     /// description's notes).
     public static func prepare(_ request: PosteriorRequest, warn: (String) -> Void = { _ in }) throws -> PreparedPosterior {
         let r = request, names = r.names
+        guard r.samples >= 1, r.batch >= 1 else {
+            throw TweedieError.invalidInput(what: "samples / batch", problem: "must be ≥ 1, got \(r.samples) and \(r.batch)")
+        }
+        switch r.sampler {
+        case let .dps(steps, _, _, _) where steps < 1:
+            throw TweedieError.invalidInput(what: "DPS steps", problem: "must be ≥ 1, got \(steps)")
+        case let .smc(_, particles, _, _) where particles < 1:
+            throw TweedieError.invalidInput(what: "SMC particles", problem: "must be ≥ 1, got \(particles)")
+        default: break
+        }
         let prior = try SamplingPrior.resolve(r.prior)
         let shape = prior.denoiser.imageShape
         var notes: [String] = []

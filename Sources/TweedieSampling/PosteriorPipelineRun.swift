@@ -8,7 +8,7 @@ import TweedieCore
 import TweedieOperators
 
 /// How many samples a run draws, in what batches, and what it keeps.
-public struct PosteriorRunSettings: Sendable {
+public struct PosteriorRunSettings: Sendable, Codable, Equatable {
     public var samples: Int
     public var seed: UInt64
     public var batch: Int

@@ -1,19 +1,21 @@
 // A posterior run as a typed value: what to observe, through which operator, with which noise,
 // flux scale, background and sampler, how many samples. `PosteriorPipeline.prepare` turns it into
 // a ready problem and sampler; `tweedie sample` builds one from its options, and studies and the
-// catalogue build one without going through a command line.
+// catalogue build one without going through a command line. It is Codable: a run directory's
+// run.json records the request it was made from (`PosteriorJobRecord`), so it can be resumed
+// without the command line that made it.
 import Foundation
 import TweedieCore
 import TweedieOperators
 
 public struct PosteriorRequest: Sendable {
     /// A SIZE×SIZE box centred on 1-based pixel (x, y) of the observation.
-    public struct Cutout: Sendable, Equatable {
+    public struct Cutout: Sendable, Equatable, Codable {
         public var x: Int, y: Int, size: Int
         public init(x: Int, y: Int, size: Int) { self.x = x; self.y = y; self.size = size }
     }
     /// The noise model of an image observation.
-    public enum Noise: Sendable, Equatable {
+    public enum Noise: Sendable, Equatable, Codable {
         /// σ per band (one value for all bands, or one per band), physical units.
         case sigma([Double])
         /// A FITS variance map on the observation grid (after the cutout).
@@ -24,34 +26,34 @@ public struct PosteriorRequest: Sendable {
         case estimated
     }
     /// The flux scale s (physical = s · T(network)).
-    public enum FluxScale: Sendable, Equatable {
+    public enum FluxScale: Sendable, Equatable, Codable {
         case given(Double)
         /// Σ y / Σ A(prior mean) over the usable values (A conserves flux).
         case estimated
     }
     /// What is subtracted from the observation before sampling.
-    public enum Background: Sendable, Equatable {
+    public enum Background: Sendable, Equatable, Codable {
         case none
         /// Each band's sigma-clipped median.
         case sigmaClippedMedian
         case value(Double)
     }
     /// DPS's x̂0 clipping.
-    public enum Clip: Sendable, Equatable {
+    public enum Clip: Sendable, Equatable, Codable {
         /// The prior's declared range (config x0_clip), if any.
         case priorDeclared
         case none
         case range(lo: Float, hi: Float)
     }
     /// Split-Gibbs settings that override the prior's declared ones (nil: keep the prior's).
-    public struct SplitGibbsOverrides: Sendable, Equatable {
+    public struct SplitGibbsOverrides: Sendable, Equatable, Codable {
         public var iterations: Int?, rhoMax: Double?, priorSteps: Int?
         public init(iterations: Int? = nil, rhoMax: Double? = nil, priorSteps: Int? = nil) {
             self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
         }
     }
     /// The sampler, its settings resolved against the prior's declared defaults by the pipeline.
-    public enum Sampler: Sendable, Equatable {
+    public enum Sampler: Sendable, Equatable, Codable {
         /// DPS with `steps` DDPM steps; ζ given, or the prior's (extrapolated with a warning).
         case dps(steps: Int, guidance: Double?, clip: Clip, ddimEta: Double?)
         case splitGibbs(SplitGibbsOverrides)
@@ -93,5 +95,46 @@ public struct PosteriorRequest: Sendable {
         self.prior = prior; self.observation = observation
         self.operatorSpec = operatorSpec; self.operatorSpecPath = operatorSpecPath
         self.samples = samples; self.command = command
+    }
+}
+
+extension PosteriorRequest: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case prior, observation, hdu, cutout, operatorSpec, operatorSpecPath, background, noise, fluxScale, sampler
+        case samples, batch, seed, truth, apertureRadius, apertureCenter, command
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(prior, forKey: .prior); try c.encode(observation, forKey: .observation)
+        try c.encodeIfPresent(hdu, forKey: .hdu); try c.encodeIfPresent(cutout, forKey: .cutout)
+        try c.encode(operatorSpec, forKey: .operatorSpec); try c.encode(operatorSpecPath, forKey: .operatorSpecPath)
+        try c.encode(background, forKey: .background); try c.encode(noise, forKey: .noise)
+        try c.encode(fluxScale, forKey: .fluxScale); try c.encode(sampler, forKey: .sampler)
+        try c.encode(samples, forKey: .samples); try c.encode(batch, forKey: .batch); try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(truth, forKey: .truth); try c.encodeIfPresent(apertureRadius, forKey: .apertureRadius)
+        try c.encodeIfPresent(apertureCenter.map { [$0.x, $0.y] }, forKey: .apertureCenter)
+        try c.encode(command, forKey: .command)
+    }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(prior: try c.decode(String.self, forKey: .prior), observation: try c.decode(String.self, forKey: .observation),
+                  operatorSpec: try c.decode(OperatorSpec.self, forKey: .operatorSpec),
+                  operatorSpecPath: try c.decode(String.self, forKey: .operatorSpecPath),
+                  samples: try c.decode(Int.self, forKey: .samples), command: try c.decode(String.self, forKey: .command))
+        hdu = try c.decodeIfPresent(FITSHDUSelector.self, forKey: .hdu)
+        cutout = try c.decodeIfPresent(Cutout.self, forKey: .cutout)
+        background = try c.decode(Background.self, forKey: .background)
+        noise = try c.decode(Noise.self, forKey: .noise)
+        fluxScale = try c.decode(FluxScale.self, forKey: .fluxScale)
+        sampler = try c.decode(Sampler.self, forKey: .sampler)
+        batch = try c.decode(Int.self, forKey: .batch); seed = try c.decode(UInt64.self, forKey: .seed)
+        truth = try c.decodeIfPresent(String.self, forKey: .truth)
+        apertureRadius = try c.decodeIfPresent(Double.self, forKey: .apertureRadius)
+        if let v = try c.decodeIfPresent([Double].self, forKey: .apertureCenter) {
+            guard v.count == 2 else {
+                throw DecodingError.dataCorruptedError(forKey: .apertureCenter, in: c, debugDescription: "needs [x, y], got \(v.count) values")
+            }
+            apertureCenter = (v[0], v[1])
+        }
     }
 }

@@ -113,13 +113,16 @@ struct SampleCommand: TweedieCommand {
     static let defaultSampler = "split-gibbs"
 
     @Option(help: "Number of posterior samples.")
-    var samples: Int = 64
+    var samples: Int = SampleCommand.defaultSamples
+    static let defaultSamples = 64
 
     @Option(help: "Samples per batch (they share each network call).")
-    var batch: Int = 4
+    var batch: Int = SampleCommand.defaultBatch
+    static let defaultBatch = 4
 
     @Option(help: "Sampling steps (DPS: respaced schedule length).")
-    var steps: Int = 250
+    var steps: Int = SampleCommand.defaultDPSSteps
+    static let defaultDPSSteps = 250
 
     @Option(help: "Random seed; sample k uses stream k of this seed.")
     var seed: UInt64 = 0
@@ -139,7 +142,8 @@ struct SampleCommand: TweedieCommand {
     var gibbsIterations: Int?
 
     @Option(help: "SMC particles per population (--sampler smc); --samples is rounded up to whole populations' worth of work, and the first --samples are kept.")
-    var particles: Int = 64
+    var particles: Int = SampleCommand.defaultParticles
+    static let defaultParticles = 64
 
     @Option(name: .customLong("samples-per-population"),
             help: "SMC samples kept from each population (1 … --particles; default all). 1 makes every sample independent (its own population of --particles chains, one drawn by weight) at --particles times the work per sample.")

@@ -28,7 +28,9 @@ struct StudyCase {
     func string(_ k: String) -> String? { parameters[k]?.description }
 
     struct Inputs {
-        var truth: String, observation: String, spec: String, sigma: String
+        var truth: String, observation: String, spec: String
+        /// σ per observed band (empty for a radio case, whose noise the operator's uv step declares).
+        var sigma: [Double]
         var flux: Double
         var metadata: [String: Any]
     }
@@ -155,7 +157,7 @@ struct StudyCase {
         let meta: [String: Any] = ["observed_size": os.width, "upsampling": Double(shape.width) / Double(os.width),
                                    "snr": snr, "true_flux": flux ?? scale, "true_flux_scale": scale]
         return Inputs(truth: truthPath, observation: obsPath, spec: specPath,
-                      sigma: sig.map { String($0) }.joined(separator: ","), flux: scale, metadata: meta)
+                      sigma: sig, flux: scale, metadata: meta)
     }
 
     /// Image `truth` (default 0) of the spec's truths cube, as a batch of one (bands kept).
@@ -175,25 +177,61 @@ struct StudyCase {
         return truth
     }
 
-    func samplerArguments(trueFlux: Double) throws -> [String] {
-        var a: [String] = []
-        for (k, opt) in [("sampler", "--sampler"), ("samples", "--samples"), ("steps", "--steps"), ("batch", "--batch"),
-                         ("guidance", "--guidance"), ("seed", "--seed"), ("clip", "--clip"),
-                         ("gibbs_iterations", "--gibbs-iterations"), ("gibbs_rho_max", "--gibbs-rho-max"),
-                         ("gibbs_prior_steps", "--gibbs-prior-steps"), ("particles", "--particles"), ("samples_per_population", "--samples-per-population"),
-                         ("smc_tempering", "--smc-tempering"), ("dps_eta", "--dps-eta"), ("aperture_radius", "--aperture-radius")] {
-            if let v = parameters[k] { a += [opt, v.description] }
+    /// The posterior request of this case: its inputs, and the sampler parameters over the
+    /// defaults of `tweedie sample` (SampleCommand), so a study case runs as that command would.
+    func request(inputs: Inputs, prior: String, caseIndex: Int) throws -> PosteriorRequest {
+        func whole(_ k: String) throws -> Int? {
+            guard let v = try number(k) else { return nil }
+            guard v == v.rounded(), abs(v) < 1e15 else {
+                throw TweedieError.invalidInput(what: "study parameter \(k)", problem: "must be a whole number, got \(v)")
+            }
+            return Int(v)
         }
+        var r = PosteriorRequest(prior: prior, observation: inputs.observation, operatorSpec: try loadOperatorSpec(inputs.spec),
+                                 operatorSpecPath: inputs.spec, samples: try whole("samples") ?? SampleCommand.defaultSamples,
+                                 command: "tweedie study run \(context.specPath) (case \(caseIndex): \(context.caseLabel(caseIndex)))")
+        r.batch = try whole("batch") ?? SampleCommand.defaultBatch
+        r.seed = UInt64(try whole("seed") ?? 0)
+        r.truth = inputs.truth
+        if !inputs.sigma.isEmpty { r.noise = .sigma(inputs.sigma) }
+        r.apertureRadius = try number("aperture_radius")
         switch string("flux_scale") ?? "true" {
-        case "true": a += ["--flux-scale", String(trueFlux)]
-        case "estimated": break
+        case "true": r.fluxScale = .given(inputs.flux)
+        case "estimated": r.fluxScale = .estimated
         case let other:
             // A number: physical = s·T(u) with this s (e.g. an analytic prior in O(1) units standing in for Jy/px).
             guard let v = Double(other), v.isFinite, v > 0 else {
                 throw TweedieError.invalidInput(what: "study parameter flux_scale", problem: "must be true, estimated or a number > 0, got '\(other)'")
             }
-            a += ["--flux-scale", other]
+            r.fluxScale = .given(v)
         }
-        return a
+        let gibbs = PosteriorRequest.SplitGibbsOverrides(iterations: try whole("gibbs_iterations"), rhoMax: try number("gibbs_rho_max"),
+                                                        priorSteps: try whole("gibbs_prior_steps"))
+        switch string("sampler") ?? SampleCommand.defaultSampler {
+        case "dps":
+            var clip = PosteriorRequest.Clip.priorDeclared
+            if let c = parameters["clip"] {
+                if c.description == "none" { clip = .none } else {
+                    guard let v = c.numbers, v.count == 2, v[0] < v[1] else {
+                        throw TweedieError.invalidInput(what: "study parameter clip", problem: "needs [lo, hi] with lo < hi (or none), got '\(c)'")
+                    }
+                    clip = .range(lo: Float(v[0]), hi: Float(v[1]))
+                }
+            }
+            r.sampler = .dps(steps: try whole("steps") ?? SampleCommand.defaultDPSSteps, guidance: try number("guidance"),
+                             clip: clip, ddimEta: try number("dps_eta"))
+        case "smc":
+            let tempering = string("smc_tempering") ?? "adaptive"
+            guard ["adaptive", "planned"].contains(tempering) else {
+                throw TweedieError.invalidInput(what: "study parameter smc_tempering", problem: "must be adaptive or planned, got '\(tempering)'")
+            }
+            r.sampler = .smc(gibbs, particles: try whole("particles") ?? SampleCommand.defaultParticles, adaptive: tempering == "adaptive",
+                             samplesPerPopulation: try whole("samples_per_population"))
+        case "split-gibbs":
+            r.sampler = .splitGibbs(gibbs)
+        case let other:
+            throw TweedieError.invalidInput(what: "study parameter sampler", problem: "must be dps, split-gibbs or smc, got '\(other)'")
+        }
+        return r
     }
 }

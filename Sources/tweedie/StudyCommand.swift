@@ -245,16 +245,18 @@ struct StudyContext {
         let inputs = try p.writeInputs(into: dir)
         let meta = try JSONSerialization.data(withJSONObject: inputs.metadata, options: [.prettyPrinted, .sortedKeys])
         try AtomicFileWrite.write(to: dir.appendingPathComponent("case.json").path) { try meta.write(to: URL(fileURLWithPath: $0)) }
-        var args = ["--prior", priorArgument, "--observation", inputs.observation, "--spec", inputs.spec,
-                    "--truth", inputs.truth, "--quiet"]
-        // Radio: the noise is the spec's noise_rms; the samples stay in run/ for the median and detect-aggregate.
-        args += p.isRadio ? ["--keep-samples"] : ["--sigma", inputs.sigma]
-        args += try p.samplerArguments(trueFlux: inputs.flux)
+        // Radio: the samples stay in run/ for the median and detect-aggregate.
+        let settings = PosteriorRunSettings(samples: 0, seed: 0, batch: 1, keepSamples: p.isRadio, checkpointEvery: 1)
         if FileManager.default.fileExists(atPath: run.appendingPathComponent(PosteriorJob.checkpointName).path) {
-            // Interrupted: the inputs above were rewritten identically; continue the run.
+            // Interrupted: the inputs above were rewritten identically; continue the run from its record
+            // (a typed request, or the command line of runs made before studies used requests).
             let record = try PosteriorJob.readRecord(in: run)
-            let cmd = try SampleCommand.parse(record.arguments)
-            try cmd.runJob(resuming: run, arguments: record.arguments)
+            if let request = record.request, let recorded = record.settings {
+                try runPosterior(request, settings: recorded, in: run, resuming: true, record: record, quiet: quiet)
+            } else {
+                let cmd = try SampleCommand.parse(record.arguments)
+                try cmd.runJob(resuming: run, arguments: record.arguments)
+            }
             if p.isRadio { try p.scoreRadio(caseIndex: i, dir: dir) }
             return "resumed"
         }
@@ -264,13 +266,28 @@ struct StudyContext {
             // resumed, so the case starts again.
             try FileManager.default.removeItem(at: run)
         }
-        args += ["-o", run.path]
-        if quiet == false { args.removeAll { $0 == "--quiet" } }
-        let cmd = try SampleCommand.parse(args)
-        try cmd.validate()
-        try cmd.runJob(resuming: nil, arguments: args)
+        let request = try p.request(inputs: inputs, prior: priorArgument, caseIndex: i)
+        var fresh = settings
+        fresh.samples = request.samples; fresh.seed = request.seed; fresh.batch = request.batch
+        try runPosterior(request, settings: fresh, in: run, resuming: false,
+                         record: PosteriorJobRecord(request: request, settings: fresh), quiet: quiet)
         if p.isRadio { try p.scoreRadio(caseIndex: i, dir: dir) }
         return "done"
+    }
+
+    /// Prepares and runs one case's posterior into `run` (its run.json records the request).
+    func runPosterior(_ request: PosteriorRequest, settings: PosteriorRunSettings, in run: URL, resuming: Bool,
+                      record: PosteriorJobRecord, quiet: Bool) throws {
+        let prepared = try PosteriorPipeline.prepare(request, warn: { printNote("warning: \($0)") })
+        _ = try PosteriorPipeline.run(prepared, in: run, settings: settings, resuming: resuming, record: record) { event in
+            guard !quiet else { return }
+            switch event {
+            case let .starting(line): printNote("tweedie sample: " + line)
+            case let .tempering(line): printNote(line)
+            case let .warning(w): printNote("warning: \(w)")
+            case .progress, .sampled: break
+            }
+        }
     }
 
     /// Rows of the finished cases: parameters, case metadata and scores.

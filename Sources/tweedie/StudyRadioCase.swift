@@ -79,7 +79,7 @@ extension StudyCase {
                                    "image_rms": geometry.imageRMS, "beam_major": geometry.beam.majorFWHM * scale,
                                    "beam_minor": geometry.beam.minorFWHM * scale, "uv_cells": step.grid.cellCount,
                                    "true_flux_scale": 1.0]
-        return Inputs(truth: truthPath, observation: obsPath, spec: specPath, sigma: "", flux: 1, metadata: meta)
+        return Inputs(truth: truthPath, observation: obsPath, spec: specPath, sigma: [], flux: 1, metadata: meta)
     }
 
     /// The truths' pixel scale (PIXSCALE, or |CDELT2| in degrees), else the prior's arcsec scale.

@@ -86,4 +86,36 @@ import TweediePriors
         // The old threshold was 3: 2 now warns, and no message spans lines.
         #expect(high?.contains("\n") == false && low?.contains("\n") == false)
     }
+
+    /// run.json keeps a typed request: decoded, it prepares the same run (same fingerprint) as the
+    /// request it was made from, for every sampler kind; records written before requests existed
+    /// (command-line arguments only) still decode, with no request.
+    @Test func runRecordsKeepTheRequestAndReadTheOldForm() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let obs = try Self.observation(in: dir)
+        var variants: [PosteriorRequest] = []
+        var r = Self.request(obs, dir: dir)
+        r.hdu = .index(0); r.apertureRadius = 3; r.apertureCenter = (7.5, 8); r.fluxScale = .given(2); r.seed = 11
+        variants.append(r)
+        r.sampler = .dps(steps: 5, guidance: 0.2, clip: .range(lo: -3, hi: 3), ddimEta: 0.5); r.background = .sigmaClippedMedian
+        variants.append(r)
+        r.sampler = .smc(.init(iterations: 2, rhoMax: 2, priorSteps: 2), particles: 4, adaptive: false, samplesPerPopulation: 2)
+        r.noise = .estimated
+        variants.append(r)
+        for request in variants {
+            let settings = PosteriorRunSettings(samples: request.samples, seed: request.seed, batch: 2, keepSamples: true, checkpointEvery: 3)
+            let data = try JSONEncoder().encode(PosteriorJobRecord(request: request, settings: settings))
+            let back = try JSONDecoder().decode(PosteriorJobRecord.self, from: data)
+            let decoded = try #require(back.request)
+            #expect(back.settings == settings && back.arguments.isEmpty)
+            #expect(try PosteriorPipeline.prepare(decoded).fingerprint == PosteriorPipeline.prepare(request).fingerprint)
+            #expect(decoded.apertureCenter?.x == request.apertureCenter?.x && decoded.apertureCenter?.y == request.apertureCenter?.y)
+            #expect(decoded.sampler == request.sampler && decoded.noise == request.noise && decoded.hdu == request.hdu)
+        }
+        let legacy = #"{"arguments":["--prior","p","-o","out"],"workingDirectory":"/tmp","toolVersion":"0.1","started":"2026-11-01T00:00:00Z"}"#
+        let old = try JSONDecoder().decode(PosteriorJobRecord.self, from: Data(legacy.utf8))
+        #expect(old.arguments == ["--prior", "p", "-o", "out"] && old.request == nil && old.settings == nil)
+    }
 }
