@@ -30,7 +30,7 @@ struct DemoCommand: TweedieCommand {
     @Option(help: "Samples per batch.")
     var batch: Int = DemoCommand.defaultBatch
 
-    @Option(help: "Sampler: split-gibbs (default: calibrated, with the prior's split_gibbs settings from its config.json; ≈ 2.8× DPS's time per sample), smc, or dps (faster, NOT calibrated: its intervals cover the demo's truth 0.20/0.56 of the time at 68/95 %).")
+    @Option(help: "Sampler: split-gibbs (default: calibrated, with the prior's split_gibbs settings from its config.json; ≈ 1.6× DPS's time per sample), smc, or dps (faster, NOT calibrated: its intervals cover the demo's truth 0.20/0.56 of the time at 68/95 %).")
     var sampler: String = DemoCommand.defaultSampler
 
     @Option(help: "Random seed.")

@@ -24,7 +24,7 @@ struct SampleCommand: TweedieCommand {
               split-gibbs  (default) plug-and-play split Gibbs (Wu et al. 2024): alternates an exact Gaussian \
             likelihood step (conjugate gradients on the operator, solved to full accuracy at any SNR) with a prior \
             denoising step from the coupling noise level, annealed; no network VJP. Cost per sample ≈ Σ prior-step \
-            network calls (printed) plus the CG solves, ≈ 2.8× DPS-100 per sample on the demo (`tweedie bench \
+            network calls (printed) plus the CG solves, ≈ 1.6× DPS-100 per sample on the demo (`tweedie bench \
             sampler`). Calibrated on unimodal analytic oracles (coverage, mean, std); the mean fits the demo \
             (reduced χ² 0.99) and still fits at 10× and 100× its SNR (0.86–0.92). Multimodal posteriors get wrong mode weights when the \
             annealing freezes a sample's mode (use smc). On the neural galaxy prior a first simulation-based \
