@@ -300,36 +300,6 @@ import TweediePriors
         #expect(notes.contains { $0.contains("does not fit the data") }, "\(notes)")
     }
 
-    /// `sample` takes DPS's ζ from the prior's `dps_guidance` (the rule itself and the refusal of a bad
-    /// table are PriorSamplingDefaultsTests'): at an untabulated step count it warns that ζ is
-    /// extrapolated and records the scaled ζ; --guidance overrides without a warning.
-    @Test func dpsGuidanceComesFromThePriorConfig() throws {
-        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
-        let prior = try PriorSamplingCommandTests.importFixturePrior(into: dir)
-        try PriorSamplingCommandTests.setPriorConfigKey("dps_guidance", to: ["4": 0.25, "40": 0.01], prior: prior)
-        var obs = ImageBatch(count: 1, shape: ImageShape(channels: 3, height: 32, width: 32))
-        obs.data = SampleStream(seed: 5, index: 0).normals(obs.data.count).map { 0.5 + 0.1 * $0 }
-        try FITSWriter.write(obs, to: dir.appendingPathComponent("obs.fits").path)
-        try Self.specText.write(to: dir.appendingPathComponent("spec.yaml"), atomically: true, encoding: .utf8)
-        func run(_ out: String, steps: Int, _ extra: [String] = []) throws -> CLIResult {
-            try CLIRunner.run(["sample", "--prior", prior, "--observation", dir.appendingPathComponent("obs.fits").path,
-                               "--spec", dir.appendingPathComponent("spec.yaml").path, "--sigma", "0.1", "--flux-scale", "1",
-                               "--sampler", "dps", "--steps", "\(steps)", "--samples", "1", "--quiet",
-                               "-o", dir.appendingPathComponent(out).path] + extra)
-        }
-        func settings(_ out: String) throws -> String {
-            let run = try #require(try Self.summary(dir.appendingPathComponent(out))["run"] as? [String: Any])
-            return try #require(run["samplerSettings"] as? String)
-        }
-        // 8 steps: nearest tabulated (in log steps) is 4 → ζ = 0.25·4/8.
-        let scaled = try run("scaled", steps: 8)
-        #expect(scaled.status == 0 && scaled.stderr.contains("extrapolated") && scaled.stderr.contains("4, 40"), "\(scaled)")
-        #expect(try settings("scaled").contains("ζ=0.125,"))
-        let given = try run("given", steps: 8, ["--guidance", "0.3"])
-        #expect(given.status == 0 && !given.stderr.contains("extrapolated"), "\(given)")
-        #expect(try settings("given").contains("ζ=0.3,"))
-    }
-
     /// Split-Gibbs settings: the prior's config (`prior.split_gibbs`) sets the defaults, each
     /// `--gibbs-*` option overrides its own, and a bad config value is refused by name. The prior is
     /// the 32 px, 3-band fixture network (random weights; only the settings are checked here).

@@ -118,4 +118,27 @@ import TweediePriors
         let old = try JSONDecoder().decode(PosteriorJobRecord.self, from: Data(legacy.utf8))
         #expect(old.arguments == ["--prior", "p", "-o", "out"] && old.request == nil && old.settings == nil)
     }
+
+    /// DPS's ζ from the prior's `dps_guidance` table (the table's own parsing and refusals are
+    /// PriorSamplingDefaultsTests'): at an untabulated step count the nearest tabulated count (in log
+    /// steps) gives ζ with ζ·steps kept, and a warning says it is extrapolated and names the tuned
+    /// counts; a given ζ is used as it is, without a warning.
+    @Test func dpsGuidanceComesFromThePriorsTable() throws {
+        var prior = try SamplingPrior.resolve("gaussian:n=8,amplitude=1,slope=3,k0=0.3")
+        prior.guidanceTable = [4: 0.25, 40: 0.01]
+        var warnings: [String] = []
+        let scaled = try PosteriorPipeline.samplerChoice(.dps(steps: 8, guidance: nil, clip: .none, ddimEta: nil), prior: prior,
+                                                         warn: { warnings.append($0) })
+        guard case let .dps(s) = scaled else { Issue.record("not DPS: \(scaled)"); return }
+        #expect(s.steps == 8 && abs(s.guidanceScale - 0.25 * 4 / 8) < 1e-12)
+        #expect(warnings.count == 1 && warnings[0].contains("extrapolated") && warnings[0].contains("4, 40"), "\(warnings)")
+        let tabulated = try PosteriorPipeline.samplerChoice(.dps(steps: 40, guidance: nil, clip: .none, ddimEta: nil), prior: prior,
+                                                            warn: { warnings.append($0) })
+        guard case let .dps(t) = tabulated else { Issue.record("not DPS: \(tabulated)"); return }
+        #expect(t.guidanceScale == 0.01 && warnings.count == 1)
+        let given = try PosteriorPipeline.samplerChoice(.dps(steps: 8, guidance: 0.3, clip: .none, ddimEta: nil), prior: prior,
+                                                        warn: { warnings.append($0) })
+        guard case let .dps(g) = given else { Issue.record("not DPS: \(given)"); return }
+        #expect(g.guidanceScale == 0.3 && warnings.count == 1)
+    }
 }
