@@ -16,7 +16,6 @@
 // recursion drifts; a pass that does not lower the true residual is discarded.
 
 import TweedieCore
-import Foundation
 
 /// P v and the curvature vᵀPv per image (computed as a sum of squares where P = BᵀWB + λI).
 public typealias SPDOperator = (ImageBatch) throws -> (product: ImageBatch, curvature: [Double])
@@ -43,7 +42,6 @@ public enum ConjugateGradient {
                              errorTolerance: Double? = nil) throws -> (solution: ImageBatch, iterations: Int) {
         let r = try solveReporting(applyP, rhs: b, initial: initial, tolerance: tolerance, maxIterations: maxIterations,
                                    preconditioner: preconditioner, errorTolerance: errorTolerance)
-        if ProcessInfo.processInfo.environment["TWEEDIE_CG_TRACE"] != nil { FileHandle.standardError.write("CGTRACE \(r.report.iterations) \(r.report.converged.filter{$0}.count)\n".data(using: .utf8)!) }
         return (r.solution, r.report.iterations)
     }
 

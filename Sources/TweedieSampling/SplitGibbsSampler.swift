@@ -226,7 +226,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
             let last = it == levels.count - 1
             // The first likelihood step starts its MH chain at its own first proposal: the starting u is
             // N(0, I) noise, no state of the chain, and under a non-affine T an independence sampler
-            // started there keeps it — its weight π/q there exceeds any proposal's by e^2000 on a 16×16
+            // started there keeps it — its weight π/q there exceeds any proposal's by ≈ e^2500 on a 16×16
             // asinh oracle (FirstLikelihoodStepTests), and the chain stayed at the noise until ρ ≈ 0.4.
             u = try likelihoodStep(current: it == 0 ? nil : u, z: z, rho: coupling(level), streams: streams, final: last)
             if last {
