@@ -6,8 +6,10 @@
 //                   "prior_steps": 20,                   unset keys take the sampler's
 //                   "likelihood_moves": 4,               calibrated preset)
 //                   "gauss_newton_steps": 2,
-//                   "prior_step_variance": "analytic",   (posterior | analytic)
-//                   "cg_error_tolerance": 0.1}           likelihood solves' error, posterior σ
+//                   "prior_step_variance": "analytic",   (posterior | analytic | local)
+//                   "cg_error_tolerance": 0.1,           likelihood solves' error, posterior σ
+//                   "coupling": "midpoint",              annealing coupling (level | midpoint)
+//                   "prior_step_variance_scale": 0.5}    weight λ of the Analytic-DPM term
 //   "x0_clip": [-1.2, 1.2]                               range of x̂0 in network space
 //   "unconditional_sampler": {"method": "ddim",          how unconditional samples are drawn
 //                             "eta": 0.5, "steps": 100}   (method ddpm | ddim; eta for ddim)
@@ -27,13 +29,19 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
         public var priorSteps: Int?
         public var likelihoodMoves: Int?
         public var gaussNewtonSteps: Int?
-        /// The prior step's ancestral variance: "posterior" (DDPM's β̃) or "analytic" (Analytic-DPM).
+        /// The prior step's ancestral variance: "posterior" (DDPM's β̃), "analytic" (Analytic-DPM) or
+        /// "local" (Analytic-DPM over each pixel's window).
         public var priorStepVariance: String?
         /// Stop the likelihood solves when their error is ≤ this many posterior standard deviations.
         public var cgErrorTolerance: Double?
+        /// The likelihood steps' coupling during annealing: "level" or "midpoint".
+        public var coupling: String?
+        /// λ, the weight of the Analytic-DPM term in the prior step's variance.
+        public var priorStepVarianceScale: Double?
         public init(iterations: Int? = nil, rhoMax: Double? = nil, priorSteps: Int? = nil,
                     likelihoodMoves: Int? = nil, gaussNewtonSteps: Int? = nil, priorStepVariance: String? = nil,
-                    cgErrorTolerance: Double? = nil) {
+                    cgErrorTolerance: Double? = nil, coupling: String? = nil, priorStepVarianceScale: Double? = nil) {
+            self.coupling = coupling; self.priorStepVarianceScale = priorStepVarianceScale
             self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
             self.likelihoodMoves = likelihoodMoves; self.gaussNewtonSteps = gaussNewtonSteps
             self.priorStepVariance = priorStepVariance; self.cgErrorTolerance = cgErrorTolerance
@@ -118,7 +126,7 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
         }
         if let m = try object("split_gibbs", example: "{\"iterations\": 30, \"rho_max\": 1, \"prior_steps\": 20}") {
             let known = ["iterations", "rho_max", "prior_steps", "likelihood_moves", "gauss_newton_steps", "prior_step_variance",
-                         "cg_error_tolerance"]
+                         "cg_error_tolerance", "coupling", "prior_step_variance_scale"]
             try rejectUnknown(m, "split_gibbs", known)
             var g = SplitGibbs()
             if let v = m["iterations"] { g.iterations = try whole(v, "split_gibbs.iterations") }
@@ -127,11 +135,18 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             if let v = m["likelihood_moves"] { g.likelihoodMoves = try whole(v, "split_gibbs.likelihood_moves") }
             if let v = m["gauss_newton_steps"] { g.gaussNewtonSteps = try whole(v, "split_gibbs.gauss_newton_steps") }
             if let v = m["cg_error_tolerance"] { g.cgErrorTolerance = try positive(v, "split_gibbs.cg_error_tolerance") }
+            if let v = m["prior_step_variance_scale"] { g.priorStepVarianceScale = try positive(v, "split_gibbs.prior_step_variance_scale") }
             if let v = m["prior_step_variance"] {
-                guard case let .string(name) = v, ["posterior", "analytic"].contains(name) else {
-                    throw fail("key 'prior.split_gibbs.prior_step_variance' must be \"posterior\" or \"analytic\"; fix the prior's config")
+                guard case let .string(name) = v, ["posterior", "analytic", "local"].contains(name) else {
+                    throw fail("key 'prior.split_gibbs.prior_step_variance' must be \"posterior\", \"analytic\" or \"local\"; fix the prior's config")
                 }
                 g.priorStepVariance = name
+            }
+            if let v = m["coupling"] {
+                guard case let .string(name) = v, ["level", "midpoint"].contains(name) else {
+                    throw fail("key 'prior.split_gibbs.coupling' must be \"level\" or \"midpoint\"; fix the prior's config")
+                }
+                g.coupling = name
             }
             splitGibbs = g
         }
@@ -177,6 +192,8 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             if let v = g.gaussNewtonSteps { m["gauss_newton_steps"] = v }
             if let v = g.priorStepVariance { m["prior_step_variance"] = v }
             if let v = g.cgErrorTolerance { m["cg_error_tolerance"] = v }
+            if let v = g.coupling { m["coupling"] = v }
+            if let v = g.priorStepVarianceScale { m["prior_step_variance_scale"] = v }
             out["split_gibbs"] = m
         }
         if let c = x0Clip { out["x0_clip"] = [c.lowerBound, c.upperBound] }
@@ -211,7 +228,8 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
                                     s.priorSteps.map { "prior_steps \($0)" }, s.likelihoodMoves.map { "likelihood_moves \($0)" },
                                     s.gaussNewtonSteps.map { "gauss_newton_steps \($0)" },
                                     s.priorStepVariance.map { "prior_step_variance \($0)" },
-                                    s.cgErrorTolerance.map { "cg_error_tolerance \(n($0))" }]
+                                    s.cgErrorTolerance.map { "cg_error_tolerance \(n($0))" }, s.coupling.map { "coupling \($0)" },
+                                    s.priorStepVarianceScale.map { "prior_step_variance_scale \(n($0))" }]
             g = parts.compactMap { $0 }.joined(separator: ", ")
         }
         let c = x0Clip.map { "\(n($0.lowerBound)), \(n($0.upperBound))" } ?? "not declared"

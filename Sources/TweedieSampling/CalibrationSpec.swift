@@ -183,6 +183,12 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         /// transforms; SplitGibbsSettings); default 4 and 2.
         public var likelihoodMoves: [Int]?
         public var gaussNewtonSteps: [Int]?
+        /// Split-Gibbs: the likelihood steps' coupling during annealing (AnnealingCoupling: level,
+        /// midpoint); default level.
+        public var coupling: [AnnealingCoupling]?
+        /// Split-Gibbs: λ, the Analytic-DPM term's weight in the prior step's variance
+        /// (SplitGibbsSettings.priorStepVarianceScale); default 1.
+        public var priorStepVarianceScale: [Double]?
         /// Samples per sampler call (they share each prior evaluation).
         public var batch: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -190,6 +196,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
             case rhoLow = "rho_low", tailIterations = "tail_iterations", priorStepVariance = "prior_step_variance"
             case cgErrorTolerance = "cg_error_tolerance", likelihoodMoves = "likelihood_moves", gaussNewtonSteps = "gauss_newton_steps"
+            case coupling, priorStepVarianceScale = "prior_step_variance_scale"
         }
         public init(from decoder: Decoder) throws {
             try rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue), in: "sampler")
@@ -212,12 +219,25 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
             cgErrorTolerance = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .cgErrorTolerance)?.values
             likelihoodMoves = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .likelihoodMoves)?.values
             gaussNewtonSteps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .gaussNewtonSteps)?.values
+            priorStepVarianceScale = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .priorStepVarianceScale)?.values
+            if let l = priorStepVarianceScale, l.contains(where: { !($0 >= 0 && $0.isFinite) }) {
+                throw TweedieError.invalidInput(what: "calibration spec sampler prior_step_variance_scale", problem: "must be ≥ 0, got \(l)")
+            }
             if (likelihoodMoves ?? []).contains(where: { $0 < 1 }) || (gaussNewtonSteps ?? []).contains(where: { $0 < 0 }) {
                 throw TweedieError.invalidInput(what: "calibration spec sampler likelihood_moves / gauss_newton_steps",
                                                 problem: "must be ≥ 1 and ≥ 0")
             }
             if let e = cgErrorTolerance, e.contains(where: { !($0 > 0 && $0.isFinite) }) {
                 throw TweedieError.invalidInput(what: "calibration spec sampler cg_error_tolerance", problem: "must be > 0 (posterior standard deviations), got \(e)")
+            }
+            if let names = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .coupling)?.values {
+                coupling = try names.map { n in
+                    guard let v = AnnealingCoupling(rawValue: n) else {
+                        throw TweedieError.invalidInput(what: "calibration spec sampler coupling",
+                                                        problem: "'\(n)' is not one of \(AnnealingCoupling.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return v
+                }
             }
             if let names = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .priorStepVariance)?.values {
                 priorStepVariance = try names.map { n in
@@ -232,7 +252,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                 "exact": [.kind, .batch],
                 "dps": [.kind, .steps, .guidance, .batch],
                 "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .cgErrorTolerance,
-                                .likelihoodMoves, .gaussNewtonSteps, .batch],
+                                .likelihoodMoves, .gaussNewtonSteps, .coupling, .priorStepVarianceScale, .batch],
                 "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .cgErrorTolerance,
                         .likelihoodMoves, .gaussNewtonSteps, .particles, .adaptive, .keep],
                 "replica-exchange": [.kind, .rungs, .rhoMax, .rhoLow, .sweeps, .tailIterations, .priorSteps, .batch],
@@ -367,9 +387,12 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                               for v in s.priorStepVariance ?? [.posterior] {
                                for e in s.cgErrorTolerance.map({ $0.map(Optional.some) }) ?? [nil] {
                                 for (m, gn) in (s.likelihoodMoves ?? [4]).flatMap({ m in (s.gaussNewtonSteps ?? [2]).map { (m, $0) } }) {
+                                for coupling in s.coupling ?? [.level] {
+                                for lambda in s.priorStepVarianceScale ?? [1] {
                                 let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f,
                                                            likelihoodMoves: m, gaussNewtonSteps: gn,
-                                                           priorStepVariance: v, cgErrorTolerance: e)
+                                                           priorStepVariance: v, cgErrorTolerance: e, coupling: coupling,
+                                                           priorStepVarianceScale: lambda)
                                 if s.kind == "smc" {
                                     for p in s.particles ?? [samples] {
                                         for a in s.adaptive ?? [false] {
@@ -380,6 +403,8 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
                                     }
                                 } else {
                                     out.append(.splitGibbs(g, batch: batch))
+                                }
+                                }
                                 }
                                 }
                                }

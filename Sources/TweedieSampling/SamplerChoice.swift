@@ -48,7 +48,8 @@ public enum SamplerChoice: Sendable, Equatable {
     /// "-g<n>" for MH moves / Gauss–Newton steps other than 4 / 2 (nothing for the older defaults —
     /// β̃, relative-residual stopping, 4 moves, 2 steps — so older labels are unchanged).
     static func settingsTag(_ s: SplitGibbsSettings) -> String {
-        (s.priorStepVariance == .analytic ? "-va" : "") + (s.cgErrorTolerance.map { "-e\(shortNumber($0))" } ?? "")
+        (s.priorStepVariance == .analytic ? "-va" : s.priorStepVariance == .local ? "-vl" : "") + (s.cgErrorTolerance.map { "-e\(shortNumber($0))" } ?? "") + (s.coupling == .midpoint ? "-cm" : "")
+            + (s.priorStepVariance != .posterior && s.priorStepVarianceScale != 1 ? "-vs\(shortNumber(s.priorStepVarianceScale))" : "")
             + (s.likelihoodMoves != 4 ? "-m\(s.likelihoodMoves)" : "") + (s.gaussNewtonSteps != 2 ? "-g\(s.gaussNewtonSteps)" : "")
     }
 

@@ -63,7 +63,9 @@ public struct SamplingPrior {
                                        likelihoodMoves: g.likelihoodMoves ?? preset.likelihoodMoves,
                                        gaussNewtonSteps: g.gaussNewtonSteps ?? preset.gaussNewtonSteps,
                                        priorStepVariance: g.priorStepVariance.flatMap(PriorStepVariance.init(rawValue:)) ?? preset.priorStepVariance,
-                                       cgErrorTolerance: g.cgErrorTolerance ?? preset.cgErrorTolerance)
+                                       cgErrorTolerance: g.cgErrorTolerance ?? preset.cgErrorTolerance,
+                                       coupling: g.coupling.flatMap(AnnealingCoupling.init(rawValue:)) ?? preset.coupling,
+                                       priorStepVarianceScale: g.priorStepVarianceScale ?? preset.priorStepVarianceScale)
         }
         let clip = declared.x0Clip.map { (Float($0.lowerBound), Float($0.upperBound)) }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"

@@ -62,6 +62,62 @@ public enum PriorStepVariance: String, Equatable, Sendable, Codable, CaseIterabl
     /// Var(x0 | x_t) over pixels, from E‖ε̂‖² = d − tr Cov(ε | x_t) (Bao et al. 2022, Analytic-DPM,
     /// with the image's own ‖ε̂‖² for the expectation), isotropic.
     case analytic
+    /// σ²_j = β̃ + c1² v̂_j, the same identity taken locally: v̂_j = (1 − ᾱ_t)/ᾱ_t · max(0, 1 − ⟨ε̂²⟩_j)
+    /// with ⟨ε̂²⟩_j the mean of ε̂² over the (2r+1)² window of pixel j's channel plane
+    /// (`localVarianceRadius`, edges use the part of the window inside the image). Where the prior is
+    /// locally stationary over the window this is Var(x0_j | x_t); it gives the tight sky and the
+    /// uncertain galaxy structure their own variances where `analytic` gives both the image mean.
+    case local
+}
+
+extension PriorStepVariance {
+    /// Half-width r of the `local` variance's window (5 × 5 pixels: 25 values of ε̂², so the window
+    /// mean's relative standard error is √(2/25) ≈ 0.28 where ε̂ is Gaussian).
+    public static let localVarianceRadius = 2
+
+    /// The per-pixel mean of `values` over each pixel's (2r+1)² window in its own channel plane
+    /// (separable running sums; windows truncated at the edges and divided by their own size).
+    static func windowMean(_ values: UnsafeBufferPointer<Double>, shape: ImageShape, radius r: Int) -> [Double] {
+        let h = shape.height, w = shape.width, plane = shape.planeCount
+        var rows = [Double](repeating: 0, count: values.count), out = rows
+        for c in 0..<shape.channels {
+            let o = c * plane
+            for y in 0..<h {
+                for x in 0..<w {
+                    var s = 0.0
+                    for xx in max(0, x - r)...min(w - 1, x + r) { s += values[o + y * w + xx] }
+                    rows[o + y * w + x] = s / Double(min(w - 1, x + r) - max(0, x - r) + 1)
+                }
+            }
+            for y in 0..<h {
+                let lo = max(0, y - r), hi = min(h - 1, y + r)
+                for x in 0..<w {
+                    var s = 0.0
+                    for yy in lo...hi { s += rows[o + yy * w + x] }
+                    out[o + y * w + x] = s / Double(hi - lo + 1)
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Which coupling ρ the likelihood step of annealing level k uses. Its z was drawn by the previous
+/// level's prior step, at ρ_{k−1} > ρ_k, so the pair (u, z) is never at the joint target of one
+/// level: where the data pin a mode down (posterior std s ≪ the prior's) the u-marginal does not
+/// depend on ρ but z's does (s² + ρ²), and a z that carries ρ_{k−1}'s width into ρ_k's likelihood
+/// step widens u; where the prior dominates it is the other way round (u's marginal grows with ρ,
+/// z's does not). The lag adds variance in proportion to the step ln(ρ_{k−1}/ρ_k): a scalar
+/// Gaussian model with exact kernels and this sampler's geometric annealing from ρ 10 gives
+/// 1.29 / 1.13 / 1.06 × the exact variance for data-pinned modes at 30 / 60 / 120 iterations, as
+/// the stationary Gaussian oracle's low-frequency bands show (docs/calibration.md).
+public enum AnnealingCoupling: String, Equatable, Sendable, Codable, CaseIterable {
+    /// ρ_k: exact for prior-dominated modes, the full lag for data-pinned ones.
+    case level
+    /// √(ρ_{k−1} ρ_k), the geometric midpoint of the levels z and u belong to: about half the lag in
+    /// both regimes (scalar model at 30 iterations: at most 1.13 × instead of 1.29 ×), i.e. the
+    /// accuracy of twice the iterations at no cost. The first level uses its own ρ.
+    case midpoint
 }
 
 public struct SplitGibbsSettings: Equatable, Sendable, Codable {
@@ -88,11 +144,20 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     public var cgErrorTolerance: Double?
     /// The variance of the prior step's coarse ancestral steps.
     public var priorStepVariance: PriorStepVariance
+    /// The coupling of each likelihood step during the annealing (AnnealingCoupling).
+    public var coupling: AnnealingCoupling
+    /// λ, the weight of the Analytic-DPM term in the prior step's variance, σ² = β̃ + λ c1² v̂
+    /// (`analytic` and `local`; 1 is Bao et al.'s estimate, 0 is β̃). v̂ comes from the network's own
+    /// ‖ε̂‖², which a network that regresses towards the mean makes too small, so v̂ too large;
+    /// λ < 1 is tuned by simulation-based calibration on the prior that declares it.
+    public var priorStepVarianceScale: Double
 
     public init(iterations: Int = 30, rhoMax: Double = 1.0, priorSteps: Int = 20, finalIterations: Int = 1,
                 likelihoodMoves: Int = 4, gaussNewtonSteps: Int = 2, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200,
-                priorStepVariance: PriorStepVariance = .posterior, cgErrorTolerance: Double? = nil) {
-        self.priorStepVariance = priorStepVariance; self.cgErrorTolerance = cgErrorTolerance
+                priorStepVariance: PriorStepVariance = .posterior, cgErrorTolerance: Double? = nil,
+                coupling: AnnealingCoupling = .level, priorStepVarianceScale: Double = 1) {
+        self.priorStepVariance = priorStepVariance; self.cgErrorTolerance = cgErrorTolerance; self.coupling = coupling
+        self.priorStepVarianceScale = priorStepVarianceScale
         self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
         self.likelihoodMoves = max(1, likelihoodMoves); self.gaussNewtonSteps = max(0, gaussNewtonSteps)
         self.finalIterations = finalIterations; self.cgTolerance = cgTolerance; self.cgMaxIterations = cgMaxIterations
@@ -100,10 +165,11 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case iterations, rhoMax, priorSteps, finalIterations, likelihoodMoves, gaussNewtonSteps, cgTolerance, cgMaxIterations
-        case priorStepVariance, cgErrorTolerance
+        case priorStepVariance, cgErrorTolerance, coupling, priorStepVarianceScale
     }
-    /// Decodes records written before `gaussNewtonSteps` (they ran 2), `priorStepVariance` (β̃) and
-    /// `cgErrorTolerance` (relative-residual stopping) existed.
+    /// Decodes records written before `gaussNewtonSteps` (they ran 2), `priorStepVariance` (β̃),
+    /// `cgErrorTolerance` (relative-residual stopping), `coupling` (`.level`) and
+    /// `priorStepVarianceScale` (1) existed.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(iterations: try c.decode(Int.self, forKey: .iterations), rhoMax: try c.decode(Double.self, forKey: .rhoMax),
@@ -112,7 +178,9 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
                   gaussNewtonSteps: try c.decodeIfPresent(Int.self, forKey: .gaussNewtonSteps) ?? 2,
                   cgTolerance: try c.decode(Double.self, forKey: .cgTolerance), cgMaxIterations: try c.decode(Int.self, forKey: .cgMaxIterations),
                   priorStepVariance: try c.decodeIfPresent(PriorStepVariance.self, forKey: .priorStepVariance) ?? .posterior,
-                  cgErrorTolerance: try c.decodeIfPresent(Double.self, forKey: .cgErrorTolerance))
+                  cgErrorTolerance: try c.decodeIfPresent(Double.self, forKey: .cgErrorTolerance),
+                  coupling: try c.decodeIfPresent(AnnealingCoupling.self, forKey: .coupling) ?? .level,
+                  priorStepVarianceScale: try c.decodeIfPresent(Double.self, forKey: .priorStepVarianceScale) ?? 1)
     }
 }
 
@@ -124,8 +192,11 @@ extension SplitGibbsSettings {
     /// prior step with the Analytic-DPM step variance (with DDPM's β̃ coarse steps drop the variance
     /// of p(x0 | x_t): 10 steps lose 12 % of the posterior std, 100 steps ≈ 0; with the correction
     /// 10 steps meet the targets on the rows 100 β̃ steps meet, at a third of the time;
-    /// tuning/full_variance). Multimodal posteriors need slower annealing (see the calibration table).
-    public static let calibrated = SplitGibbsSettings(iterations: 30, rhoMax: 10, priorSteps: 10, finalIterations: 1,
+    /// tuning/full_variance), annealed over 120 iterations: at 30 the lag of z behind the falling ρ
+    /// (AnnealingCoupling) left the modes the data pin down 20–29 % too wide in variance, at 60
+    /// 7–16 %, at 120 within 6 % (tuning/annealing_8, annealing_32). Multimodal posteriors need
+    /// slower annealing still (see the calibration table).
+    public static let calibrated = SplitGibbsSettings(iterations: 120, rhoMax: 10, priorSteps: 10, finalIterations: 1,
                                                       priorStepVariance: .analytic)
 }
 
@@ -197,6 +268,10 @@ public struct SplitGibbsSampler: PosteriorSampler {
             + (transformIsAffine ? "exact Gaussian likelihood step"
                : "likelihood step linearised after \(settings.gaussNewtonSteps) Gauss–Newton step(s) + \(settings.likelihoodMoves) MH move(s)")
             + (settings.priorStepVariance == .analytic ? ", prior steps with Analytic-DPM variance" : "")
+            + (settings.priorStepVariance == .local ? ", prior steps with windowed Analytic-DPM variance" : "")
+            + (settings.priorStepVariance != .posterior && settings.priorStepVarianceScale != 1
+               ? " × \(settings.priorStepVarianceScale)" : "")
+            + (settings.coupling == .midpoint ? ", likelihood steps coupled at the midpoint of consecutive levels" : "")
             + ", the sample the last likelihood step's draw without coupling noise"
             + ", \(networkEvaluationsPerSample) network evaluations per sample)"
     }
@@ -228,7 +303,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
             // N(0, I) noise, no state of the chain, and under a non-affine T an independence sampler
             // started there keeps it — its weight π/q there exceeds any proposal's by ≈ e^2500 on a 16×16
             // asinh oracle (FirstLikelihoodStepTests), and the chain stayed at the noise until ρ ≈ 0.4.
-            u = try likelihoodStep(current: it == 0 ? nil : u, z: z, rho: coupling(level), streams: streams, final: last)
+            let rho = it > 0 && settings.coupling == .midpoint ? (coupling(levels[it - 1]) * coupling(level)).squareRoot() : coupling(level)
+            u = try likelihoodStep(current: it == 0 ? nil : u, z: z, rho: rho, streams: streams, final: last)
             if last {
                 guard u.allFinite else {
                     throw TweedieError.numerical(problem: "split-Gibbs produced a non-finite value at iteration \(it + 1) of \(levels.count) (samples \(indices))")
@@ -440,19 +516,30 @@ public struct SplitGibbsSampler: PosteriorSampler {
             let c1 = Float(c1d), c2 = Float(c2d)
             let ab = grid.alphasCumprod[i]
             for k in 0..<b {
-                // σ² = β̃ (+ c1² v̂ with Analytic-DPM variance; PriorStepVariance). The last step (to t = 0)
-                // has β̃ = 0 and, with the correction, still draws around x̂0.
-                var variance = i > 0 ? vt : 0
-                if settings.priorStepVariance == .analytic {
+                // σ² = β̃ (+ c1² v̂ with the Analytic-DPM corrections; PriorStepVariance). The last step
+                // (to t = 0) has β̃ = 0 and, with a correction, still draws around x̂0.
+                let base = i > 0 ? vt : 0, scale = settings.priorStepVarianceScale * c1d * c1d * (1 - ab) / ab
+                var sigmas: [Float]
+                switch settings.priorStepVariance {
+                case .posterior:
+                    sigmas = [Float](repeating: Float(base.squareRoot()), count: 1)
+                case .analytic:
                     var e2 = 0.0
                     for j in 0..<per { let e = Double(pred.eps.data[k * per + j]); e2 += e * e }
-                    variance += c1d * c1d * (1 - ab) / ab * max(0, 1 - e2 / Double(per))
+                    sigmas = [Float((base + scale * max(0, 1 - e2 / Double(per))).squareRoot())]
+                case .local:
+                    let e2 = (0..<per).map { j -> Double in let e = Double(pred.eps.data[k * per + j]); return e * e }
+                    let mean = e2.withUnsafeBufferPointer {
+                        PriorStepVariance.windowMean($0, shape: u.shape, radius: PriorStepVariance.localVarianceRadius)
+                    }
+                    sigmas = mean.map { Float((base + scale * max(0, 1 - $0)).squareRoot()) }
                 }
-                let sigma = Float(variance.squareRoot())
-                if variance > 0 { noise.withUnsafeMutableBufferPointer { streams[k].fillNormal($0) } }
+                let random = sigmas.contains { $0 > 0 }
+                if random { noise.withUnsafeMutableBufferPointer { streams[k].fillNormal($0) } }
                 for j in 0..<per {
                     let idx = k * per + j
-                    x.data[idx] = c1 * pred.x0.data[idx] + c2 * x.data[idx] + (variance > 0 ? sigma * noise[j] : 0)
+                    let sigma = sigmas.count == 1 ? sigmas[0] : sigmas[j]
+                    x.data[idx] = c1 * pred.x0.data[idx] + c2 * x.data[idx] + (random ? sigma * noise[j] : 0)
                 }
             }
         }

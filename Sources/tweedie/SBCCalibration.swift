@@ -128,7 +128,10 @@ func runSBC(specPath: String, output: String, quiet: Bool) throws {
                                    likelihoodMoves: try one(entry.likelihoodMoves, "likelihood_moves") ?? gibbsBase.likelihoodMoves,
                                    gaussNewtonSteps: try one(entry.gaussNewtonSteps, "gauss_newton_steps") ?? gibbsBase.gaussNewtonSteps,
                                    priorStepVariance: try one(entry.priorStepVariance, "prior_step_variance") ?? gibbsBase.priorStepVariance,
-                                   cgErrorTolerance: try one(entry.cgErrorTolerance, "cg_error_tolerance") ?? gibbsBase.cgErrorTolerance)
+                                   cgErrorTolerance: try one(entry.cgErrorTolerance, "cg_error_tolerance") ?? gibbsBase.cgErrorTolerance,
+                                   coupling: try one(entry.coupling, "coupling") ?? gibbsBase.coupling,
+                                   priorStepVarianceScale: try one(entry.priorStepVarianceScale, "prior_step_variance_scale")
+                                       ?? gibbsBase.priorStepVarianceScale)
     let choice: SamplerChoice
     switch entry.kind {
     case "exact":

@@ -17,14 +17,17 @@
 // posterior variance is the sum of theirs). Measured with one MH move per likelihood step and
 // solves stopped at 0.1 σ of error: RMS 0.130, ratio 1.008, total −0.44 SE. With four moves the
 // total flux comes out low by 7.9 SE (two moves 4.3 SE), not yet understood, which is why the
-// galaxy prior declares one move.
+// galaxy prior declares one move. The windowed Analytic-DPM variance (`local`) must meet the same
+// bounds: the prior is stationary, so its 5 × 5 estimate of Var(x0 | x_t) has the isotropic one's
+// mean and only adds noise.
 import Foundation
 import Testing
 import TweedieCore
 @testable import TweedieSampling
 
 @Suite struct FirstLikelihoodStepTests {
-    @Test func asinhPosteriorIsRecoveredFromANoiseStart() throws {
+    @Test(arguments: [PriorStepVariance.analytic, .local])
+    func asinhPosteriorIsRecoveredFromANoiseStart(variance: PriorStepVariance) throws {
         let shape = ImageShape(channels: 1, height: 16, width: 16), n = shape.count
         let c = 0.3, sigma = 0.34
         let transform = AsinhTransform(softening: Float(c), gain: 1, offset: 0)
@@ -50,7 +53,7 @@ import TweedieCore
         }
         let k = 64
         let settings = SplitGibbsSettings(iterations: 30, rhoMax: 1, priorSteps: 10, likelihoodMoves: 1,
-                                          priorStepVariance: .analytic, cgErrorTolerance: 0.1)
+                                          priorStepVariance: variance, cgErrorTolerance: 0.1)
         let sampler = try SplitGibbsSampler(prior: prior, problem: problem, settings: settings)
         let u = try sampler.sample(indices: 0..<k, seed: 3)
         var st = RunningStatistics(valueCount: n)
@@ -68,6 +71,24 @@ import TweedieCore
         #expect(rms < 0.2, "RMS standardised mean error \(rms)")
         #expect(ratio > 0.85 && ratio < 1.15, "pooled variance ratio \(ratio)")
         #expect(abs(totalError) < 4, "total flux off by \(totalError) standard errors")
+    }
+
+    /// The `local` variance's window mean against the direct sum over each truncated window.
+    @Test func windowMeanIsTheMeanOverEachTruncatedWindow() {
+        let shape = ImageShape(channels: 2, height: 7, width: 9), r = 2
+        let v = testUniforms(shape.count, seed: 11)
+        let got = v.withUnsafeBufferPointer { PriorStepVariance.windowMean($0, shape: shape, radius: r) }
+        for c in 0..<2 {
+            for y in 0..<7 {
+                for x in 0..<9 {
+                    var s = 0.0, m = 0
+                    for yy in max(0, y - r)...min(6, y + r) {
+                        for xx in max(0, x - r)...min(8, x + r) { s += v[c * 63 + yy * 9 + xx]; m += 1 }
+                    }
+                    #expect(abs(got[c * 63 + y * 9 + x] - s / Double(m)) < 1e-12)
+                }
+            }
+        }
     }
 }
 
