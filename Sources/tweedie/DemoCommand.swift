@@ -7,6 +7,7 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
+import TweedieSampling
 
 struct DemoCommand: TweedieCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +46,7 @@ struct DemoCommand: TweedieCommand {
     static let defaultSamples = 16
     static let defaultSteps = 100
     static let defaultBatch = 8
-    static let defaultSampler = SampleCommand.defaultSampler
+    static let defaultSampler = PosteriorDefaults.sampler
     static let priorName = "galaxy-gri-64"
 
     func execute() throws {

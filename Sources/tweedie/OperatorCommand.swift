@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
+import TweedieStudies
 import TweedieOperators
 
 struct OperatorCommand: ParsableCommand {

@@ -52,22 +52,12 @@ struct UnconditionalSamplingOptions: ParsableArguments {
         }
     }
 
-    /// The sampler a prior directory recommends for unconditional samples (config
-    /// prior.unconditional_sampler, typed in PriorSamplingDefaults); nil when it declares none.
-    static func declaredSampler(_ resolved: ResolvedPrior) -> (method: AncestralMethod, steps: Int?)? {
-        guard let u = resolved.directory?.config.sampling.unconditionalSampler else { return nil }
-        switch u.method {
-        case .ddpm: return (.ddpm(useBetaVariance: false), u.steps)
-        case .ddim(let eta): return (.ddim(eta: eta), u.steps)
-        }
-    }
-
     /// Loads the prior and builds the sampler: --ddim / --ddpm, else the prior's declared sampler, else DDPM;
     /// --steps, else the declared steps, else 250 (or T if smaller).
     func makeSampler() throws -> (ResolvedPrior, AncestralSampler) {
         let resolved = try PriorLoader.load(prior, maxBatch: batch)
         let T = resolved.denoiser.schedule.count
-        let declared = Self.declaredSampler(resolved)
+        let declared = AncestralMethod.declared(by: resolved)
         let method: AncestralMethod
         if ddim {
             // --ddim without --eta keeps a declared DDIM's η (so --ddim --steps 250 changes only the steps).

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
+import TweedieStudies
 import TweedieOperators
 
 struct SimulateCommand: TweedieCommand {

@@ -8,13 +8,15 @@
 // every parameter and score a column. Finished cases are skipped and an
 // interrupted case resumes from its checkpoint, so a killed study rerun with
 // the same command completes; `--shard K/N` lets N processes share the cases,
-// and a per-case lock (StudyCaseLock) keeps two processes off one case.
+// and a per-case lock (StudyCaseLock) keeps two processes off one case. The
+// study runner is TweedieStudies' StudyContext; this file holds the options,
+// the help and the printing.
 import ArgumentParser
 import Foundation
 import TweedieCore
 import TweedieOperators
 import TweedieSampling
-import Yams
+import TweedieStudies
 
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,7 +83,10 @@ struct StudyRun: TweedieCommand {
     var quiet = false
 
     func execute() throws {
-        let study = try StudyContext(specPath: spec, directory: output)
+        var study = try StudyContext(specPath: spec, directory: output)
+        study.note = printNote
+        // A case run recorded as a command line (before studies used typed requests) resumes as `tweedie sample`.
+        study.legacyResume = SampleCommand.resumeRecordedRun
         let (k, n) = try parseShard(shard)
         try study.prepareDirectory()
         let mine = study.cases.indices.filter { $0 % n == k }
