@@ -109,7 +109,7 @@ struct OperatorIOOptions: ParsableArguments {
         y.unit = x.unit
         y.bands = adjoint ? (try loadOperatorSpec(spec.spec).priorShape().bands) : built.outputBands
         if y.bands.count != y.shape.channels { y.bands = [] }
-        var cards = [FITSCard(keyword: "TWOPER", value: .string(fitsASCII((adjoint ? "adjoint of " : "") + op.summary)),
+        var cards = [FITSCard(keyword: "TWOPER", value: .string(FITSCard.asciiText((adjoint ? "adjoint of " : "") + op.summary)),
                               comment: "forward operator"),
                      FITSCard(keyword: "TWSPEC", value: .string(spec.spec), comment: "operator spec file")]
         if !adjoint, let p = built.outputPixelScaleArcsec {

@@ -87,7 +87,7 @@ struct SimulateCommand: TweedieCommand {
             FITSCard(keyword: "NOISESNR", value: .double(sim.snr), comment: "SNR = |A x|_2 / sigma"),
             FITSCard(keyword: "SEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "noise stream seed"),
             FITSCard(keyword: "FLUXSCL", value: .double(fluxScale), comment: "truth multiplied by this"),
-            FITSCard(keyword: "TWOPER", value: .string(fitsASCII(op.summary)), comment: "forward operator"),
+            FITSCard(keyword: "TWOPER", value: .string(FITSCard.asciiText(op.summary)), comment: "forward operator"),
             FITSCard(keyword: "TWSPEC", value: .string(spec), comment: "operator spec file"),
             FITSCard(keyword: "TWTRUTH", value: .string(truth), comment: "truth image"),
         ]
@@ -110,7 +110,7 @@ struct SimulateCommand: TweedieCommand {
         let cards = [
             FITSCard(keyword: "SEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "noise stream seed"),
             FITSCard(keyword: "FLUXSCL", value: .double(fluxScale), comment: "truth multiplied by this"),
-            FITSCard(keyword: "TWOPER", value: .string(fitsASCII(built.forwardOperator.summary)), comment: "forward operator"),
+            FITSCard(keyword: "TWOPER", value: .string(FITSCard.asciiText(built.forwardOperator.summary)), comment: "forward operator"),
             FITSCard(keyword: "TWSPEC", value: .string(spec), comment: "operator spec file"),
             FITSCard(keyword: "TWTRUTH", value: .string(truth), comment: "truth image"),
         ]
