@@ -77,7 +77,6 @@ let package = Package(
                 "TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieAnalysis",
                 "TweedieStudies",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/tweedie"
         ),

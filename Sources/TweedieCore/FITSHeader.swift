@@ -95,6 +95,15 @@ public struct FITSHeader: Equatable, Sendable {
     /// The celestial WCS described by this header, if it has one (CRVAL/CRPIX and CDELT or CD).
     public var wcs: WCS? { WCS(header: self) }
 
+    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|CDELT1·CDELT2|, for an image in `unit` Jy/beam that
+    /// carries its beam (BMAJ, BMIN, CDELT1, CDELT2); nil otherwise.
+    public func beamAreaPixels(unit: String?) -> Double? {
+        guard let unit, unit.lowercased().contains("/beam"),
+              let bmaj = double("BMAJ"), let bmin = double("BMIN"),
+              let c1 = double("CDELT1"), let c2 = double("CDELT2"), c1 != 0, c2 != 0, bmaj > 0, bmin > 0 else { return nil }
+        return Double.pi / (4 * log(2.0)) * bmaj * bmin / abs(c1 * c2)
+    }
+
     /// Pixel scale in arcsec/px from the WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1; nil if none.
     public var pixelScaleArcsec: Double? {
         if let w = wcs {

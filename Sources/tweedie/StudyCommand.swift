@@ -14,8 +14,6 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
-import TweedieOperators
-import TweedieSampling
 import TweedieStudies
 
 struct StudyCommand: ParsableCommand {
