@@ -2,8 +2,9 @@
 // Tweedie — Bayesian deconvolution of astronomical images with diffusion priors.
 //
 // Dependency direction (DESIGN §1): C bridges → TweedieCore → {TweedieOperators,
-// TweediePriors} → TweedieSampling → tweedie (CLI); TweedieCore → TweedieAnalysis →
-// tweedie (source extraction, metrics, CLEAN). Never the other way.
+// TweediePriors} → TweedieSampling → TweedieStudies → tweedie (CLI); TweedieCore →
+// TweedieAnalysis → {TweedieStudies, tweedie} (source extraction, metrics, CLEAN).
+// Never the other way.
 import PackageDescription
 
 let package = Package(
@@ -15,6 +16,7 @@ let package = Package(
         .library(name: "TweediePriors", targets: ["TweediePriors"]),
         .library(name: "TweedieSampling", targets: ["TweedieSampling"]),
         .library(name: "TweedieAnalysis", targets: ["TweedieAnalysis"]),
+        .library(name: "TweedieStudies", targets: ["TweedieStudies"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,7 +50,7 @@ let package = Package(
             path: "Priors",
             exclude: ["Models", "training", "UNet/README.md"]
         ),
-        // Posterior samplers, statistics, metrics, studies.
+        // Posterior samplers, the posterior pipeline, statistics, metrics, exact oracles.
         .target(
             name: "TweedieSampling",
             dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "CGSL"],
@@ -60,13 +62,21 @@ let package = Package(
             dependencies: ["TweedieCore", "CGSL"],
             path: "Sources/TweedieAnalysis"
         ),
+        // Study and calibration runners: scripted posterior studies (simulated cases, sampled and
+        // scored), exact-oracle calibration tables, simulation-based calibration; spec files (YAML).
+        .target(
+            name: "TweedieStudies",
+            dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieAnalysis", "CGSL",
+                           .product(name: "Yams", package: "Yams")],
+            path: "Sources/TweedieStudies"
+        ),
         // The command-line tool.
         .executableTarget(
             name: "tweedie",
             dependencies: [
                 "TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieAnalysis",
+                "TweedieStudies",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/tweedie"
         ),
@@ -82,7 +92,8 @@ let package = Package(
         .testTarget(name: "TweediePriorsTests", dependencies: ["TweedieCore", "TweediePriors", "TweedieTestSupport"],
                     path: "Tests/TweediePriorsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieSamplingTests",
-                    dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieTestSupport"],
+                    dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "TweedieSampling", "TweedieStudies",
+                                   "TweedieTestSupport"],
                     path: "Tests/TweedieSamplingTests"),
         .testTarget(name: "TweedieAnalysisTests",
                     dependencies: ["TweedieCore", "TweedieOperators", "TweedieAnalysis", "TweedieTestSupport"],

@@ -406,3 +406,24 @@ extension OperatorSpec.PSFSource {
         return try profile.render(pixelScale: scale, height: size, width: size)
     }
 }
+
+extension BuiltOperatorChain {
+    /// The chain for a reader (`tweedie operator`, `simulate`): shapes, each step, resampling
+    /// geometry, output bands and pixel scale, one line each.
+    public var report: String {
+        let built = self
+        var lines: [String] = []
+        let op = built.forwardOperator
+        lines.append("operator: \(op.inputShape) → \(op.outputShape) (channels×height×width), linear: \(op.isLinear)")
+        for (i, s) in built.steps.enumerated() {
+            lines.append("  \(i + 1). \(s.summary)  [\(s.inputShape) → \(s.outputShape)]")
+        }
+        for g in built.geometries {
+            lines.append("  m(z,p) = \(g.observedHeight)×\(g.observedWidth); observed/prior = \(String(format: "%.4g", g.scaleFactor)), "
+                         + "reconstruction upsamples ×\(String(format: "%.4g", g.upsamplingFactor))")
+        }
+        if !built.outputBands.isEmpty { lines.append("  output bands: \(built.outputBands.joined(separator: ", "))") }
+        if let p = built.outputPixelScaleArcsec { lines.append("  output pixel scale: \(p)″/px") }
+        return lines.joined(separator: "\n")
+    }
+}

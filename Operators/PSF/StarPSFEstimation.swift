@@ -105,6 +105,29 @@ public struct StarPSFEstimate: Sendable {
     public let badRows: [Int]
     public let badColumns: [Int]
     public var usedStars: [StarMeasurement] { stars.filter { $0.status == .used } }
+
+    /// FITS provenance of the combined PSF: where the stars came from, how many, the profile's FWHM
+    /// (px; and arcsec with the pixel scale), axes, position angle (deg from +x to +y), ellipticity, β.
+    public func provenanceCards(source: String, pixelScale scale: Double?) -> [FITSCard] {
+        let p = profile
+        var cards = [
+            FITSCard(keyword: "PSFTYPE", value: .string("stars"), comment: "elliptical Moffat fitted to stars"),
+            FITSCard(keyword: "PSFSRC", value: .string(source), comment: "image the stars came from"),
+            FITSCard(keyword: "PSFDESC", value: .string(FITSCard.asciiText(p.summary)), comment: "combined profile, pixel units"),
+            FITSCard(keyword: "NSTARS", value: .int(usedStars.count), comment: "stars combined"),
+            FITSCard(keyword: "PSFFWHMP", value: .double(p.fwhm), comment: "FWHM sqrt(major*minor), px"),
+            FITSCard(keyword: "PSFFWHM1", value: .double(p.fwhmMajor), comment: "FWHM along the major axis, px"),
+            FITSCard(keyword: "PSFFWHM2", value: .double(p.fwhmMinor), comment: "FWHM along the minor axis, px"),
+            FITSCard(keyword: "PSFPA", value: .double(p.positionAngle * 180 / .pi), comment: "major axis, deg from +x to +y"),
+            FITSCard(keyword: "PSFELL", value: .double(p.ellipticity), comment: "ellipticity 1 - minor/major"),
+            FITSCard(keyword: "PSFBETA", value: .double(p.beta), comment: "Moffat beta"),
+        ]
+        if let s = scale {
+            cards.append(FITSCard(keyword: "PIXSCALE", value: .double(s), comment: "pixel scale, arcsec/px"))
+            cards.append(FITSCard(keyword: "PSFFWHM", value: .double(p.fwhm * s), comment: "FWHM, arcsec"))
+        }
+        return cards
+    }
 }
 
 public enum StarPSFEstimation {

@@ -91,3 +91,12 @@ public enum PriorResolver {
                              identity: c.weightsSHA256.map { "weights sha256 \($0)" } ?? "weights sha256 not recorded")
     }
 }
+
+extension ResolvedPrior {
+    /// Provenance cards naming the prior: PRIOR (name), PRIORSRC (the argument), PRIORID (weights hash or spec).
+    public var provenanceCards: [FITSCard] {
+        [FITSCard(keyword: "PRIOR", value: .string(name), comment: "prior name"),
+         FITSCard(keyword: "PRIORSRC", value: .string(argument), comment: "--prior as given"),
+         FITSCard(keyword: "PRIORID", value: .string(identity), comment: "prior identity (weights hash or spec)")]
+    }
+}

@@ -204,3 +204,18 @@ public struct RestoringBeam: Sendable, Equatable {
         return beam
     }
 }
+
+extension CleanResult {
+    /// FITS cards of a CLEAN image: the restoring beam (BMAJ, BMIN in degrees from pixels of
+    /// `cellArcsec`; BPA in degrees east of north), the loop gain, iterations, stopping level and
+    /// total CLEAN flux.
+    public func provenanceCards(restoring: RestoringBeam, cellArcsec cell: Double, gain: Double) -> [FITSCard] {
+        [FITSCard(keyword: "BMAJ", value: .double(restoring.majorFWHM * cell / 3600), comment: "restoring beam major FWHM, deg"),
+         FITSCard(keyword: "BMIN", value: .double(restoring.minorFWHM * cell / 3600), comment: "restoring beam minor FWHM, deg"),
+         FITSCard(keyword: "BPA", value: .double(restoring.positionAngle), comment: "restoring beam PA, deg east of north"),
+         FITSCard(keyword: "CLNGAIN", value: .double(gain), comment: "CLEAN loop gain"),
+         FITSCard(keyword: "CLNITER", value: .int(iterations), comment: "CLEAN iterations"),
+         FITSCard(keyword: "CLNTHRES", value: .double(thresholdLevel), comment: "CLEAN stopping level, Jy/beam"),
+         FITSCard(keyword: "CLNFLUX", value: .double(totalFlux), comment: "total CLEAN flux, Jy")]
+    }
+}

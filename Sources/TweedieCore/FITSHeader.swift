@@ -94,6 +94,25 @@ public struct FITSHeader: Equatable, Sendable {
 
     /// The celestial WCS described by this header, if it has one (CRVAL/CRPIX and CDELT or CD).
     public var wcs: WCS? { WCS(header: self) }
+
+    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|CDELT1·CDELT2|, for an image in `unit` Jy/beam that
+    /// carries its beam (BMAJ, BMIN, CDELT1, CDELT2); nil otherwise.
+    public func beamAreaPixels(unit: String?) -> Double? {
+        guard let unit, unit.lowercased().contains("/beam"),
+              let bmaj = double("BMAJ"), let bmin = double("BMIN"),
+              let c1 = double("CDELT1"), let c2 = double("CDELT2"), c1 != 0, c2 != 0, bmaj > 0, bmin > 0 else { return nil }
+        return Double.pi / (4 * log(2.0)) * bmaj * bmin / abs(c1 * c2)
+    }
+
+    /// Pixel scale in arcsec/px from the WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1; nil if none.
+    public var pixelScaleArcsec: Double? {
+        if let w = wcs {
+            let s = w.pixelScaleArcsec
+            if s.x > 0, s.y > 0 { return 0.5 * (s.x + s.y) }
+        }
+        for k in ["PIXSCALE", "SECPIX", "PIXSCAL1"] { if let v = double(k), v > 0 { return v } }
+        return nil
+    }
 }
 
 import Foundation
@@ -130,5 +149,19 @@ public struct WCS: Equatable, Sendable {
         let sx = (cd[0][0] * cd[0][0] + cd[1][0] * cd[1][0]).squareRoot() * 3600
         let sy = (cd[0][1] * cd[0][1] + cd[1][1] * cd[1][1]).squareRoot() * 3600
         return (sx, sy)
+    }
+}
+
+extension FITSCard {
+    /// A FITS header string (printable ASCII only): the symbols Tweedie's summaries use
+    /// spelled out, anything else non-ASCII replaced by '?'.
+    public static func asciiText(_ s: String) -> String {
+        let words: [Character: String] = ["×": "x", "″": "arcsec", "°": "deg", "β": "beta", "λ": "lambda", "→": "->",
+                                          "ᵀ": "T", "≈": "~", "σ": "sigma", "²": "^2", "∘": "o", "θ": "theta", "−": "-"]
+        var out = ""
+        for ch in s {
+            if let w = words[ch] { out += w } else if ch.isASCII, let a = ch.asciiValue, a >= 32, a < 127 { out.append(ch) } else { out += "?" }
+        }
+        return out
     }
 }

@@ -159,7 +159,7 @@ public struct CalibrationAccumulator: Sendable {
 
     /// Type-6 quantile of sorted values: position p(K+1) among the order statistics X_(1) … X_(K)
     /// (1-based), linearly interpolated and clamped to [X_(1), X_(K)].
-    static func quantile(_ sorted: [Float], _ p: Double) -> Double {
+    public static func quantile(_ sorted: [Float], _ p: Double) -> Double {
         let k = sorted.count
         let h = min(max(p * Double(k + 1), 1), Double(k))  // 1-based position
         let i = Int(h.rounded(.down)), f = h - Double(i)

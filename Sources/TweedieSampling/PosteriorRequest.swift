@@ -138,3 +138,44 @@ extension PosteriorRequest: Codable {
         }
     }
 }
+
+/// The defaults of a posterior run that `tweedie sample` and a study case share: a study case runs
+/// as that command would with the same settings.
+public enum PosteriorDefaults {
+    /// The calibrated sampler (issue 22).
+    public static let sampler = "split-gibbs"
+    public static let samples = 64
+    /// Samples per batch (they share each network call).
+    public static let batch = 4
+    /// DPS's respaced schedule length.
+    public static let dpsSteps = 250
+    /// SMC particles per population.
+    public static let particles = 64
+}
+
+extension PosteriorRequest.Sampler {
+    /// The samplers by the names `tweedie sample --sampler` and a study's `sampler:` give them.
+    public static let names = ["dps", "split-gibbs", "smc"]
+
+    /// The sampler called `name` (one of `names`). Only the named sampler's settings are evaluated,
+    /// so a setting of another sampler is never read (nor its error thrown); `what` names the
+    /// sampler setting in the error for an unknown name.
+    public static func named(_ name: String, what: String, gibbs: PosteriorRequest.SplitGibbsOverrides,
+                             dpsSteps: @autoclosure () throws -> Int, guidance: @autoclosure () throws -> Double?,
+                             clip: @autoclosure () throws -> PosteriorRequest.Clip, ddimEta: @autoclosure () throws -> Double?,
+                             particles: @autoclosure () throws -> Int, adaptive: @autoclosure () throws -> Bool,
+                             samplesPerPopulation: @autoclosure () throws -> Int?) throws -> Self {
+        switch name {
+        case "dps":
+            let c = try clip()
+            return .dps(steps: try dpsSteps(), guidance: try guidance(), clip: c, ddimEta: try ddimEta())
+        case "smc":
+            let a = try adaptive()
+            return .smc(gibbs, particles: try particles(), adaptive: a, samplesPerPopulation: try samplesPerPopulation())
+        case "split-gibbs":
+            return .splitGibbs(gibbs)
+        default:
+            throw TweedieError.invalidInput(what: what, problem: "must be dps, split-gibbs or smc, got '\(name)'")
+        }
+    }
+}

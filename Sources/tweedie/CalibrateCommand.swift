@@ -1,6 +1,6 @@
 // `tweedie calibrate SPEC.yaml -o DIR` (issue 8): measures how well the
 // posterior samplers cover the truth against the exact posteriors of analytic
-// priors. A thin layer over TweedieSampling's CalibrationStudy: reads the YAML
+// priors. A thin layer over TweedieStudies' CalibrationStudy: reads the YAML
 // spec, runs the missing cases (finished ones in DIR/cases/ are skipped), and
 // writes calibration.csv, calibration.json and one coverage_<sampler>.png per
 // sampler. One line per finished case on stderr; a progress line per
@@ -9,7 +9,7 @@ import ArgumentParser
 import Foundation
 import TweedieCore
 import TweedieSampling
-import Yams
+import TweedieStudies
 
 struct CalibrateCommand: TweedieCommand {
     static let configuration = CommandConfiguration(
@@ -58,12 +58,12 @@ struct CalibrateCommand: TweedieCommand {
     var quiet = false
 
     func execute() throws {
-        if isSBCSpec(spec) {
+        if SBCSpec.isSBCSpec(spec) {
             guard shard == nil else { throw TweedieError.invalidInput(what: "--shard", problem: "does not apply to an SBC spec; run one process per spec") }
             try runSBC(specPath: spec, output: output, quiet: quiet)
             return
         }
-        let study = try CalibrationStudy(spec: try loadCalibrationSpec(spec), directory: URL(fileURLWithPath: output))
+        let study = try CalibrationStudy(spec: try CalibrationSpec.load(spec), directory: URL(fileURLWithPath: output))
         let (k, n) = try parseShard(shard)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let start = Date()
@@ -107,35 +107,5 @@ struct CalibrateCommand: TweedieCommand {
             let met = results.filter(CalibrationTable.meetsTargets).count
             printNote("wrote \(paths.count) files to \(output): \(results.count) rows, \(met) meet the targets")
         }
-    }
-}
-
-/// Reads a calibration spec (YAML or JSON) with one-line errors naming the file.
-func loadCalibrationSpec(_ path: String) throws -> CalibrationSpec {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw TweedieError.io(path: path, problem: "no such calibration spec file")
-    }
-    let text: String
-    do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-        throw TweedieError.io(path: path, problem: "cannot be read as UTF-8 text (\(error.localizedDescription))")
-    }
-    do {
-        return try YAMLDecoder().decode(CalibrationSpec.self, from: text)
-    } catch let e as TweedieError {
-        throw TweedieError.invalidInput(what: path, problem: e.description)
-    } catch let e as DecodingError {
-        switch e {
-        case let .keyNotFound(k, c):
-            throw TweedieError.invalidInput(what: path, problem: "missing key '\(k.stringValue)' at \(c.codingPath.map(\.stringValue).joined(separator: "."))")
-        case let .typeMismatch(t, c):
-            throw TweedieError.invalidInput(what: path, problem: "\(c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")): expected \(t)")
-        case let .dataCorrupted(c):
-            if let t = c.underlyingError as? TweedieError { throw TweedieError.invalidInput(what: path, problem: t.description) }
-            throw TweedieError.invalidInput(what: path, problem: c.debugDescription)
-        default:
-            throw TweedieError.invalidInput(what: path, problem: "is not a valid calibration spec (\(e))")
-        }
-    } catch {
-        throw TweedieError.invalidInput(what: path, problem: "is not a valid YAML calibration spec (\(error))")
     }
 }

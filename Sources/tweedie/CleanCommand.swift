@@ -121,15 +121,7 @@ struct CleanCommand: TweedieCommand {
         let restored = try result.restored(with: restoring)
 
         let cell = observation.cell
-        let beamCards = [
-            FITSCard(keyword: "BMAJ", value: .double(restoring.majorFWHM * cell / 3600), comment: "restoring beam major FWHM, deg"),
-            FITSCard(keyword: "BMIN", value: .double(restoring.minorFWHM * cell / 3600), comment: "restoring beam minor FWHM, deg"),
-            FITSCard(keyword: "BPA", value: .double(restoring.positionAngle), comment: "restoring beam PA, deg east of north"),
-            FITSCard(keyword: "CLNGAIN", value: .double(gain), comment: "CLEAN loop gain"),
-            FITSCard(keyword: "CLNITER", value: .int(result.iterations), comment: "CLEAN iterations"),
-            FITSCard(keyword: "CLNTHRES", value: .double(result.thresholdLevel), comment: "CLEAN stopping level, Jy/beam"),
-            FITSCard(keyword: "CLNFLUX", value: .double(result.totalFlux), comment: "total CLEAN flux, Jy"),
-        ]
+        let beamCards = result.provenanceCards(restoring: restoring, cellArcsec: cell, gain: gain)
         let shape = ImageShape(channels: 1, height: n, width: n)
         func hdu(_ name: String, _ data: [Float], _ unit: String, _ comment: String) throws -> (name: String?, image: ImageBatch) {
             (name, try ImageBatch(count: 1, shape: shape, data: data, unit: unit,

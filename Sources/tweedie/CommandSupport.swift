@@ -57,18 +57,6 @@ var commandLineForProvenance: String {
     CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
 }
 
-/// A FITS header string (printable ASCII only): the symbols Tweedie's summaries use
-/// spelled out, anything else non-ASCII replaced by '?'.
-func fitsASCII(_ s: String) -> String {
-    let words: [Character: String] = ["×": "x", "″": "arcsec", "°": "deg", "β": "beta", "λ": "lambda", "→": "->",
-                                      "ᵀ": "T", "≈": "~", "σ": "sigma", "²": "^2", "∘": "o", "θ": "theta", "−": "-"]
-    var out = ""
-    for ch in s {
-        if let w = words[ch] { out += w } else if ch.isASCII, let a = ch.asciiValue, a >= 32, a < 127 { out.append(ch) } else { out += "?" }
-    }
-    return out
-}
-
 /// `--shard K/N` (run only a share of the cases: N processes, this one the K-th); (0, 1) when absent.
 func parseShard(_ text: String?) throws -> (index: Int, count: Int) {
     guard let text else { return (0, 1) }

@@ -7,6 +7,8 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
+import TweedieSampling
+import TweedieStudies
 
 struct DemoCommand: TweedieCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +47,7 @@ struct DemoCommand: TweedieCommand {
     static let defaultSamples = 16
     static let defaultSteps = 100
     static let defaultBatch = 8
-    static let defaultSampler = SampleCommand.defaultSampler
+    static let defaultSampler = PosteriorDefaults.sampler
     static let priorName = "galaxy-gri-64"
 
     func execute() throws {
@@ -61,66 +63,11 @@ struct DemoCommand: TweedieCommand {
     /// The `tweedie sample` arguments of the demo run (also timed by `tweedie bench sampler`).
     static func sampleArguments(models: String?, sampler: String, samples: Int, steps: Int, batch: Int,
                                 seed: UInt64, output: String) throws -> [String] {
-        let modelsDir = try models ?? BundledModels.locate()
-        let prior = (modelsDir as NSString).appendingPathComponent(Self.priorName)
-        let demo = (prior as NSString).appendingPathComponent("demo")
-        for f in ["observation.fits", "truth.fits", "psf.fits", "operator.yaml"] {
-            let p = (demo as NSString).appendingPathComponent(f)
-            guard FileManager.default.fileExists(atPath: p) else {
-                throw TweedieError.io(path: p, problem: "bundled demo file missing; the repository checkout is incomplete (regenerate with python3 Priors/training/make_demo_observation.py)")
-            }
-        }
-        return ["--prior", prior,
-                "--observation", (demo as NSString).appendingPathComponent("observation.fits"),
-                "--spec", (demo as NSString).appendingPathComponent("operator.yaml"),
-                "--truth", (demo as NSString).appendingPathComponent("truth.fits"),
-                "--sigma", try demoSigmas(demo),
-                "--flux-scale", try demoFlux(demo),
+        let demo = try DemoObservation(models: models, prior: Self.priorName)
+        return ["--prior", demo.prior, "--observation", demo.observation, "--spec", demo.operatorSpec, "--truth", demo.truth,
+                "--sigma", demo.sigmas.map { String($0) }.joined(separator: ","),
+                "--flux-scale", String(demo.fluxScale),
                 "--sampler", sampler, "--samples", "\(samples)", "--steps", "\(steps)", "--batch", "\(batch)",
                 "--seed", "\(seed)", "-o", output]
-    }
-
-    /// The flux scale from the observation's catalogue magnitude (MAG_R, AB, zero point 27): the
-    /// galaxy prior is normalised to unit r-band flux, so s = 10^(−0.4 (MAG_R − 27)). (The estimate
-    /// Σ y / Σ A(prior mean) needs a prior whose mean image has a clean background; the interim
-    /// prior's has not.)
-    private static func demoFlux(_ demo: String) throws -> String {
-        let path = (demo as NSString).appendingPathComponent("observation.fits")
-        guard let m = try FITSReader.read(path).header?.double("MAG_R") else {
-            throw TweedieError.fits(path: path, problem: "lacks the MAG_R keyword; regenerate it with python3 Priors/training/make_demo_observation.py")
-        }
-        return String(pow(10, -0.4 * (m - 27)))
-    }
-
-    /// σ per band from the observation's SIGMA_G/R/I keywords (written by the demo script).
-    private static func demoSigmas(_ demo: String) throws -> String {
-        let path = (demo as NSString).appendingPathComponent("observation.fits")
-        let h = try FITSReader.read(path).header ?? FITSHeader()
-        let values = ["SIGMA_G", "SIGMA_R", "SIGMA_I"].compactMap { h.double($0) }
-        guard values.count == 3 else {
-            throw TweedieError.fits(path: path, problem: "lacks SIGMA_G/R/I keywords; regenerate it with python3 Priors/training/make_demo_observation.py")
-        }
-        return values.map { String($0) }.joined(separator: ",")
-    }
-}
-
-/// Finds Priors/Models: $TWEEDIE_MODELS, else ./Priors/Models, else walking up from the executable.
-enum BundledModels {
-    static func locate() throws -> String {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["TWEEDIE_MODELS"], !env.isEmpty { return env }
-        var tried: [String] = []
-        let cwd = URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("Priors/Models")
-        tried.append(cwd.path)
-        if fm.fileExists(atPath: cwd.path) { return cwd.path }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            let c = dir.appendingPathComponent("Priors/Models")
-            tried.append(c.path)
-            if fm.fileExists(atPath: c.path) { return c.path }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw TweedieError.io(path: tried.joined(separator: ", "),
-                              problem: "bundled priors not found; run from the repository root or set TWEEDIE_MODELS=<repo>/Priors/Models")
     }
 }

@@ -1,7 +1,7 @@
 // `tweedie info FILE [--hdu N|NAME]`: what a FITS image holds — size, BITPIX,
 // scaling, bands, unit, WCS summary and NaN-aware statistics (min, median,
 // max, robust σ = 1.4826·MAD, NaN count), per band for cubes. A thin layer
-// over FITSReader, WCS and ImageStatistics.
+// over FITSReader and FITSImage.report (TweedieCore).
 import ArgumentParser
 import Foundation
 import TweedieCore
@@ -32,72 +32,6 @@ struct InfoCommand: TweedieCommand {
     func execute() throws {
         let selector = hdu.map(FITSHDUSelector.init(parsing:)) ?? .firstImage
         let image = try FITSReader.readImage(file, hdu: selector)
-        print(InfoCommand.report(image), terminator: "")
-    }
-
-    /// The report, one "label  value" line per fact.
-    static func report(_ image: FITSImage) -> String {
-        let batch = image.batch
-        let s = batch.shape
-        var lines: [(String, String)] = []
-        lines.append(("file", image.path))
-        lines.append(("HDU", image.hdu.description))
-        if image.allHDUs.count > 1 {
-            lines.append(("all HDUs", image.allHDUs.map(\.description).joined(separator: "; ")))
-        }
-        var size = "\(s.width) × \(s.height) pixels (NAXIS1 × NAXIS2)"
-        if image.hdu.naxes.count >= 3 { size += ", \(s.channels) plane\(s.channels == 1 ? "" : "s") (NAXIS3)" }
-        if batch.count > 1 { size += ", \(batch.count) images (NAXIS4)" }
-        lines.append(("size", size))
-        lines.append(("BITPIX", "\(image.bitpix) (\(bitpixText(image.bitpix)))"))
-        var scaling: [String] = []
-        if image.bscale != 1 || image.bzero != 0 { scaling.append("BSCALE \(g(image.bscale)), BZERO \(g(image.bzero))") }
-        if let blank = image.blank { scaling.append("BLANK \(blank)") }
-        if !scaling.isEmpty { lines.append(("scaling", scaling.joined(separator: "; "))) }
-        lines.append(("masked", "\(image.maskedCount) of \(image.mask.count) values (BLANK, NaN or ±inf)"))
-        if let c = image.compression { lines.append(("compressed", "tiled, \(c)")) }
-        lines.append(("bands", batch.bands.isEmpty ? "\(s.channels) (unnamed)" : "\(s.channels): \(batch.bands.joined(separator: ", "))"))
-        lines.append(("BUNIT", batch.unit ?? "(none)"))
-        lines.append(("WCS", wcsText(image.header)))
-        for n in 0..<batch.count {
-            for c in 0..<s.channels {
-                var label = "statistics"
-                if s.channels > 1 || batch.count > 1 {
-                    let band = c < batch.bands.count ? batch.bands[c] : "plane \(c + 1)"
-                    label = batch.count > 1 ? "stats \(n + 1)/\(band)" : "stats \(band)"
-                }
-                lines.append((label, statsText(ImageStatistics(batch.plane(n, c)))))
-            }
-        }
-        let width = lines.map(\.0.count).max()! + 2
-        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
-    }
-
-    static func g(_ x: Double) -> String { String(format: "%.6g", x) }
-
-    static func bitpixText(_ bitpix: Int) -> String {
-        switch bitpix {
-        case 8: return "8-bit unsigned integer"
-        case 16, 32, 64: return "\(bitpix)-bit integer"
-        case -32: return "32-bit float"
-        case -64: return "64-bit float"
-        default: return "non-standard"
-        }
-    }
-
-    static func statsText(_ st: ImageStatistics) -> String {
-        let nan = "NaN \(st.nanCount) of \(st.count)" + (st.infiniteCount > 0 ? ", ±inf \(st.infiniteCount)" : "")
-        guard st.finiteCount > 0 else { return "no finite pixels; \(nan)" }
-        return "min \(g(st.min)), median \(g(st.median)), max \(g(st.max)), "
-            + "robust σ \(g(st.robustSigma)) (1.4826·MAD), mean \(g(st.mean)), \(nan)"
-    }
-
-    static func wcsText(_ header: FITSHeader) -> String {
-        guard let w = header.wcs else { return "none (no CRVAL1/CRVAL2 with CD or CDELT)" }
-        let scale = w.pixelScaleArcsec
-        let types = w.ctype.allSatisfy(\.isEmpty) ? "" : w.ctype.joined(separator: " / ") + ", "
-        let deg = { (d: Double) in String(format: "%.10g", d) }
-        return "\(types)CRVAL \(deg(w.crval[0])), \(deg(w.crval[1])) at CRPIX \(g(w.crpix[0])), \(g(w.crpix[1])); "
-            + "pixel scale \(String(format: "%.4g", scale.x))″ × \(String(format: "%.4g", scale.y))″"
+        print(image.report, terminator: "")
     }
 }

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
+import TweedieStudies
 import TweedieOperators
 
 struct OperatorCommand: ParsableCommand {
@@ -41,7 +42,7 @@ extension OperatorCommand {
 
         func execute() throws {
             let built = try options.build()
-            print(describeChain(built))
+            print(built.report)
             for w in built.warnings { printNote("warning: \(w)") }
         }
     }
@@ -61,7 +62,7 @@ extension OperatorCommand {
 
         func execute() throws {
             let built = try options.build()
-            print(describeChain(built))
+            print(built.report)
             for w in built.warnings { printNote("warning: \(w)") }
             let op = built.forwardOperator
             let result = try OperatorChecks.dotProductTest(op, seed: seed, count: 1)
@@ -108,7 +109,7 @@ struct OperatorIOOptions: ParsableArguments {
         y.unit = x.unit
         y.bands = adjoint ? (try loadOperatorSpec(spec.spec).priorShape().bands) : built.outputBands
         if y.bands.count != y.shape.channels { y.bands = [] }
-        var cards = [FITSCard(keyword: "TWOPER", value: .string(fitsASCII((adjoint ? "adjoint of " : "") + op.summary)),
+        var cards = [FITSCard(keyword: "TWOPER", value: .string(FITSCard.asciiText((adjoint ? "adjoint of " : "") + op.summary)),
                               comment: "forward operator"),
                      FITSCard(keyword: "TWSPEC", value: .string(spec.spec), comment: "operator spec file")]
         if !adjoint, let p = built.outputPixelScaleArcsec {
@@ -143,21 +144,4 @@ extension OperatorCommand {
         @OptionGroup var io: OperatorIOOptions
         func execute() throws { try io.run(options, adjoint: true) }
     }
-}
-
-/// Human-readable description of a built chain.
-func describeChain(_ built: BuiltOperatorChain) -> String {
-    var lines: [String] = []
-    let op = built.forwardOperator
-    lines.append("operator: \(op.inputShape) → \(op.outputShape) (channels×height×width), linear: \(op.isLinear)")
-    for (i, s) in built.steps.enumerated() {
-        lines.append("  \(i + 1). \(s.summary)  [\(s.inputShape) → \(s.outputShape)]")
-    }
-    for g in built.geometries {
-        lines.append("  m(z,p) = \(g.observedHeight)×\(g.observedWidth); observed/prior = \(String(format: "%.4g", g.scaleFactor)), "
-                     + "reconstruction upsamples ×\(String(format: "%.4g", g.upsamplingFactor))")
-    }
-    if !built.outputBands.isEmpty { lines.append("  output bands: \(built.outputBands.joined(separator: ", "))") }
-    if let p = built.outputPixelScaleArcsec { lines.append("  output pixel scale: \(p)″/px") }
-    return lines.joined(separator: "\n")
 }

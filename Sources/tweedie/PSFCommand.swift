@@ -106,7 +106,7 @@ struct PSFCommand: TweedieCommand {
         let psf = try profile.render(pixelScale: scale, height: n, width: n)
         for w in psf.warnings { printNote("warning: \(w)") }
         var cards = [FITSCard(keyword: "PSFTYPE", value: .string(kind), comment: "analytic PSF profile"),
-                     FITSCard(keyword: "PSFDESC", value: .string(fitsASCII(profile.summary)), comment: "profile parameters"),
+                     FITSCard(keyword: "PSFDESC", value: .string(FITSCard.asciiText(profile.summary)), comment: "profile parameters"),
                      FITSCard(keyword: "PIXSCALE", value: .double(scale), comment: "pixel scale, arcsec/px")]
         if let f = gaussianFWHM ?? moffatFWHM {
             cards.append(FITSCard(keyword: "PSFFWHM", value: .double(f), comment: "FWHM, arcsec"))
@@ -126,7 +126,7 @@ struct PSFCommand: TweedieCommand {
         options.fitBackground = fitBackground
         options.psfSize = size
         let est = try StarPSFEstimation.estimate(image: image, band: band, source: path, options: options)
-        let scale = pixelScale ?? headerPixelScale(image.header)
+        let scale = pixelScale ?? image.header?.pixelScaleArcsec
 
         let fitted = est.stars.filter { $0.fit != nil }
         print(String(format: "sky %.5g, σ %.4g (3σ-clipped median, 1.4826·MAD); ", est.sky, est.skySigma)
@@ -155,22 +155,7 @@ struct PSFCommand: TweedieCommand {
               + String(format: " (√(%.4g × %.4g)), β %.4g, ellipticity %.3f, PA %.1f° (major axis from +x towards +y)",
                        p.fwhmMajor, p.fwhmMinor, p.beta, p.ellipticity, p.positionAngle * 180 / .pi))
         guard let out = output else { return }
-        var cards = [
-            FITSCard(keyword: "PSFTYPE", value: .string("stars"), comment: "elliptical Moffat fitted to stars"),
-            FITSCard(keyword: "PSFSRC", value: .string(path), comment: "image the stars came from"),
-            FITSCard(keyword: "PSFDESC", value: .string(fitsASCII(p.summary)), comment: "combined profile, pixel units"),
-            FITSCard(keyword: "NSTARS", value: .int(used), comment: "stars combined"),
-            FITSCard(keyword: "PSFFWHMP", value: .double(p.fwhm), comment: "FWHM sqrt(major*minor), px"),
-            FITSCard(keyword: "PSFFWHM1", value: .double(p.fwhmMajor), comment: "FWHM along the major axis, px"),
-            FITSCard(keyword: "PSFFWHM2", value: .double(p.fwhmMinor), comment: "FWHM along the minor axis, px"),
-            FITSCard(keyword: "PSFPA", value: .double(p.positionAngle * 180 / .pi), comment: "major axis, deg from +x to +y"),
-            FITSCard(keyword: "PSFELL", value: .double(p.ellipticity), comment: "ellipticity 1 - minor/major"),
-            FITSCard(keyword: "PSFBETA", value: .double(p.beta), comment: "Moffat beta"),
-        ]
-        if let s = scale {
-            cards.append(FITSCard(keyword: "PIXSCALE", value: .double(s), comment: "pixel scale, arcsec/px"))
-            cards.append(FITSCard(keyword: "PSFFWHM", value: .double(p.fwhm * s), comment: "FWHM, arcsec"))
-        }
+        var cards = est.provenanceCards(source: path, pixelScale: scale)
         cards += centreCards(est.psf)
         try write(est.psf, cards: cards)
         print("wrote \(out): \(est.psf.height)×\(est.psf.width) px, unit sum, centre pixel (\(est.psf.width / 2 + 1), \(est.psf.height / 2 + 1)) 1-based")
@@ -184,16 +169,5 @@ struct PSFCommand: TweedieCommand {
     private func write(_ psf: PointSpreadFunction, cards: [FITSCard]) throws {
         try FITSWriter.write(psf.kernels, to: output!,
                              provenance: FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards))
-    }
-
-    /// Pixel scale in arcsec/px from the WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1.
-    private func headerPixelScale(_ header: FITSHeader?) -> Double? {
-        guard let h = header else { return nil }
-        if let w = h.wcs {
-            let s = w.pixelScaleArcsec
-            if s.x > 0, s.y > 0 { return 0.5 * (s.x + s.y) }
-        }
-        for k in ["PIXSCALE", "SECPIX", "PIXSCAL1"] { if let v = h.double(k), v > 0 { return v } }
-        return nil
     }
 }

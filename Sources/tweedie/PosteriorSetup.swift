@@ -1,17 +1,28 @@
 // Turns `tweedie sample` options into a PosteriorRequest, prepares it with the library's
 // PosteriorPipeline (which reads and checks every input before anything is written), runs it into
-// an output directory with a checkpoint, and prints its events and scores. Shared by `sample`,
-// `demo` and studies.
+// an output directory with a checkpoint (one process per directory: StudyCaseLock), and prints its
+// events and scores. Shared by `sample`, `demo`, `bench sampler` and the resumption of study cases
+// recorded as command lines.
 import Foundation
 import TweedieCore
 import TweedieOperators
 import TweediePriors
 import TweedieSampling
+import TweedieStudies
 
 enum PosteriorSetup {
     /// Prepares and runs the run `tweedie sample`'s options describe, into `dir` (fresh, or resuming
     /// its checkpoint); `arguments` go into run.json so that `--resume` can rebuild the same run.
+    /// A second process on the same directory (a second --resume, or -o) is refused.
     static func run(_ o: SampleCommand, in dir: URL, resuming: Bool, arguments: [String]) throws {
+        let lockPath = dir.standardizedFileURL.path + ".lock"
+        let lock: StudyCaseLock
+        switch try StudyCaseLock.acquire(at: lockPath, holder: "`tweedie sample`") {
+        case let .acquired(l): lock = l
+        case let .heldBy(pid):
+            throw TweedieError.invalidInput(what: dir.path, problem: "is being written by process \(pid) (lock \(lockPath)); wait for it to finish, or stop it and --resume")
+        }
+        defer { lock.release() }
         let prepared = try PosteriorPipeline.prepare(try request(o), warn: { printNote("warning: \($0)") })
         let record = PosteriorJobRecord(arguments: arguments, workingDirectory: FileManager.default.currentDirectoryPath,
                                         toolVersion: TweedieVersion.string, started: ISO8601DateFormatter().string(from: Date()))
@@ -67,27 +78,21 @@ enum PosteriorSetup {
             r.apertureCenter = (v[0], v[1])
         }
         let gibbs = PosteriorRequest.SplitGibbsOverrides(iterations: o.gibbsIterations, rhoMax: o.gibbsRhoMax, priorSteps: o.gibbsPriorSteps)
-        switch o.sampler {
-        case "dps":
-            var clip = PosteriorRequest.Clip.priorDeclared
-            if let c = o.clip {
-                if c == "none" {
-                    clip = .none
-                } else {
-                    let v = try parseNumbers(c, option: "--clip")
-                    guard v.count == 2, v[0] < v[1] else {
-                        throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI (or none), got '\(c)'")
-                    }
-                    clip = .range(lo: Float(v[0]), hi: Float(v[1]))
-                }
-            }
-            r.sampler = .dps(steps: o.steps, guidance: o.guidance, clip: clip, ddimEta: o.dpsEta)
-        case "smc":
-            r.sampler = .smc(gibbs, particles: o.particles, adaptive: o.smcTempering == "adaptive", samplesPerPopulation: o.samplesPerPopulation)
-        default:
-            r.sampler = .splitGibbs(gibbs)
-        }
+        r.sampler = try .named(o.sampler, what: "--sampler", gibbs: gibbs, dpsSteps: o.steps, guidance: o.guidance,
+                               clip: try dpsClip(o.clip), ddimEta: o.dpsEta, particles: o.particles,
+                               adaptive: o.smcTempering == "adaptive", samplesPerPopulation: o.samplesPerPopulation)
         return r
+    }
+
+    /// `--clip LO,HI | none` (absent: the prior's declared range).
+    private static func dpsClip(_ text: String?) throws -> PosteriorRequest.Clip {
+        guard let c = text else { return .priorDeclared }
+        if c == "none" { return .none }
+        let v = try parseNumbers(c, option: "--clip")
+        guard v.count == 2, v[0] < v[1] else {
+            throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI (or none), got '\(c)'")
+        }
+        return .range(lo: Float(v[0]), hi: Float(v[1]))
     }
 
     private static func printSummary(_ outcome: PosteriorRunOutcome, prepared: PreparedPosterior, dir: URL) {

@@ -1,7 +1,7 @@
 // The one place the CLI turns a `--prior` argument into a prior: a prior
 // directory or an analytic spec (`gaussian:…`, `mixture:…`, a .json spec), via
-// TweediePriors' PriorResolver, plus the provenance cards every output that
-// used the prior carries (DESIGN §6). Used by `tweedie prior denoise|sample|variance`
+// TweediePriors' PriorResolver (whose ResolvedPrior.provenanceCards every output that
+// used the prior carries, DESIGN §6). Used by `tweedie prior denoise|sample|variance`
 // and meant for every command that takes `--prior`.
 import Foundation
 import TweedieCore
@@ -14,12 +14,5 @@ enum PriorLoader {
     /// Resolves `--prior` (errors name the option and what to give).
     static func load(_ text: String, option: String = "--prior", maxBatch: Int? = nil) throws -> ResolvedPrior {
         try PriorResolver.resolve(text, option: option, maxBatch: maxBatch)
-    }
-
-    /// Provenance cards naming the prior: PRIOR (name), PRIORSRC (the argument), PRIORID (weights hash or spec).
-    static func provenanceCards(_ prior: ResolvedPrior) -> [FITSCard] {
-        [FITSCard(keyword: "PRIOR", value: .string(prior.name), comment: "prior name"),
-         FITSCard(keyword: "PRIORSRC", value: .string(prior.argument), comment: "--prior as given"),
-         FITSCard(keyword: "PRIORID", value: .string(prior.identity), comment: "prior identity (weights hash or spec)")]
     }
 }

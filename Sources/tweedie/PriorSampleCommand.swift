@@ -52,63 +52,29 @@ struct UnconditionalSamplingOptions: ParsableArguments {
         }
     }
 
-    /// The sampler a prior directory recommends for unconditional samples (config
-    /// prior.unconditional_sampler, typed in PriorSamplingDefaults); nil when it declares none.
-    static func declaredSampler(_ resolved: ResolvedPrior) -> (method: AncestralMethod, steps: Int?)? {
-        guard let u = resolved.directory?.config.sampling.unconditionalSampler else { return nil }
-        switch u.method {
-        case .ddpm: return (.ddpm(useBetaVariance: false), u.steps)
-        case .ddim(let eta): return (.ddim(eta: eta), u.steps)
-        }
-    }
-
     /// Loads the prior and builds the sampler: --ddim / --ddpm, else the prior's declared sampler, else DDPM;
-    /// --steps, else the declared steps, else 250 (or T if smaller).
+    /// --steps, else the declared steps, else 250 (or T if smaller); --clip, else the declared x̂0 range.
     func makeSampler() throws -> (ResolvedPrior, AncestralSampler) {
         let resolved = try PriorLoader.load(prior, maxBatch: batch)
-        let T = resolved.denoiser.schedule.count
-        let declared = Self.declaredSampler(resolved)
-        let method: AncestralMethod
+        var method: AncestralMethod? = ddpm ? .ddpm(useBetaVariance: false) : nil
         if ddim {
             // --ddim without --eta keeps a declared DDIM's η (so --ddim --steps 250 changes only the steps).
             var declaredEta = 0.0
-            if case .ddim(let e)? = declared?.method { declaredEta = e }
+            if case .ddim(let e)? = AncestralMethod.declared(by: resolved)?.method { declaredEta = e }
             method = .ddim(eta: eta ?? declaredEta)
-        } else if ddpm {
-            method = .ddpm(useBetaVariance: false)
-        } else {
-            method = declared?.method ?? .ddpm(useBetaVariance: false)
         }
-        let s = steps ?? declared?.steps ?? min(250, T)
-        guard s <= T else {
-            throw TweedieError.invalidInput(what: "--steps", problem: "\(s) exceeds the prior's \(T)-step schedule; give 1…\(T)")
-        }
-        var sampler = try AncestralSampler(prior: resolved.denoiser, steps: s, method: method)
-        // x̂0 clipping: --clip LO,HI | none; default the prior's declared range (config x0_clip).
+        var range: (Float, Float)?? = nil
         if let c = clip {
+            range = .some(nil)
             if c != "none" {
                 let v = try parseNumbers(c, option: "--clip")
                 guard v.count == 2, v[0] < v[1] else {
                     throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI (or none), got '\(c)'")
                 }
-                sampler.clip = (Float(v[0]), Float(v[1]))
+                range = .some((Float(v[0]), Float(v[1])))
             }
-        } else if let c = resolved.directory?.config.sampling.x0Clip {
-            sampler.clip = (Float(c.lowerBound), Float(c.upperBound))
         }
-        return (resolved, sampler)
-    }
-
-    /// Provenance cards of a sampling run.
-    func cards(_ resolved: ResolvedPrior, _ sampler: AncestralSampler, count: Int) -> [FITSCard] {
-        var c = PriorLoader.provenanceCards(resolved)
-        c.append(FITSCard(keyword: "SAMPLER", value: .string(sampler.name), comment: "unconditional sampler"))
-        if case .ddim(let e) = sampler.method { c.append(FITSCard(keyword: "ETA", value: .double(e), comment: "DDIM eta")) }
-        c.append(FITSCard(keyword: "STEPS", value: .int(sampler.schedule.count), comment: "respaced sampling steps"))
-        if let (lo, hi) = sampler.clip { c.append(FITSCard(keyword: "X0CLIP", value: .string("\(lo),\(hi)"), comment: "x0 clipped to this range")) }
-        c.append(FITSCard(keyword: "SEED", value: .string(String(seed)), comment: "sample k uses stream (SEED, k)"))
-        c.append(FITSCard(keyword: "NSAMPLES", value: .int(count), comment: "number of samples"))
-        return c
+        return (resolved, try AncestralSampler(unconditional: resolved, method: method, steps: steps, clip: range))
     }
 }
 
@@ -181,7 +147,7 @@ struct PriorSampleCommand: TweedieCommand {
         if samples.shape.channels == resolved.denoiser.bands.count { samples.bands = resolved.denoiser.bands }
         // The grid is rendered before anything is written, so a failure leaves no file.
         let picture = try grid.map { _ in try PreviewGrid.render(samples) }
-        var cards = options.cards(resolved, sampler, count: n)
+        var cards = resolved.provenanceCards + sampler.provenanceCards(seed: options.seed, count: n)
         cards.append(FITSCard(keyword: "SPACE", value: .string(space.rawValue), comment: "network space u or physical x = T(u)"))
         try FITSWriter.write(samples, to: output, provenance: FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards))
         print("wrote \(output): \(n) samples of \(samples.shape) (\(space.rawValue) space), \(sampler.summary), seed \(options.seed)")

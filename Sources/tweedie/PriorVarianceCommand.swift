@@ -60,7 +60,7 @@ struct PriorVarianceCommand: TweedieCommand {
         let bands = resolved.denoiser.bands
         let net = estimate.varianceImage(physical: false, bands: bands)
         let phys = estimate.varianceImage(physical: true, bands: bands)
-        var cards = options.cards(resolved, sampler, count: n)
+        var cards = resolved.provenanceCards + sampler.provenanceCards(seed: options.seed, count: n)
         cards.append(FITSCard(keyword: "SPACE", value: .string("network"), comment: "primary HDU: variance of u (network space)"))
         let provenance = FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards)
         let hdus: [(name: String?, image: ImageBatch)] = [("VARIANCE", net), (Self.physicalHDU, phys),

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import TweedieCore
+import TweedieStudies
 import TweedieOperators
 
 struct SimulateCommand: TweedieCommand {
@@ -84,17 +85,12 @@ struct SimulateCommand: TweedieCommand {
         var cards = [
             FITSCard(keyword: "NOISESIG", value: .double(sim.sigma), comment: "Gaussian noise sigma per pixel"),
             FITSCard(keyword: "NOISESNR", value: .double(sim.snr), comment: "SNR = |A x|_2 / sigma"),
-            FITSCard(keyword: "SEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "noise stream seed"),
-            FITSCard(keyword: "FLUXSCL", value: .double(fluxScale), comment: "truth multiplied by this"),
-            FITSCard(keyword: "TWOPER", value: .string(fitsASCII(op.summary)), comment: "forward operator"),
-            FITSCard(keyword: "TWSPEC", value: .string(spec), comment: "operator spec file"),
-            FITSCard(keyword: "TWTRUTH", value: .string(truth), comment: "truth image"),
-        ]
+        ] + simulationCards(op)
         if let p = built.outputPixelScaleArcsec {
             cards.append(FITSCard(keyword: "PIXSCALE", value: .double(p), comment: "pixel scale, arcsec/px"))
         }
         try FITSWriter.write(y, to: output, provenance: FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards))
-        print(describeChain(built))
+        print(built.report)
         print("wrote \(output): \(y.shape) (channels×height×width), σ = \(String(format: "%.6g", sim.sigma)), "
               + "SNR = \(String(format: "%.4g", sim.snr)), seed \(seed)")
     }
@@ -106,17 +102,20 @@ struct SimulateCommand: TweedieCommand {
         }
         let noise = try uv.noiseModel(what: "\(spec) uv step")
         let sim = try ObservationSimulator.simulate(truth: x, operator: built.forwardOperator, noiseModel: noise, seed: seed)
-        let cards = [
-            FITSCard(keyword: "SEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "noise stream seed"),
-            FITSCard(keyword: "FLUXSCL", value: .double(fluxScale), comment: "truth multiplied by this"),
-            FITSCard(keyword: "TWOPER", value: .string(fitsASCII(built.forwardOperator.summary)), comment: "forward operator"),
-            FITSCard(keyword: "TWSPEC", value: .string(spec), comment: "operator spec file"),
-            FITSCard(keyword: "TWTRUTH", value: .string(truth), comment: "truth image"),
-        ]
+        let cards = simulationCards(built.forwardOperator)
         let hdus = try VisibilityObservation.hdus(sim.noisy, step: uv, noise: noise, extraCards: cards)
         try FITSWriter.write(hdus: hdus, to: output, provenance: FITSProvenance(commandLine: commandLineForProvenance))
-        print(describeChain(built))
+        print(built.report)
         print("noise: \(noise.summary); natural-weighted dirty-image rms \(String(format: "%.4g", uv.noiseRMS!)) Jy/beam")
         print("wrote \(output): VIS \(uv.grid.cellCount) cells × (re, im)\(x.shape.channels > 1 ? " × \(x.shape.channels) channels" : ""), CELLS; seed \(seed)")
+    }
+
+    /// Provenance of a simulation: noise seed, flux scale, operator, spec and truth.
+    private func simulationCards(_ op: any ForwardOperator) -> [FITSCard] {
+        [FITSCard(keyword: "SEED", value: .int(Int(truncatingIfNeeded: seed)), comment: "noise stream seed"),
+         FITSCard(keyword: "FLUXSCL", value: .double(fluxScale), comment: "truth multiplied by this"),
+         FITSCard(keyword: "TWOPER", value: .string(FITSCard.asciiText(op.summary)), comment: "forward operator"),
+         FITSCard(keyword: "TWSPEC", value: .string(spec), comment: "operator spec file"),
+         FITSCard(keyword: "TWTRUTH", value: .string(truth), comment: "truth image")]
     }
 }

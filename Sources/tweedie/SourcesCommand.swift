@@ -86,7 +86,7 @@ struct SourcesCommand: TweedieCommand {
                                          apertureRadius: aperture)
         let catalogue = try SourceExtractor.extract(plane, width: w, height: h, settings: settings, name: image)
         let unit = batch.unit ?? fits.header.string("BUNIT")
-        let beamArea = Self.beamAreaPixels(fits.header, unit: unit)
+        let beamArea = fits.header.beamAreaPixels(unit: unit)
         let fluxUnit = beamArea != nil ? "Jy (Jy/beam sums ÷ beam area \(String(format: "%.3f", beamArea!)) px)" : (unit.map { "\($0) × pixel" } ?? "image units × pixel")
         let summary = String(format: "%@: %d×%d, background %.6g%@, σ %.6g%@, threshold %.3g σ = %.6g, min %d px: %d sources; fluxes in %@",
                              image, w, h, catalogue.background, catalogue.backgroundEstimated ? " (estimated)" : "",
@@ -102,13 +102,5 @@ struct SourcesCommand: TweedieCommand {
             printNote(summary)
             print(catalogue.table(fluxScale: beamArea ?? 1), terminator: "")
         }
-    }
-
-    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|CDELT1·CDELT2|, for a Jy/beam image that carries its beam.
-    static func beamAreaPixels(_ header: FITSHeader, unit: String?) -> Double? {
-        guard let unit, unit.lowercased().contains("/beam"),
-              let bmaj = header.double("BMAJ"), let bmin = header.double("BMIN"),
-              let c1 = header.double("CDELT1"), let c2 = header.double("CDELT2"), c1 != 0, c2 != 0, bmaj > 0, bmin > 0 else { return nil }
-        return Double.pi / (4 * log(2.0)) * bmaj * bmin / abs(c1 * c2)
     }
 }

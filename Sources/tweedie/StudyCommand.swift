@@ -8,13 +8,13 @@
 // every parameter and score a column. Finished cases are skipped and an
 // interrupted case resumes from its checkpoint, so a killed study rerun with
 // the same command completes; `--shard K/N` lets N processes share the cases,
-// and a per-case lock (StudyCaseLock) keeps two processes off one case.
+// and a per-case lock (StudyCaseLock) keeps two processes off one case. The
+// study runner is TweedieStudies' StudyContext; this file holds the options,
+// the help and the printing.
 import ArgumentParser
 import Foundation
 import TweedieCore
-import TweedieOperators
-import TweedieSampling
-import Yams
+import TweedieStudies
 
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,7 +81,10 @@ struct StudyRun: TweedieCommand {
     var quiet = false
 
     func execute() throws {
-        let study = try StudyContext(specPath: spec, directory: output)
+        var study = try StudyContext(specPath: spec, directory: output)
+        study.note = printNote
+        // A case run recorded as a command line (before studies used typed requests) resumes as `tweedie sample`.
+        study.legacyResume = SampleCommand.resumeRecordedRun
         let (k, n) = try parseShard(shard)
         try study.prepareDirectory()
         let mine = study.cases.indices.filter { $0 % n == k }
@@ -122,36 +125,10 @@ struct StudyReport: TweedieCommand {
         guard !rows.isEmpty else {
             throw TweedieError.invalidInput(what: directory, problem: "no finished case yet; run `tweedie study run` first")
         }
-        // Default rows: the grid key with most values, preferring anything over `truth` / `seed`.
-        let rank = { (k: String) -> (Int, Int, String) in (["truth", "seed", "noise_seed"].contains(k) ? 0 : 1, study.spec.grid[k]!.values.count, k) }
-        let key = by ?? study.spec.grid.keys.max { rank($0) < rank($1) } ?? "case"
-        var md = "# Study \(study.spec.name): \(rows.count) of \(study.cases.count) cases\n\n"
-        md += "Mean ± standard deviation over the cases sharing each value of `\(key)` (n = cases).\n\n"
-        let names = scores.split(separator: ",").map(String.init)
-        md += "| \(key) | n | " + names.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: names.count + 2) + "\n"
-        let groups = names.map { StudyTable.aggregate(rows, by: key, value: $0) }
-        let keys = StudyTable.aggregate(rows, by: key, value: "case").map(\.key)
-        for k in keys {
-            var cells = [k, "\(rows.filter { $0[key] == k }.count)"]
-            for g in groups {
-                if let e = g.first(where: { $0.key == k }) {
-                    cells.append(String(format: "%.4g ± %.2g", e.mean, e.std))
-                } else { cells.append("—") }
-            }
-            md += "| " + cells.joined(separator: " | ") + " |\n"
-        }
+        let (md, figure) = try study.writeSummary(rows: rows, by: by, scores: scores.split(separator: ",").map(String.init))
         let out = (directory as NSString).appendingPathComponent("summary.md")
-        try AtomicFileWrite.write(to: out) { tmp in try Data(md.utf8).write(to: URL(fileURLWithPath: tmp)) }
         let png = (directory as NSString).appendingPathComponent("summary.png")
-        if names.contains("aperture_variance_ratio") {
-            let series = StudyTable.aggregate(rows, by: key, value: "aperture_variance_ratio")
-            let xs = series.map { Double($0.key) ?? Double.nan }
-            if xs.allSatisfy({ $0.isFinite }) && series.count >= 2 {
-                try StudyPlot.errorBars(x: xs, y: series.map(\.mean), err: series.map(\.std), xLabel: key,
-                                        yLabel: "aperture variance ratio", to: png)
-            }
-        }
         print(md, terminator: "")
-        print("wrote \(out)" + (FileManager.default.fileExists(atPath: png) ? " and \(png)" : ""))
+        print("wrote \(out)" + (figure ? " and \(png)" : ""))
     }
 }

@@ -23,6 +23,7 @@ import TweedieCore
 import TweedieOperators
 import TweediePriors
 @testable import TweedieSampling
+@testable import TweedieStudies
 
 @Suite struct CalibrationTests {
     /// 8×8 stationary Gaussian prior, periodic Gaussian PSF, σ for SNR ≈ 20 (a weakly informative deconvolution).

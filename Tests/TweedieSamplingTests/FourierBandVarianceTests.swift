@@ -13,6 +13,7 @@ import TweedieCore
 import TweedieOperators
 import TweediePriors
 @testable import TweedieSampling
+@testable import TweedieStudies
 
 @Suite struct FourierBandVarianceTests {
     static func setup() throws -> CalibrationSetup {

@@ -14,6 +14,7 @@ import TweedieOperators
 import TweediePriors
 import TweedieTestSupport
 @testable import TweedieSampling
+@testable import TweedieStudies
 
 @Suite struct ReplicaExchangeTests {
     @Test func exchangeRatioMatchesJointDensities() {

@@ -24,6 +24,7 @@ import TweedieOperators
 import TweediePriors
 import TweedieTestSupport
 @testable import TweedieSampling
+@testable import TweedieStudies
 
 @Suite struct SMCSplitGibbsTests {
     @Test func smoothedLikelihoodMatchesDenseGaussian() throws {

@@ -14,6 +14,7 @@ import TweedieCore
 import TweedieOperators
 import TweediePriors
 @testable import TweedieSampling
+@testable import TweedieStudies
 
 /// Exact draws shrunk about the exact posterior mean: x = m + f·(x_exact − m).
 private struct ShrunkExactSampler: PosteriorSampler {

@@ -1,6 +1,8 @@
 // A study on disk (`tweedie study run`): the spec and its expanded cases, one directory per case,
 // the directory's claim on its spec, and running one case — its inputs, its typed posterior
-// request and the library's pipeline, resumed from its checkpoint when interrupted.
+// request and the library's pipeline, resumed from its checkpoint when interrupted. A case run
+// made before studies used typed requests (its run.json holds a command line) is resumed by the
+// caller's `legacyResume`: the library never parses a command line.
 import Foundation
 import TweedieCore
 import TweedieOperators
@@ -8,14 +10,24 @@ import TweedieSampling
 import Yams
 
 /// A study on disk: the spec, its cases, and one directory per case.
-struct StudyContext {
-    let spec: StudySpec
-    let specPath: String
-    let specDir: URL
-    let directory: URL
-    let cases: [[String: StudyValue]]
+public struct StudyContext {
+    public let spec: StudySpec
+    public let specPath: String
+    /// The folder relative paths of the spec are resolved against.
+    public let specDir: URL
+    public let directory: URL
+    /// The spec's cases, expanded (fixed values, then the grid or the case list).
+    public let cases: [[String: StudyValue]]
+    /// Resumes an interrupted case run whose run.json records a command line instead of a typed
+    /// request (runs made before studies used requests): the record and the run directory. Nil: such
+    /// a run cannot be resumed here (an error says so).
+    public var legacyResume: ((PosteriorJobRecord, URL) throws -> Void)?
+    /// Receives the notes of a case's run: the sampler's start line, tempering lines and warnings.
+    public var note: @Sendable (String) -> Void = { _ in }
 
-    init(specPath: String, directory: String, specIsCopy: Bool = false) throws {
+    /// Reads the spec at `specPath` for the study directory `directory`; `specIsCopy`: the spec is the
+    /// directory's own copy (spec.yaml), whose relative paths stay relative to the original's folder.
+    public init(specPath: String, directory: String, specIsCopy: Bool = false) throws {
         guard let text = try? String(contentsOfFile: specPath, encoding: .utf8) else {
             throw TweedieError.io(path: specPath, problem: specIsCopy ? "no study spec copy here; is this a study directory?" : "cannot read the study spec")
         }
@@ -33,21 +45,23 @@ struct StudyContext {
         cases = try spec.expandedCases()
     }
 
-    func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : specDir.appendingPathComponent(path).standardizedFileURL.path }
+    /// `path` relative to the spec's folder (absolute paths as they are).
+    public func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : specDir.appendingPathComponent(path).standardizedFileURL.path }
 
     /// The prior argument: an analytic spec as it is, a directory relative to the spec.
     var priorArgument: String {
         spec.prior.hasPrefix("gaussian:") || spec.prior.hasPrefix("mixture:") ? spec.prior : resolve(spec.prior)
     }
 
-    func caseDirectory(_ i: Int) -> URL { directory.appendingPathComponent(String(format: "cases/case-%04d", i)) }
+    public func caseDirectory(_ i: Int) -> URL { directory.appendingPathComponent(String(format: "cases/case-%04d", i)) }
 
-    func caseLabel(_ i: Int) -> String {
+    /// The grid values of case `i`, e.g. "sigma=0.03, truth=1".
+    public func caseLabel(_ i: Int) -> String {
         spec.grid.keys.sorted().map { "\($0)=\(cases[i][$0]?.description ?? "")" }.joined(separator: ", ")
     }
 
     /// Creates the study directory (or checks that it belongs to this spec) and copies the spec.
-    func prepareDirectory() throws {
+    public func prepareDirectory() throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory.appendingPathComponent("cases"), withIntermediateDirectories: true)
         let copy = directory.appendingPathComponent("spec.yaml")
@@ -70,8 +84,9 @@ struct StudyContext {
         }
     }
 
-    /// Runs case `i` unless finished; returns what happened.
-    func runCase(_ i: Int, quiet: Bool) throws -> String {
+    /// Runs case `i` unless finished; returns what happened ("done", "resumed", "already finished", …).
+    /// `quiet`: no sampler start or tempering notes (warnings are still noted).
+    public func runCase(_ i: Int, quiet: Bool) throws -> String {
         let dir = caseDirectory(i)
         let run = dir.appendingPathComponent("run")
         let p = StudyCase(parameters: cases[i], context: self)
@@ -105,9 +120,10 @@ struct StudyContext {
             let record = try PosteriorJob.readRecord(in: run)
             if let request = record.request, let recorded = record.settings {
                 try runPosterior(request, settings: recorded, in: run, resuming: true, record: record, quiet: quiet)
+            } else if let legacyResume {
+                try legacyResume(record, run)
             } else {
-                let cmd = try SampleCommand.parse(record.arguments)
-                try cmd.runJob(resuming: run, arguments: record.arguments)
+                throw TweedieError.invalidInput(what: run.path, problem: "holds a run recorded as a command line (made before studies used typed requests); resume it with `tweedie study run`")
             }
             if p.isRadio { try p.scoreRadio(caseIndex: i, dir: dir) }
             return "resumed"
@@ -130,13 +146,14 @@ struct StudyContext {
     /// Prepares and runs one case's posterior into `run` (its run.json records the request).
     func runPosterior(_ request: PosteriorRequest, settings: PosteriorRunSettings, in run: URL, resuming: Bool,
                       record: PosteriorJobRecord, quiet: Bool) throws {
-        let prepared = try PosteriorPipeline.prepare(request, warn: { printNote("warning: \($0)") })
+        let note = self.note
+        let prepared = try PosteriorPipeline.prepare(request, warn: { note("warning: \($0)") })
         _ = try PosteriorPipeline.run(prepared, in: run, settings: settings, resuming: resuming, record: record) { event in
             guard !quiet else { return }
             switch event {
-            case let .starting(line): printNote("tweedie sample: " + line)
-            case let .tempering(line): printNote(line)
-            case let .warning(w): printNote("warning: \(w)")
+            case let .starting(line): note("tweedie sample: " + line)
+            case let .tempering(line): note(line)
+            case let .warning(w): note("warning: \(w)")
             case .progress, .sampled: break
             }
         }

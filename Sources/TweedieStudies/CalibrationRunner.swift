@@ -20,6 +20,7 @@ import Foundation
 import TweedieCore
 import TweedieOperators
 import TweediePriors
+import TweedieSampling
 
 /// One finished case × sampler: every parameter and every score.
 public struct CalibrationResult: Codable, Sendable, Equatable {

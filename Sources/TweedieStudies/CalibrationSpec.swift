@@ -39,6 +39,7 @@ import Foundation
 import TweedieCore
 import TweedieOperators
 import TweediePriors
+import TweedieSampling
 
 /// A value written either as one item or as a list of items.
 public struct OneOrMany<T: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
@@ -420,6 +421,13 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
 }
 
 /// A noise level: σ directly, or an SNR against the prior (σ = √(E‖A x‖²)/SNR).
+extension CalibrationSpec {
+    /// The calibration spec (YAML or JSON) in the file at `path`, checked (`validate()`).
+    public static func load(_ path: String) throws -> CalibrationSpec {
+        try SpecFile.decode(CalibrationSpec.self, from: path, kind: "calibration spec")
+    }
+}
+
 public enum CalibrationNoise: Sendable, Equatable, Codable {
     case sigma(Double)
     case snr(Double)
@@ -453,12 +461,6 @@ public struct CalibrationSampler: Sendable, Equatable {
     public var kind: String { choice.kind }
     /// A file-name-safe label that names every setting (SamplerChoice.label).
     public var label: String { choice.label }
-}
-
-/// A number without trailing zeros (0.3, 100, 1e-05 → "1e-05").
-func shortNumber(_ v: Double) -> String {
-    if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
-    return String(format: "%g", v)
 }
 
 /// FNV-1a 64-bit hash of a string, to derive per-case seeds from names.

@@ -10,6 +10,7 @@
 
 import Foundation
 import TweedieCore
+import TweedieSampling
 
 public enum CalibrationTable {
     /// Coverage tolerance (absolute) and the other targets of `meets_targets`.

@@ -178,7 +178,7 @@ struct StudyCase {
     }
 
     /// The posterior request of this case: its inputs, and the sampler parameters over the
-    /// defaults of `tweedie sample` (SampleCommand), so a study case runs as that command would.
+    /// defaults of `tweedie sample` (PosteriorDefaults), so a study case runs as that command would.
     func request(inputs: Inputs, prior: String, caseIndex: Int) throws -> PosteriorRequest {
         func whole(_ k: String) throws -> Int? {
             guard let v = try number(k) else { return nil }
@@ -188,9 +188,9 @@ struct StudyCase {
             return Int(v)
         }
         var r = PosteriorRequest(prior: prior, observation: inputs.observation, operatorSpec: try loadOperatorSpec(inputs.spec),
-                                 operatorSpecPath: inputs.spec, samples: try whole("samples") ?? SampleCommand.defaultSamples,
+                                 operatorSpecPath: inputs.spec, samples: try whole("samples") ?? PosteriorDefaults.samples,
                                  command: "tweedie study run \(context.specPath) (case \(caseIndex): \(context.caseLabel(caseIndex)))")
-        r.batch = try whole("batch") ?? SampleCommand.defaultBatch
+        r.batch = try whole("batch") ?? PosteriorDefaults.batch
         r.seed = UInt64(try whole("seed") ?? 0)
         r.truth = inputs.truth
         if !inputs.sigma.isEmpty { r.noise = .sigma(inputs.sigma) }
@@ -207,31 +207,30 @@ struct StudyCase {
         }
         let gibbs = PosteriorRequest.SplitGibbsOverrides(iterations: try whole("gibbs_iterations"), rhoMax: try number("gibbs_rho_max"),
                                                         priorSteps: try whole("gibbs_prior_steps"))
-        switch string("sampler") ?? SampleCommand.defaultSampler {
-        case "dps":
-            var clip = PosteriorRequest.Clip.priorDeclared
-            if let c = parameters["clip"] {
-                if c.description == "none" { clip = .none } else {
-                    guard let v = c.numbers, v.count == 2, v[0] < v[1] else {
-                        throw TweedieError.invalidInput(what: "study parameter clip", problem: "needs [lo, hi] with lo < hi (or none), got '\(c)'")
-                    }
-                    clip = .range(lo: Float(v[0]), hi: Float(v[1]))
-                }
-            }
-            r.sampler = .dps(steps: try whole("steps") ?? SampleCommand.defaultDPSSteps, guidance: try number("guidance"),
-                             clip: clip, ddimEta: try number("dps_eta"))
-        case "smc":
-            let tempering = string("smc_tempering") ?? "adaptive"
-            guard ["adaptive", "planned"].contains(tempering) else {
-                throw TweedieError.invalidInput(what: "study parameter smc_tempering", problem: "must be adaptive or planned, got '\(tempering)'")
-            }
-            r.sampler = .smc(gibbs, particles: try whole("particles") ?? SampleCommand.defaultParticles, adaptive: tempering == "adaptive",
-                             samplesPerPopulation: try whole("samples_per_population"))
-        case "split-gibbs":
-            r.sampler = .splitGibbs(gibbs)
-        case let other:
-            throw TweedieError.invalidInput(what: "study parameter sampler", problem: "must be dps, split-gibbs or smc, got '\(other)'")
-        }
+        r.sampler = try .named(string("sampler") ?? PosteriorDefaults.sampler, what: "study parameter sampler", gibbs: gibbs,
+                               dpsSteps: try whole("steps") ?? PosteriorDefaults.dpsSteps, guidance: try number("guidance"),
+                               clip: try clipParameter(), ddimEta: try number("dps_eta"),
+                               particles: try whole("particles") ?? PosteriorDefaults.particles, adaptive: try adaptiveTempering(),
+                               samplesPerPopulation: try whole("samples_per_population"))
         return r
+    }
+
+    /// DPS's x̂0 clipping from `clip`: [lo, hi], none, or (absent) the prior's declared range.
+    private func clipParameter() throws -> PosteriorRequest.Clip {
+        guard let c = parameters["clip"] else { return .priorDeclared }
+        if c.description == "none" { return .none }
+        guard let v = c.numbers, v.count == 2, v[0] < v[1] else {
+            throw TweedieError.invalidInput(what: "study parameter clip", problem: "needs [lo, hi] with lo < hi (or none), got '\(c)'")
+        }
+        return .range(lo: Float(v[0]), hi: Float(v[1]))
+    }
+
+    /// SMC's tempering from `smc_tempering`: adaptive (the default) or planned.
+    private func adaptiveTempering() throws -> Bool {
+        let tempering = string("smc_tempering") ?? "adaptive"
+        guard ["adaptive", "planned"].contains(tempering) else {
+            throw TweedieError.invalidInput(what: "study parameter smc_tempering", problem: "must be adaptive or planned, got '\(tempering)'")
+        }
+        return tempering == "adaptive"
     }
 }

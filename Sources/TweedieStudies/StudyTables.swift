@@ -1,6 +1,7 @@
 // A study's tables and figure: results.csv / results.json with one row per finished case
 // (parameters, case metadata, scores), the concatenated per-case source and detection tables,
-// and summary.png's error-bar plot.
+// and summary.png's error-bar plot. A case's scores come from its run/summary.json, decoded as
+// `StudyCaseSummary` (the part of PosteriorSummary a row shows).
 import Foundation
 import TweedieCore
 import TweedieOperators
@@ -8,34 +9,33 @@ import TweedieSampling
 
 extension StudyContext {
     /// Rows of the finished cases: parameters, case metadata and scores.
-    func finishedRows() throws -> [[String: String]] {
+    public func finishedRows() throws -> [[String: String]] {
         var rows: [[String: String]] = []
         for i in cases.indices {
             let dir = caseDirectory(i)
-            guard let s = try? Data(contentsOf: dir.appendingPathComponent("run/summary.json")),
-                  let summary = try JSONSerialization.jsonObject(with: s) as? [String: Any] else { continue }
+            guard let s = try? Data(contentsOf: dir.appendingPathComponent("run/summary.json")) else { continue }
+            let summary = try StudyCaseSummary.decoder.decode(StudyCaseSummary.self, from: s)
             var row: [String: String] = ["case": "\(i)"]
             for (k, v) in cases[i] { row[k] = v.description }
             if let m = try? Data(contentsOf: dir.appendingPathComponent("case.json")),
                let meta = try JSONSerialization.jsonObject(with: m) as? [String: Any] {
                 for (k, v) in meta { row[k] = "\(v)" }
             }
-            let sc = summary["scores"] as? [String: Any] ?? [:]
-            func num(_ any: Any?) -> String { (any as? Double).map { String($0) } ?? (any as? Int).map { String($0) } ?? (any as? String ?? "") }
-            row["aperture_variance_ratio"] = num(sc["apertureVarianceRatio"])
-            row["median_variance_ratio"] = num(sc["medianVarianceRatio"])
-            row["reduced_chi2_mean"] = num(sc["reducedChiSquaredOfMean"])
-            row["reduced_chi2_samples_median"] = num((sc["sampleReducedChiSquared"] as? [String: Any])?["median"])
-            if let t = sc["truth"] as? [String: Any] {
-                for (k, name) in [("psnr", "psnr"), ("ssim", "ssim"), ("mse", "mse"), ("coverage50", "coverage50"),
-                                  ("coverage68", "coverage68"), ("coverage95", "coverage95")] { row[name] = num(t[k]) }
+            func num(_ v: Double?) -> String { v.map { String($0) } ?? "" }
+            let sc = summary.scores
+            row["aperture_variance_ratio"] = num(sc?.apertureVarianceRatio)
+            row["median_variance_ratio"] = num(sc?.medianVarianceRatio)
+            row["reduced_chi2_mean"] = num(sc?.reducedChiSquaredOfMean)
+            row["reduced_chi2_samples_median"] = num(sc?.sampleReducedChiSquared?.median)
+            if let t = sc?.truth {
+                for (name, v) in [("psnr", t.psnr), ("ssim", t.ssim), ("mse", t.mse), ("coverage50", t.coverage50),
+                                  ("coverage68", t.coverage68), ("coverage95", t.coverage95)] { row[name] = num(v) }
             }
-            row["seconds"] = num(summary["wallSeconds"])
-            row["samples_drawn"] = num(summary["samplesDrawn"])
-            row["flux_scale_used"] = num((summary["run"] as? [String: Any])?["fluxScale"])
-            if let m = try? Data(contentsOf: dir.appendingPathComponent("source_metrics.json")),
-               let metrics = try JSONSerialization.jsonObject(with: m) as? [String: Any] {
-                for (k, v) in metrics { row[k] = num(v) }
+            row["seconds"] = num(summary.wallSeconds)
+            row["samples_drawn"] = num(summary.samplesDrawn)
+            row["flux_scale_used"] = num(summary.run?.fluxScale)
+            if let m = try? Data(contentsOf: dir.appendingPathComponent("source_metrics.json")) {
+                for (k, v) in try StudyCaseSummary.decoder.decode([String: Double].self, from: m) { row[k] = num(v) }
             }
             rows.append(row)
         }
@@ -43,7 +43,7 @@ extension StudyContext {
     }
 
     /// results.csv and results.json (atomic; rebuilt from the case directories).
-    func writeTables() throws {
+    public func writeTables() throws {
         let rows = try finishedRows()
         let params = Set(cases.flatMap { $0.keys })
         let meta = ["observed_size", "upsampling", "snr", "true_flux", "true_flux_scale"]
@@ -85,10 +85,37 @@ extension StudyContext {
     }
 }
 
-enum StudyPlot {
+/// The part of a case's run/summary.json (PosteriorSummary) its results row shows. Every field is
+/// optional, so a summary written by an earlier version (fewer scores) still gives a row; whole
+/// numbers decode as Double (the row shows samples_drawn as "20.0", as it always has), and the
+/// "nan" / "inf" / "-inf" strings PosteriorJob writes for non-finite scores as those numbers.
+/// A radio case's source_metrics.json (numbers, "nan" for an empty denominator) decodes with the
+/// same `decoder` as [String: Double].
+struct StudyCaseSummary: Decodable {
+    struct Scores: Decodable {
+        struct Spread: Decodable { var median: Double? }
+        struct Truth: Decodable { var psnr, ssim, mse, coverage50, coverage68, coverage95: Double? }
+        var apertureVarianceRatio, medianVarianceRatio, reducedChiSquaredOfMean: Double?
+        var sampleReducedChiSquared: Spread?
+        var truth: Truth?
+    }
+    struct Run: Decodable { var fluxScale: Double? }
+    var scores: Scores?
+    var wallSeconds, samplesDrawn: Double?
+    var run: Run?
+
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+}
+
+/// A study's figure.
+public enum StudyPlot {
     /// summary.png: a score against a numeric parameter, mean ± standard deviation over the cases
     /// sharing each value (error bars as short vertical series).
-    static func errorBars(x: [Double], y: [Double], err: [Double], xLabel: String, yLabel: String, to path: String) throws {
+    public static func errorBars(x: [Double], y: [Double], err: [Double], xLabel: String, yLabel: String, to path: String) throws {
         let lo = zip(y, err).map { $0 - ($1.isFinite ? $1 : 0) }.filter(\.isFinite)
         let hi = zip(y, err).map { $0 + ($1.isFinite ? $1 : 0) }.filter(\.isFinite)
         var ymin = lo.min() ?? 0, ymax = hi.max() ?? 1

@@ -11,17 +11,18 @@
 import Foundation
 import TweedieCore
 
-struct StudyCaseLock {
-    let path: String
+/// A held lock file (see above); `release()` removes it.
+public struct StudyCaseLock {
+    public let path: String
 
-    enum Outcome {
+    public enum Outcome {
         case acquired(StudyCaseLock)
         /// Held by a live process on this host.
         case heldBy(pid: Int32)
     }
 
     /// `holder` names, in messages, what takes such locks (e.g. "`tweedie study run`").
-    static func acquire(at path: String, holder: String = "`tweedie study run`") throws -> Outcome {
+    public static func acquire(at path: String, holder: String = "`tweedie study run`") throws -> Outcome {
         // One word: the lock is "PID HOST".
         let name = ProcessInfo.processInfo.hostName.filter { !$0.isWhitespace }
         let host = name.isEmpty ? "localhost" : name
@@ -52,5 +53,5 @@ struct StudyCaseLock {
         throw TweedieError.invalidInput(what: path, problem: "lock changed hands twice while being taken over; rerun")
     }
 
-    func release() { unlink(path) }
+    public func release() { unlink(path) }
 }

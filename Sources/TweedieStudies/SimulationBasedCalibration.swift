@@ -46,6 +46,7 @@ import Foundation
 import TweedieCore
 import TweedieOperators
 import TweediePriors
+import TweedieSampling
 
 public struct SBCSettings: Codable, Sendable, Equatable {
     /// Truths M (drawn from the prior) and posterior samples K per truth and scale.
