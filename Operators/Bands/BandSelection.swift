@@ -58,26 +58,27 @@ public struct BandSelection: ForwardOperator {
     public func apply(_ x: ImageBatch) throws -> ImageBatch {
         try checkInput(x)
         var out = ImageBatch(count: x.count, shape: outputShape, bands: selectedBands, unit: x.unit, header: x.header)
-        let hw = inputShape.planeCount
-        for n in 0..<x.count {
-            for (k, c) in indices.enumerated() {
-                let src = (n * inputShape.channels + c) * hw, dst = (n * outputShape.channels + k) * hw
-                out.data.replaceSubrange(dst..<(dst + hw), with: x.data[src..<(src + hw)])
-            }
-        }
+        copyPlanes(x, into: &out, selecting: true)
         return out
     }
 
     public func vjp(_ v: ImageBatch, at x: ImageBatch?) throws -> ImageBatch {
         try checkOutput(v)
         var out = ImageBatch(count: v.count, shape: inputShape, bands: inputBands, unit: v.unit, header: v.header)
+        copyPlanes(v, into: &out, selecting: false)
+        return out
+    }
+
+    /// Copies input plane (n, indices[k]) to output plane (n, k) of each image n when `selecting`
+    /// (A), output plane (n, k) back to input plane (n, indices[k]) otherwise (Aᵀ; other planes stay 0).
+    private func copyPlanes(_ source: ImageBatch, into target: inout ImageBatch, selecting: Bool) {
         let hw = inputShape.planeCount
-        for n in 0..<v.count {
+        for n in 0..<source.count {
             for (k, c) in indices.enumerated() {
-                let dst = (n * inputShape.channels + c) * hw, src = (n * outputShape.channels + k) * hw
-                out.data.replaceSubrange(dst..<(dst + hw), with: v.data[src..<(src + hw)])
+                let input = (n * inputShape.channels + c) * hw, output = (n * outputShape.channels + k) * hw
+                let (src, dst) = selecting ? (input, output) : (output, input)
+                target.data.replaceSubrange(dst..<(dst + hw), with: source.data[src..<(src + hw)])
             }
         }
-        return out
     }
 }

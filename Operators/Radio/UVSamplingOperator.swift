@@ -69,30 +69,29 @@ public struct UVSamplingOperator: ForwardOperator {
     public func apply(_ x: ImageBatch) throws -> ImageBatch {
         try checkInput(x)
         // Visibilities of a sky in flux per pixel are in that flux unit (Jy/px → Jy); the unit is left unset.
-        var out = ImageBatch(count: x.count, shape: outputShape, bands: x.bands)
-        let buffers = RadioFFTBuffers(size: grid.gridSize)
-        let planes = x.count * channels
-        let n2 = grid.imageSize * grid.imageSize, k2 = 2 * grid.cellCount
-        x.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
-                for p in 0..<planes {
-                    forwardPlane(src.baseAddress! + p * n2, into: dst.baseAddress! + p * k2, buffers: buffers, beam: true)
-                }
-            }
+        return mapPlanes(x, to: outputShape) { src, dst, buffers in
+            forwardPlane(src, into: dst, buffers: buffers, beam: true)
         }
-        return out
     }
 
     public func vjp(_ v: ImageBatch, at x: ImageBatch?) throws -> ImageBatch {
         try checkOutput(v)
-        var out = ImageBatch(count: v.count, shape: inputShape, bands: v.bands)
+        return mapPlanes(v, to: inputShape) { src, dst, buffers in
+            backProjectPlane(src, into: dst, buffers: buffers, beam: true)
+        }
+    }
+
+    /// A batch of `shape` (bands kept, unit unset) whose plane p is `plane` of `batch`'s plane p,
+    /// one channel of one image at a time through one set of FFT buffers.
+    private func mapPlanes(_ batch: ImageBatch, to shape: ImageShape,
+                           _ plane: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, RadioFFTBuffers) -> Void) -> ImageBatch {
+        var out = ImageBatch(count: batch.count, shape: shape, bands: batch.bands)
         let buffers = RadioFFTBuffers(size: grid.gridSize)
-        let planes = v.count * channels
-        let n2 = grid.imageSize * grid.imageSize, k2 = 2 * grid.cellCount
-        v.data.withUnsafeBufferPointer { src in
+        let inPlane = batch.shape.planeCount, outPlane = shape.planeCount
+        batch.data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
-                for p in 0..<planes {
-                    backProjectPlane(src.baseAddress! + p * k2, into: dst.baseAddress! + p * n2, buffers: buffers, beam: true)
+                for p in 0..<(batch.count * channels) {
+                    plane(src.baseAddress! + p * inPlane, dst.baseAddress! + p * outPlane, buffers)
                 }
             }
         }

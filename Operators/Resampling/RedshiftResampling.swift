@@ -106,10 +106,10 @@ public struct ResamplingGeometry: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// f_{z,p} for a prior at a physical pixel scale (kpc/px) placed at redshift z.
-public struct RedshiftResampling: ForwardOperator {
+public struct RedshiftResampling: GeometricResampling {
     public let geometry: ResamplingGeometry
     public let cosmology: FlatLambdaCDM
-    private let resampling: AreaOverlapResampling
+    public let resampling: AreaOverlapResampling
 
     public init(priorShape: ImageShape, redshift z: Double, priorPixelKpc: Double, observedPixelArcsec: Double,
                 cosmology: FlatLambdaCDM = .planck2018) throws {
@@ -120,18 +120,13 @@ public struct RedshiftResampling: ForwardOperator {
                                                outputWidth: geometry.observedWidth)
     }
 
-    public var inputShape: ImageShape { resampling.inputShape }
-    public var outputShape: ImageShape { resampling.outputShape }
-    public var isLinear: Bool { true }
     public var summary: String { "redshift resampling \(geometry), \(cosmology)" }
-    public func apply(_ x: ImageBatch) throws -> ImageBatch { try resampling.apply(x) }
-    public func vjp(_ v: ImageBatch, at x: ImageBatch?) throws -> ImageBatch { try resampling.vjp(v, at: x) }
 }
 
 /// Plain pixel-scale resampling for priors defined in ″/px.
-public struct PixelScaleResampling: ForwardOperator {
+public struct PixelScaleResampling: GeometricResampling {
     public let geometry: ResamplingGeometry
-    private let resampling: AreaOverlapResampling
+    public let resampling: AreaOverlapResampling
 
     public init(priorShape: ImageShape, priorPixelArcsec: Double, observedPixelArcsec: Double) throws {
         geometry = try ResamplingGeometry(priorHeight: priorShape.height, priorWidth: priorShape.width,
@@ -140,10 +135,19 @@ public struct PixelScaleResampling: ForwardOperator {
                                                outputWidth: geometry.observedWidth)
     }
 
+    public var summary: String { "pixel-scale resampling \(geometry)" }
+}
+
+/// An f_{z,p} map: the area-overlap resampling its `geometry` sizes, whose A, Aᵀ and shapes it has.
+public protocol GeometricResampling: ForwardOperator {
+    var geometry: ResamplingGeometry { get }
+    var resampling: AreaOverlapResampling { get }
+}
+
+extension GeometricResampling {
     public var inputShape: ImageShape { resampling.inputShape }
     public var outputShape: ImageShape { resampling.outputShape }
     public var isLinear: Bool { true }
-    public var summary: String { "pixel-scale resampling \(geometry)" }
     public func apply(_ x: ImageBatch) throws -> ImageBatch { try resampling.apply(x) }
     public func vjp(_ v: ImageBatch, at x: ImageBatch?) throws -> ImageBatch { try resampling.vjp(v, at: x) }
 }

@@ -27,6 +27,22 @@
 
 import Foundation
 
+/// Calls `body(q)` for each 8-neighbour q of pixel p inside the width × height image, row by row
+/// (dy = −1, 0, 1), left to right within a row.
+@inline(__always)
+func forEachNeighbour(of p: Int, width: Int, height: Int, _ body: (Int) -> Void) {
+    let x = p % width, y = p / width
+    for dy in -1...1 {
+        let yy = y + dy
+        if yy < 0 || yy >= height { continue }
+        for dx in -1...1 where dx != 0 || dy != 0 {
+            let xx = x + dx
+            if xx < 0 || xx >= width { continue }
+            body(yy * width + xx)
+        }
+    }
+}
+
 /// 8-connected components of a set of pixels of a width × height image.
 struct ConnectedComponents {
     let width: Int
@@ -60,18 +76,10 @@ struct ConnectedComponents {
             stack.append(start)
             while let p = stack.popLast() {
                 comp.append(p)
-                let x = p % width, y = p / width
-                for dy in -1...1 {
-                    let yy = y + dy
-                    if yy < 0 || yy >= height { continue }
-                    for dx in -1...1 where dx != 0 || dy != 0 {
-                        let xx = x + dx
-                        if xx < 0 || xx >= width { continue }
-                        let q = yy * width + xx
-                        if stamp[q] == member {
-                            stamp[q] = visited
-                            stack.append(q)
-                        }
+                forEachNeighbour(of: p, width: width, height: height) { q in
+                    if stamp[q] == member {
+                        stamp[q] = visited
+                        stack.append(q)
                     }
                 }
             }
@@ -151,17 +159,9 @@ enum Segmentation {
         while !pending.isEmpty {
             var next: [Int] = []
             for p in pending {
-                let x = p % width, y = p / width
                 var best = -1, bestValue = -Float.infinity
-                for dy in -1...1 {
-                    let yy = y + dy
-                    if yy < 0 || yy >= height { continue }
-                    for dx in -1...1 where dx != 0 || dy != 0 {
-                        let xx = x + dx
-                        if xx < 0 || xx >= width { continue }
-                        let q = yy * width + xx
-                        if let k = owner[q], v[q] > bestValue { best = k; bestValue = v[q] }
-                    }
+                forEachNeighbour(of: p, width: width, height: height) { q in
+                    if let k = owner[q], v[q] > bestValue { best = k; bestValue = v[q] }
                 }
                 if best >= 0 { owner[p] = best } else { next.append(p) }
             }

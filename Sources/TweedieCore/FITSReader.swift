@@ -116,13 +116,7 @@ public enum FITSReader {
 
     /// The image in `hdu` of `path` with its mask and file facts.
     public static func readImage(_ path: String, hdu selector: FITSHDUSelector = .firstImage) throws -> FITSImage {
-        let fileSize = try preflight(path)
-        let handle: FITSFileHandle
-        do {
-            handle = try FITSFileHandle.openForReading(path)
-        } catch {
-            throw diagnoseOpenFailure(path, fileSize: fileSize, underlying: error)
-        }
+        let (handle, fileSize) = try openChecked(path)
         let hduCount = try handle.hduCount()
         var summaries: [FITSHDUSummary?] = Array(repeating: nil, count: hduCount)
         func summary(_ i: Int) throws -> FITSHDUSummary {
@@ -240,17 +234,22 @@ public enum FITSReader {
 
     /// A one-line summary of every HDU in `path`.
     public static func listHDUs(_ path: String) throws -> [FITSHDUSummary] {
-        let fileSize = try preflight(path)
-        let handle: FITSFileHandle
-        do {
-            handle = try FITSFileHandle.openForReading(path)
-        } catch {
-            throw diagnoseOpenFailure(path, fileSize: fileSize, underlying: error)
-        }
+        let (handle, _) = try openChecked(path)
         return try (0..<handle.hduCount()).map { try summarize(handle, index: $0) }
     }
 
     // MARK: - Pieces
+
+    /// `path` opened for reading after `preflight`, with its size; a failure to open is diagnosed
+    /// (`diagnoseOpenFailure`) into one line naming the file.
+    static func openChecked(_ path: String) throws -> (FITSFileHandle, fileSize: Int64?) {
+        let fileSize = try preflight(path)
+        do {
+            return (try FITSFileHandle.openForReading(path), fileSize)
+        } catch {
+            throw diagnoseOpenFailure(path, fileSize: fileSize, underlying: error)
+        }
+    }
 
     /// Checks that `path` is a readable regular file that starts like FITS (or gzip, which
     /// CFITSIO decompresses in memory); returns its size in bytes, nil for a gzip file

@@ -126,33 +126,6 @@ public struct CalibrationSetup: Sendable {
         return [Double](repeating: .nan, count: shape.count)
     }
 
-    /// The replica-exchange diagnostic on stderr: exchange acceptance per neighbouring pair and, for a
-    /// mixture prior, each rung's mean responsibility of component 0 against the exact weight of that
-    /// rung's ρ-smoothed target (CalibrationOracle.smoothedComponentWeights).
-    private func reportReplicaExchange(_ rex: ReplicaExchangeSampler, observation o: Int, exchangeRates rates: [Double],
-                                       rungStates: [[ImageBatch]]) throws {
-        var line = String(format: "replica exchange, observation %d: exchange acceptance min %.2f, mean %.2f (pairs top→bottom: %@)",
-                          o, rates.min() ?? 0, rates.reduce(0, +) / Double(max(rates.count, 1)),
-                          rates.map { String(format: "%.2f", $0) }.joined(separator: " "))
-        if let mix = prior as? GaussianMixturePrior, mix.componentCount > 1 {
-            let n = prior.imageShape.count
-            let sampled = rex.rungCouplings.indices.map { r -> Double in
-                let all = rungStates.map { $0[r] }
-                let count = all.reduce(0) { $0 + $1.count }
-                return all.reduce(0.0) { acc, st in
-                    acc + (0..<st.count).reduce(0.0) { $0 + CalibrationOracle.responsibilities(of: st.data[($1 * n)..<(($1 + 1) * n)], prior: mix)[0] }
-                } / Double(count)
-            }
-            let exact = try rex.rungCouplings.map {
-                try CalibrationOracle.smoothedComponentWeights(prior: mix, operator: forwardOperator, sigma: sigma,
-                                                               observation: observations[o], rho: $0)[0]
-            }
-            line += "\n  rung ρ / sampled / exact weight of component 0: "
-                + zip(rex.rungCouplings, zip(sampled, exact)).map { String(format: "%.3g %.3f %.3f", $0, $1.0, $1.1) }.joined(separator: " | ")
-        }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-
     /// Draws K samples for every observation with `sampler` and scores them.
     public func run(_ sampler: CalibrationSampler, samples k: Int, levels: [Double], samplerSeed: UInt64,
                     progress: (Int) -> Void = { _ in }) throws -> CalibrationScores {
@@ -163,27 +136,23 @@ public struct CalibrationSetup: Sendable {
             let start = Date()
             var values = [Float](); values.reserveCapacity(k * n)
             let batch = sampler.batch
-            switch sampler.choice {
-            case .exact:
+            if case .exact = sampler.choice {
                 for i in 0..<k {
                     values += oracles[o].sample(using: SampleStream(seed: seed, index: i)).map { Float($0) }
                 }
-            case let .replicaExchange(settings):
-                let problem = try makeProblem(o)
-                let rex = try ReplicaExchangeSampler(prior: prior, problem: problem, settings: settings)
-                var rates = [Double](repeating: 0, count: settings.rungs - 1)
-                var rungStates: [[ImageBatch]] = []
-                for lo in stride(from: 0, to: k, by: batch) {
-                    let hi = min(k, lo + batch)
-                    let (s, r, states) = try rex.sampleWithExchangeRates(indices: lo..<hi, seed: seed)
-                    values += s.data
-                    for i in rates.indices { rates[i] += r[i] * Double(hi - lo) / Double(k) }
-                    rungStates.append(states)
-                }
-                try reportReplicaExchange(rex, observation: o, exchangeRates: rates, rungStates: rungStates)
-            case .dps, .splitGibbs, .smc:
+            } else {
+                // A sampler with a diagnostic draws through it and prints its report after the observation.
                 let posterior = try sampler.choice.makeSampler(prior: prior, problem: try makeProblem(o))
-                for lo in stride(from: 0, to: k, by: batch) { values += try posterior.sample(indices: lo..<min(k, lo + batch), seed: seed).data }
+                let diagnostic = (posterior as? any CalibrationDiagnosedSampler)?.makeCalibrationDiagnostic(samples: k)
+                for lo in stride(from: 0, to: k, by: batch) {
+                    let indices = lo..<min(k, lo + batch)
+                    values += try (diagnostic?.sample(indices: indices, seed: seed) ?? posterior.sample(indices: indices, seed: seed)).data
+                }
+                if let diagnostic {
+                    let context = CalibrationDiagnosticContext(prior: prior, forwardOperator: forwardOperator, sigma: sigma,
+                                                               observation: observations[o], index: o)
+                    FileHandle.standardError.write(Data((try diagnostic.report(context) + "\n").utf8))
+                }
             }
             let seconds = Date().timeIntervalSince(start)
             guard values.allSatisfy(\.isFinite) else {
@@ -315,22 +284,10 @@ public struct CalibrationStudy {
             sampler: sampler.label, samplerKind: sampler.kind, samplerSummary: "",
             steps: nil, guidance: nil, iterations: nil, priorSteps: nil, rhoMax: nil, finalIterations: nil,
             route: setup.oracles.first?.route.rawValue ?? "", seed: spec.seed, scores: scores)
-        switch sampler.choice {
-        case .exact: r.samplerSummary = "exact posterior draws (\(r.route))"
-        case let .dps(s):
-            r.steps = s.steps; r.guidance = s.guidanceScale
-            r.samplerSummary = "DPS ζ=\(s.guidanceScale), \(s.steps) steps"
-        case let .splitGibbs(s):
-            r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
-            r.samplerSummary = "split-Gibbs \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
-        case let .smc(m):
-            let s = m.gibbs
-            r.iterations = s.iterations; r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax; r.finalIterations = s.finalIterations
-            r.samplerSummary = "SMC split-Gibbs \(m.particles) particles\(m.kept < m.particles ? " (\(m.kept) kept)" : ""), \(s.iterations) iterations, ≤\(s.priorSteps) prior steps, ρmax=\(s.rhoMax), \(s.finalIterations) final"
-        case let .replicaExchange(s):
-            r.priorSteps = s.priorSteps; r.rhoMax = s.rhoMax
-            r.samplerSummary = "replica-exchange split-Gibbs \(s.rungs) rungs, ρ \(s.rhoMax)→\(s.rhoLow), \(s.sweeps) sweeps, \(s.tailIterations)-iteration tail, ≤\(s.priorSteps) prior steps"
-        }
+        let d = sampler.choice.settings.calibrationDescription(route: r.route)
+        r.samplerSummary = d.summary
+        r.steps = d.steps; r.guidance = d.guidance
+        r.iterations = d.iterations; r.priorSteps = d.priorSteps; r.rhoMax = d.rhoMax; r.finalIterations = d.finalIterations
         return r
     }
 

@@ -22,10 +22,9 @@
 //     - {kind: exact}                                        # exact posterior draws (the reference)
 //     - {kind: dps, steps: [100, 1000], guidance: [0.1, 0.3, 1]}   # lists expand to a grid
 //     - {kind: split-gibbs, iterations: 30, prior_steps: 20, rho_max: 1, final_iterations: 1}
-//     - {kind: smc, iterations: 60, particles: 256, adaptive: [false, true]}   # SMC tempering
 //     - {kind: smc, iterations: 60, particles: 8, keep: 1}   # one sample per population of 8
-//     - {kind: replica-exchange, rungs: 40, rho_max: 10, rho_low: 0.02, sweeps: 40, tail_iterations: 20}
-//       # exchanges over ρ (ReplicaExchangeSampler); prints each rung's mode weight against the exact one
+//   # a `kind:` is one of SamplerChoice.kinds; each kind's keys, defaults and checks are its
+//   # SamplerSettingsGrid, in the sampler's own file (e.g. DPSSettingsGrid.swift)
 //
 // A mixture prior's exact row also writes cases/<group>__exact.weight_path.csv: the exact mode
 // weights of split-Gibbs's ρ-smoothed targets for every observation on a ρ grid (10 … 0.01, 0).
@@ -40,20 +39,6 @@ import TweedieCore
 import TweedieOperators
 import TweediePriors
 import TweedieSampling
-
-/// A value written either as one item or as a list of items.
-public struct OneOrMany<T: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
-    public var values: [T]
-    public init(_ values: [T]) { self.values = values }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let one = try? c.decode(T.self) { values = [one] } else { values = try c.decode([T].self) }
-    }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        if values.count == 1 { try c.encode(values[0]) } else { try c.encode(values) }
-    }
-}
 
 /// Any key, to list what a mapping holds.
 private struct CalibrationAnyKey: CodingKey {
@@ -72,7 +57,7 @@ private func rejectUnknown(_ decoder: Decoder, _ allowed: [String], in what: Str
     }
 }
 
-public struct CalibrationSpec: Codable, Sendable, Equatable {
+public struct CalibrationSpec: Decodable, Sendable, Equatable {
     public struct PriorEntry: Codable, Sendable, Equatable {
         public var name: String
         /// An analytic prior spec: `gaussian:…`, `mixture:…` or a JSON spec file (AnalyticPriorSpec).
@@ -155,119 +140,27 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         }
     }
 
-    public struct SamplerEntry: Codable, Sendable, Equatable {
-        /// dps, split-gibbs, smc, replica-exchange or exact.
+    /// One `samplers:` entry: its kind, the samples per sampler call, and the kind's own keys
+    /// (`SamplerSettingsGrid`, from the kind's SamplerSettings in SamplerChoice.kinds).
+    public struct SamplerEntry: Decodable, Sendable, Equatable {
+        /// One of SamplerChoice.kinds' names (exact, dps, split-gibbs, …).
         public var kind: String
-        public var steps: [Int]?
-        public var guidance: [Double]?
-        public var iterations: [Int]?
-        public var priorSteps: [Int]?
-        public var rhoMax: [Double]?
-        public var finalIterations: [Int]?
-        /// SMC particles per population.
-        public var particles: [Int]?
-        /// SMC adaptive tempering (SMCSettings.adaptive); default false.
-        public var adaptive: [Bool]?
-        /// SMC samples kept per population (SMCSettings.samplesPerPopulation); default all.
-        public var keep: [Int]?
-        /// Replica exchange: rungs, ladder bottom, sweeps and tail iterations (ReplicaExchangeSettings).
-        public var rungs: [Int]?
-        public var rhoLow: [Double]?
-        public var sweeps: [Int]?
-        public var tailIterations: [Int]?
-        /// Split-Gibbs / SMC prior-step variance (PriorStepVariance raw values); default posterior.
-        public var priorStepVariance: [PriorStepVariance]?
-        /// Split-Gibbs / SMC: stop the likelihood solves on their error in posterior std
-        /// (SplitGibbsSettings.cgErrorTolerance); default the relative residual.
-        public var cgErrorTolerance: [Double]?
-        /// Split-Gibbs / SMC: MH moves and Gauss–Newton steps per likelihood step (non-affine pixel
-        /// transforms; SplitGibbsSettings); default 4 and 2.
-        public var likelihoodMoves: [Int]?
-        public var gaussNewtonSteps: [Int]?
-        /// Split-Gibbs: the likelihood steps' coupling during annealing (AnnealingCoupling: level,
-        /// midpoint); default level.
-        public var coupling: [AnnealingCoupling]?
-        /// Split-Gibbs: λ, the Analytic-DPM term's weight in the prior step's variance
-        /// (SplitGibbsSettings.priorStepVarianceScale); default 1.
-        public var priorStepVarianceScale: [Double]?
-        /// Samples per sampler call (they share each prior evaluation).
+        /// Samples per sampler call (they share each prior evaluation); default 50.
         public var batch: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case kind, steps, guidance, iterations, batch, particles, adaptive, rungs, sweeps, keep
-            case priorSteps = "prior_steps", rhoMax = "rho_max", finalIterations = "final_iterations"
-            case rhoLow = "rho_low", tailIterations = "tail_iterations", priorStepVariance = "prior_step_variance"
-            case cgErrorTolerance = "cg_error_tolerance", likelihoodMoves = "likelihood_moves", gaussNewtonSteps = "gauss_newton_steps"
-            case coupling, priorStepVarianceScale = "prior_step_variance_scale"
-        }
+        /// The kind's keys, one value or a list each.
+        public var grid: any SamplerSettingsGrid
+
         public init(from decoder: Decoder) throws {
-            try rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue), in: "sampler")
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            kind = try c.decode(String.self, forKey: .kind).lowercased()
-            steps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .steps)?.values
-            guidance = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .guidance)?.values
-            iterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .iterations)?.values
-            priorSteps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .priorSteps)?.values
-            rhoMax = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoMax)?.values
-            finalIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .finalIterations)?.values
-            batch = try c.decodeIfPresent(Int.self, forKey: .batch)
-            particles = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .particles)?.values
-            adaptive = try c.decodeIfPresent(OneOrMany<Bool>.self, forKey: .adaptive)?.values
-            keep = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .keep)?.values
-            rungs = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .rungs)?.values
-            rhoLow = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .rhoLow)?.values
-            sweeps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .sweeps)?.values
-            tailIterations = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .tailIterations)?.values
-            cgErrorTolerance = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .cgErrorTolerance)?.values
-            likelihoodMoves = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .likelihoodMoves)?.values
-            gaussNewtonSteps = try c.decodeIfPresent(OneOrMany<Int>.self, forKey: .gaussNewtonSteps)?.values
-            priorStepVarianceScale = try c.decodeIfPresent(OneOrMany<Double>.self, forKey: .priorStepVarianceScale)?.values
-            if let l = priorStepVarianceScale, l.contains(where: { !($0 >= 0 && $0.isFinite) }) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler prior_step_variance_scale", problem: "must be ≥ 0, got \(l)")
-            }
-            if (likelihoodMoves ?? []).contains(where: { $0 < 1 }) || (gaussNewtonSteps ?? []).contains(where: { $0 < 0 }) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler likelihood_moves / gauss_newton_steps",
-                                                problem: "must be ≥ 1 and ≥ 0")
-            }
-            if let e = cgErrorTolerance, e.contains(where: { !($0 > 0 && $0.isFinite) }) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler cg_error_tolerance", problem: "must be > 0 (posterior standard deviations), got \(e)")
-            }
-            if let names = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .coupling)?.values {
-                coupling = try names.map { n in
-                    guard let v = AnnealingCoupling(rawValue: n) else {
-                        throw TweedieError.invalidInput(what: "calibration spec sampler coupling",
-                                                        problem: "'\(n)' is not one of \(AnnealingCoupling.allCases.map(\.rawValue).joined(separator: ", "))")
-                    }
-                    return v
-                }
-            }
-            if let names = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .priorStepVariance)?.values {
-                priorStepVariance = try names.map { n in
-                    guard let v = PriorStepVariance(rawValue: n) else {
-                        throw TweedieError.invalidInput(what: "calibration spec sampler prior_step_variance",
-                                                        problem: "'\(n)' is not one of \(PriorStepVariance.allCases.map(\.rawValue).joined(separator: ", "))")
-                    }
-                    return v
-                }
-            }
-            let allowed: [String: [CodingKeys]] = [
-                "exact": [.kind, .batch],
-                "dps": [.kind, .steps, .guidance, .batch],
-                "split-gibbs": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .cgErrorTolerance,
-                                .likelihoodMoves, .gaussNewtonSteps, .coupling, .priorStepVarianceScale, .batch],
-                "smc": [.kind, .iterations, .priorSteps, .rhoMax, .finalIterations, .priorStepVariance, .cgErrorTolerance,
-                        .likelihoodMoves, .gaussNewtonSteps, .particles, .adaptive, .keep],
-                "replica-exchange": [.kind, .rungs, .rhoMax, .rhoLow, .sweeps, .tailIterations, .priorSteps, .batch],
-            ]
-            guard let keys = allowed[kind] else {
-                throw TweedieError.invalidInput(what: "calibration spec sampler kind", problem: "'\(kind)' is not one of exact, dps, split-gibbs, smc, replica-exchange")
-            }
-            for k in c.allKeys where !keys.contains(k) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler '\(kind)'",
-                                                problem: "key '\(k.rawValue)' does not apply; allowed: \(keys.map(\.rawValue).joined(separator: ", "))")
-            }
-            if kind == "dps" && (guidance ?? []).isEmpty {
-                throw TweedieError.invalidInput(what: "calibration spec sampler 'dps'", problem: "needs guidance: ζ (one value or a list)")
-            }
+            try rejectUnknown(decoder, SamplerSpecEntry.allKeys, in: "sampler")
+            let entry = try SamplerSpecEntry(from: decoder)
+            kind = entry.kind
+            batch = try entry.value("batch")
+            grid = try entry.grid()
+        }
+
+        public static func == (a: Self, b: Self) -> Bool {
+            func same<G: SamplerSettingsGrid>(_ g: G, _ other: any SamplerSettingsGrid) -> Bool { (other as? G) == g }
+            return a.kind == b.kind && a.batch == b.batch && same(a.grid, b.grid)
         }
     }
 
@@ -331,19 +224,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
         }
         for s in samplers {
             if let b = s.batch, b < 1 { throw bad("sampler batch", "must be ≥ 1, got \(b)") }
-            if let v = s.steps, v.contains(where: { $0 < 1 }) { throw bad("dps steps", "must be ≥ 1, got \(v)") }
-            if let v = s.guidance, v.contains(where: { !($0.isFinite && $0 >= 0) }) { throw bad("dps guidance", "must be ≥ 0, got \(v)") }
-            if let v = s.iterations, v.contains(where: { $0 < 1 }) { throw bad("split-gibbs iterations", "must be ≥ 1, got \(v)") }
-            if let v = s.priorSteps, v.contains(where: { $0 < 1 }) { throw bad("split-gibbs prior_steps", "must be ≥ 1, got \(v)") }
-            if let v = s.rhoMax, v.contains(where: { !($0.isFinite && $0 > 0) }) { throw bad("split-gibbs rho_max", "must be > 0, got \(v)") }
-            if let v = s.particles, v.contains(where: { $0 < 2 }) { throw bad("smc particles", "must be ≥ 2, got \(v)") }
-            if let v = s.keep {
-                let p = s.particles ?? [samples]   // the particles default to the samples (samplerSettings)
-                if v.contains(where: { k in k < 1 || p.contains { k > $0 } }) {
-                    throw bad("smc keep", "must be between 1 and the particles (\(p)), got \(v)")
-                }
-            }
-            if let v = s.finalIterations, v.contains(where: { $0 < 0 }) { throw bad("split-gibbs final_iterations", "must be ≥ 0, got \(v)") }
+            try s.grid.validate(samples: samples)
         }
     }
 
@@ -355,68 +236,7 @@ public struct CalibrationSpec: Codable, Sendable, Equatable {
 
     /// Every sampler setting, lists expanded to their grid (in the order written).
     public func samplerSettings() -> [CalibrationSampler] {
-        var out: [CalibrationSampler] = []
-        for s in samplers {
-            let batch = s.batch ?? 50
-            switch s.kind {
-            case "exact": out.append(.exact(batch: batch))
-            case "replica-exchange":
-                let d = ReplicaExchangeSettings()
-                for l in s.rungs ?? [d.rungs] {
-                    for r in s.rhoMax ?? [d.rhoMax] {
-                        for lo in s.rhoLow ?? [d.rhoLow] {
-                            for sw in s.sweeps ?? [d.sweeps] {
-                                for tail in s.tailIterations ?? [d.tailIterations] {
-                                    for j in s.priorSteps ?? [d.priorSteps] {
-                                        out.append(.replicaExchange(ReplicaExchangeSettings(rungs: l, rhoMax: r, rhoLow: lo, sweeps: sw,
-                                                                                            tailIterations: tail, priorSteps: j), batch: batch))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            case "dps":
-                for steps in s.steps ?? [1000] {
-                    for g in s.guidance ?? [] { out.append(.dps(DPSSettings(steps: steps, guidanceScale: g), batch: batch)) }
-                }
-            default:
-                for it in s.iterations ?? [30] {
-                    for j in s.priorSteps ?? [20] {
-                        for r in s.rhoMax ?? [1] {
-                            for f in s.finalIterations ?? [1] {
-                              for v in s.priorStepVariance ?? [.posterior] {
-                               for e in s.cgErrorTolerance.map({ $0.map(Optional.some) }) ?? [nil] {
-                                for (m, gn) in (s.likelihoodMoves ?? [4]).flatMap({ m in (s.gaussNewtonSteps ?? [2]).map { (m, $0) } }) {
-                                for coupling in s.coupling ?? [.level] {
-                                for lambda in s.priorStepVarianceScale ?? [1] {
-                                let g = SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f,
-                                                           likelihoodMoves: m, gaussNewtonSteps: gn,
-                                                           priorStepVariance: v, cgErrorTolerance: e, coupling: coupling,
-                                                           priorStepVarianceScale: lambda)
-                                if s.kind == "smc" {
-                                    for p in s.particles ?? [samples] {
-                                        for a in s.adaptive ?? [false] {
-                                            for k in s.keep.map({ $0.map(Optional.some) }) ?? [nil] {
-                                                out.append(.smc(SMCSettings(gibbs: g, particles: p, adaptive: a, samplesPerPopulation: k)))
-                                            }
-                                        }
-                                    }
-                                } else {
-                                    out.append(.splitGibbs(g, batch: batch))
-                                }
-                                }
-                                }
-                                }
-                               }
-                              }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return out
+        samplers.flatMap { s in s.grid.choices(samples: samples).map { CalibrationSampler($0, batch: s.batch ?? 50) } }
     }
 }
 
@@ -444,19 +264,19 @@ public enum CalibrationNoise: Sendable, Equatable, Codable {
 /// A sampler and its settings, as one row of the study, with the samples drawn per call.
 public struct CalibrationSampler: Sendable, Equatable {
     public var choice: SamplerChoice
-    /// Samples per sampler call (an SMC population's kept samples).
+    /// Samples per sampler call: `batch`, unless the settings fix it (an SMC population's kept samples).
     public var batch: Int
 
     public init(_ choice: SamplerChoice, batch: Int) {
         self.choice = choice
-        if case let .smc(s) = choice { self.batch = s.kept } else { self.batch = batch }
+        self.batch = choice.settings.samplesPerCall ?? batch
     }
+    /// Shorthands for tests and callers that build a row by hand (any kind works through `init`).
     public static func exact(batch: Int) -> Self { Self(.exact, batch: batch) }
     public static func dps(_ s: DPSSettings, batch: Int) -> Self { Self(.dps(s), batch: batch) }
     public static func splitGibbs(_ s: SplitGibbsSettings, batch: Int) -> Self { Self(.splitGibbs(s), batch: batch) }
     /// SMC split-Gibbs: one call per population (its `kept` samples).
     public static func smc(_ s: SMCSettings) -> Self { Self(.smc(s), batch: s.kept) }
-    public static func replicaExchange(_ s: ReplicaExchangeSettings, batch: Int) -> Self { Self(.replicaExchange(s), batch: batch) }
 
     public var kind: String { choice.kind }
     /// A file-name-safe label that names every setting (SamplerChoice.label).

@@ -138,47 +138,8 @@ public struct SBCStudy {
             truthDescription = ancestral.name + " \(steps) steps"
         }
 
-        // The posterior sampler: the spec's kind, its unset settings from the prior's config.
-        let entry = spec.sampler
-        func one<T>(_ v: [T]?, _ key: String) throws -> T? {
-            guard let v else { return nil }
-            guard v.count == 1 else { throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.\(key)", problem: "takes one value in an SBC spec, got \(v.count)") }
-            return v[0]
-        }
-        let gibbsBase = SplitGibbsSettings(declaredBy: prior)
-        let gibbs = SplitGibbsSettings(iterations: try one(entry.iterations, "iterations") ?? gibbsBase.iterations,
-                                       rhoMax: try one(entry.rhoMax, "rho_max") ?? gibbsBase.rhoMax,
-                                       priorSteps: try one(entry.priorSteps, "prior_steps") ?? gibbsBase.priorSteps,
-                                       finalIterations: try one(entry.finalIterations, "final_iterations") ?? gibbsBase.finalIterations,
-                                       likelihoodMoves: try one(entry.likelihoodMoves, "likelihood_moves") ?? gibbsBase.likelihoodMoves,
-                                       gaussNewtonSteps: try one(entry.gaussNewtonSteps, "gauss_newton_steps") ?? gibbsBase.gaussNewtonSteps,
-                                       priorStepVariance: try one(entry.priorStepVariance, "prior_step_variance") ?? gibbsBase.priorStepVariance,
-                                       cgErrorTolerance: try one(entry.cgErrorTolerance, "cg_error_tolerance") ?? gibbsBase.cgErrorTolerance,
-                                       coupling: try one(entry.coupling, "coupling") ?? gibbsBase.coupling,
-                                       priorStepVarianceScale: try one(entry.priorStepVarianceScale, "prior_step_variance_scale")
-                                           ?? gibbsBase.priorStepVarianceScale)
-        let choice: SamplerChoice
-        switch entry.kind {
-        case "exact":
-            guard den is any AnalyticPrior else {
-                throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.kind", problem: "exact draws need an analytic prior (gaussian:…, mixture:…)")
-            }
-            choice = .exact
-        case "split-gibbs":
-            choice = .splitGibbs(gibbs)
-        case "dps":
-            let steps = try one(entry.steps, "steps") ?? 100
-            guard let zeta = try one(entry.guidance, "guidance") ?? prior.recommendedGuidance(steps: steps)?.zeta else {
-                throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.guidance", problem: "the prior declares no DPS ζ; give guidance: ζ")
-            }
-            choice = .dps(DPSSettings(steps: steps, guidanceScale: zeta, clipMin: prior.x0Clip?.0, clipMax: prior.x0Clip?.1))
-        case "smc":
-            choice = .smc(SMCSettings(gibbs: gibbs, particles: try one(entry.particles, "particles") ?? 4,
-                                      adaptive: try one(entry.adaptive, "adaptive") ?? false,
-                                      samplesPerPopulation: try one(entry.keep, "keep") ?? 1))
-        default:
-            throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler.kind", problem: "must be exact, split-gibbs, dps or smc, got '\(entry.kind)'")
-        }
+        // The posterior sampler: the spec's kind, its unset settings from what the prior declares.
+        let choice = try spec.sampler.grid.sbcChoice(prior: prior, what: "\(specPath) sbc.sampler")
         let makeSampler = { (problem: PosteriorProblem) throws -> any PosteriorSampler in try choice.makeSampler(prior: den, problem: problem) }
         // The sampler's own description (built on a throwaway problem) names every setting in the fingerprint.
         let probeNoise = try DiagonalGaussianNoise(bandSigmas: settings.sigmas.count == 1

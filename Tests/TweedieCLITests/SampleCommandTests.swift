@@ -26,15 +26,11 @@ import TweediePriors
 
     /// Writes spec.yaml, truth.fits and obs.fits into `dir` (truth drawn from the prior, seed 7).
     static func makeProblem(in dir: URL) throws {
-        try specText.write(to: dir.appendingPathComponent("spec.yaml"), atomically: true, encoding: .utf8)
-        let prior = try AnalyticPriorSpec.parseAnalytic(priorSpec)
-        var truth = ImageBatch(count: 1, shape: prior.imageShape)
-        truth.data = prior.sample(using: SampleStream(seed: 7, index: 0)).map { Float($0) }
-        let psf = try GaussianPSF(fwhm: 2.5).render(pixelScale: 1, height: 9, width: 9)
-        let op = try PSFConvolution(psf: psf, imageShape: prior.imageShape, boundary: .periodic)
-        let sim = try ObservationSimulator.simulate(truth: truth, operator: op, noise: .sigma(sigma), seed: 11)
-        try FITSWriter.write(truth, to: dir.appendingPathComponent("truth.fits").path)
-        try FITSWriter.write(sim.noisy, to: dir.appendingPathComponent("obs.fits").path)
+        try SimulatedProblem.write(in: dir, specText: specText, priorSpec: priorSpec, truthSeed: 7,
+                                   sigma: sigma, noiseSeed: 11) { shape in
+            let psf = try GaussianPSF(fwhm: 2.5).render(pixelScale: 1, height: 9, width: 9)
+            return try PSFConvolution(psf: psf, imageShape: shape, boundary: .periodic)
+        }
     }
 
     /// DPS unless `extra` names a sampler (the default is split-Gibbs; these tests exercise DPS's run machinery).

@@ -32,18 +32,13 @@ import TweediePriors
         """
 
     static func makeProblem(in dir: URL) throws {
-        try specText.write(to: dir.appendingPathComponent("spec.yaml"), atomically: true, encoding: .utf8)
-        let prior = try AnalyticPriorSpec.parseAnalytic(priorSpec)
-        var truth = ImageBatch(count: 1, shape: prior.imageShape)
-        truth.data = prior.sample(using: SampleStream(seed: 5, index: 0)).map { Float($0) }
-        truth.bands = ["g", "r", "i"]
-        let sel = try BandSelection(inputShape: prior.imageShape, inputBands: ["g", "r", "i"], select: ["r"])
-        let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 7, width: 7)
-        let conv = try PSFConvolution(psf: psf, imageShape: sel.outputShape, boundary: .periodic)
-        let op = try composeOperators([sel, conv])
-        let sim = try ObservationSimulator.simulate(truth: truth, operator: op, noise: .sigma(sigma), seed: 9)
-        try FITSWriter.write(truth, to: dir.appendingPathComponent("truth.fits").path)
-        try FITSWriter.write(sim.noisy, to: dir.appendingPathComponent("obs.fits").path)
+        try SimulatedProblem.write(in: dir, specText: specText, priorSpec: priorSpec, truthSeed: 5, bands: ["g", "r", "i"],
+                                   sigma: sigma, noiseSeed: 9) { shape in
+            let sel = try BandSelection(inputShape: shape, inputBands: ["g", "r", "i"], select: ["r"])
+            let psf = try GaussianPSF(fwhm: 2).render(pixelScale: 1, height: 7, width: 7)
+            let conv = try PSFConvolution(psf: psf, imageShape: sel.outputShape, boundary: .periodic)
+            return try composeOperators([sel, conv])
+        }
     }
 
     @Test func perBandVarianceRatioObservedBandsAndCoverageRule() throws {

@@ -77,19 +77,7 @@ enum ParallelLoop {
     /// Calls `body(range)` on disjoint ranges covering 0..<count; runs inline when the work is small.
     @inline(__always)
     static func run(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let workers = UNetThreading.threads
-        if workers <= 1 || count < 2 * minimumChunk || count < 2 {
-            if count > 0 { body(0..<count) }
-            return
-        }
-        let chunks = min(workers, count / max(minimumChunk, 1))
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { i in
-                let lo = count * i / chunks, hi = count * (i + 1) / chunks
-                if hi > lo { box.value(lo..<hi) }
-            }
-        }
+        runIndexed(count, workers: UNetThreading.threads, minimumChunk: minimumChunk) { range, _ in body(range) }
     }
 
     /// Like `run`, also passing the chunk's worker index (0..<workers), for per-worker scratch memory:

@@ -77,19 +77,25 @@ enum ResampleKernel {
     }
 }
 
-/// Nearest ×2, then an optional 3×3 conv (improved-diffusion `Upsample`, parameters `conv.*`).
-/// Scratch: workspace a (the upsampled input, then its cotangent).
-final class Upsample: UNetModule {
+/// The state `Upsample` and `Downsample` share: the channel count, the optional 3×3 conv (of the
+/// given stride, checked at init), the output and input-cotangent buffers, and the last input shape.
+class ResampleModule {
     let channels: Int
     let conv: Conv2D?
-    private let output = FloatBuffer()
-    private let gradX = FloatBuffer()
-    private var saved = ActivationShape(channels: 0, batch: 0, height: 0, width: 0)
+    fileprivate let output = FloatBuffer()
+    fileprivate let gradX = FloatBuffer()
+    fileprivate final var saved = ActivationShape(channels: 0, batch: 0, height: 0, width: 0)
 
-    init(channels: Int, conv: Conv2D?) {
-        precondition(conv == nil || (conv!.stride == 1 && conv!.kernel == 3 && conv!.inChannels == channels))
+    init(channels: Int, conv: Conv2D?, stride: Int) {
+        precondition(conv == nil || (conv!.stride == stride && conv!.kernel == 3 && conv!.inChannels == channels))
         self.channels = channels; self.conv = conv
     }
+}
+
+/// Nearest ×2, then an optional 3×3 conv (improved-diffusion `Upsample`, parameters `conv.*`).
+/// Scratch: workspace a (the upsampled input, then its cotangent).
+final class Upsample: ResampleModule, UNetModule {
+    init(channels: Int, conv: Conv2D?) { super.init(channels: channels, conv: conv, stride: 1) }
 
     func outputShape(_ s: ActivationShape) -> ActivationShape {
         ActivationShape(channels: conv?.outChannels ?? channels, batch: s.batch, height: 2 * s.height, width: 2 * s.width)
@@ -130,17 +136,8 @@ final class Upsample: UNetModule {
 }
 
 /// Stride-2 3×3 conv with padding 1, or 2×2 average pooling (improved-diffusion `Downsample`, `op.*`).
-final class Downsample: UNetModule {
-    let channels: Int
-    let conv: Conv2D?
-    private let output = FloatBuffer()
-    private let gradX = FloatBuffer()
-    private var saved = ActivationShape(channels: 0, batch: 0, height: 0, width: 0)
-
-    init(channels: Int, conv: Conv2D?) {
-        precondition(conv == nil || (conv!.stride == 2 && conv!.kernel == 3 && conv!.inChannels == channels))
-        self.channels = channels; self.conv = conv
-    }
+final class Downsample: ResampleModule, UNetModule {
+    init(channels: Int, conv: Conv2D?) { super.init(channels: channels, conv: conv, stride: 2) }
 
     func outputShape(_ s: ActivationShape) -> ActivationShape {
         if let conv {
