@@ -41,7 +41,7 @@ extension SafeTensors {
     public static func write(_ tensors: StateDict, metadata: [String: String] = [:], to url: URL) throws -> String {
         let (header, order) = headerJSON(for: tensors, metadata: metadata)
         var hash = SHA256()
-        try AtomicFile.write(to: url) { handle in
+        try AtomicFileWrite.writeStream(to: url.path) { handle in
             var length = UInt64(header.count).littleEndian
             let lengthBytes = Data(bytes: &length, count: 8)
             try handle.write(contentsOf: lengthBytes)

@@ -115,7 +115,7 @@ public struct PriorDirectory: Sendable {
         }
         var config = self.config
         config.varianceMap = info
-        try AtomicFile.write(try config.jsonData(), to: configURL)
+        try AtomicFileWrite.write(try config.jsonData(), to: configURL.path)
         return try PriorDirectory.open(url)
     }
 

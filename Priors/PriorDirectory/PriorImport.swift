@@ -68,13 +68,13 @@ public enum PriorImport {
                 "source_format": loaded.format.rawValue, "written_by": "tweedie \(TweedieVersion.string) prior import",
             ], to: weightsURL)
             config.weightsSHA256 = weightsSHA
-            try AtomicFile.write(try config.jsonData(), to: staging.appendingPathComponent(PriorDirectory.configFileName))
+            try AtomicFileWrite.write(try config.jsonData(), to: staging.appendingPathComponent(PriorDirectory.configFileName).path)
             let report = PriorImportReport(directory: output, config: config, sourceFormat: loaded.format,
                                            sourceSHA256: sourceSHA, weightsSHA256: weightsSHA,
                                            parameterCount: loaded.parameterCount, tensorCount: loaded.tensors.count,
                                            notes: loaded.notes)
             let card = modelCard(report, checkpoint: checkpoint, dtypes: loaded.storedDTypes)
-            try AtomicFile.write(Data(card.utf8), to: staging.appendingPathComponent(PriorDirectory.modelCardFileName))
+            try AtomicFileWrite.write(Data(card.utf8), to: staging.appendingPathComponent(PriorDirectory.modelCardFileName).path)
             // Check what was written reads back as a valid prior before it becomes visible.
             _ = try PriorDirectory.open(staging)
             try moveIntoPlace(staging, output, overwrite: overwrite)

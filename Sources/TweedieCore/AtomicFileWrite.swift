@@ -56,6 +56,23 @@ public enum AtomicFileWrite {
         return result
     }
 
+    /// Writes `data` to `path` atomically.
+    public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { try data.write(to: URL(fileURLWithPath: $0)) }
+    }
+
+    /// Writes `path` atomically through a file handle on the temporary file (for writers that
+    /// stream their output piece by piece, such as a checkpoint's tensors).
+    public static func writeStream(to path: String, _ body: (FileHandle) throws -> Void) throws {
+        try write(to: path) { tmp in
+            guard FileManager.default.createFile(atPath: tmp, contents: nil), let handle = FileHandle(forWritingAtPath: tmp) else {
+                throw TweedieError.io(path: path, problem: "cannot create its temporary file \(tmp)")
+            }
+            defer { try? handle.close() }
+            try body(handle)
+        }
+    }
+
     /// Throws unless `directory` exists, is a directory and is writable.
     static func checkWritableDirectory(_ directory: String, for path: String) throws {
         var isDirectory: ObjCBool = false
