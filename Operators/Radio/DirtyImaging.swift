@@ -37,11 +37,12 @@ extension UVGrid {
         var z = [Float](repeating: 0, count: 2 * cellCount)
         for c in 0..<cellCount { z[2 * c] = Float(imagingWeight[c]) }
         let m = gridSize
-        let buffers = RadioFFTBuffers(size: m)
         var full = [Float](repeating: 0, count: m * m)
-        z.withUnsafeBufferPointer { src in
-            full.withUnsafeMutableBufferPointer { dst in
-                op.backProjectPadded(src.baseAddress!, into: dst.baseAddress!, buffers: buffers)
+        op.paddedFFT.withWorkspace { buffers in
+            z.withUnsafeBufferPointer { src in
+                full.withUnsafeMutableBufferPointer { dst in
+                    op.backProjectPadded(src.baseAddress!, into: dst.baseAddress!, buffers: buffers)
+                }
             }
         }
         let scale = Float(1 / imagingWeightSum)
@@ -99,16 +100,14 @@ extension UVGrid {
                 vRe[i] += s.weight[k] * re; vIm[i] += s.weight[k] * sgn * im
             }
         }
-        let plane = fftwf_alloc_complex(m * m)!
-        defer { fftwf_free(plane) }
-        let f = UnsafeMutableRawPointer(plane).bindMemory(to: Float.self, capacity: 2 * m * m)
+        var plane = [Float](repeating: 0, count: 2 * m * m)
         var total = 0.0
         for i in 0..<(m * m) {
             total += wSum[i]
-            f[2 * i] = nat[i] > 0 ? Float(wSum[i] * vRe[i] / nat[i]) : 0
-            f[2 * i + 1] = nat[i] > 0 ? Float(wSum[i] * vIm[i] / nat[i]) : 0
+            plane[2 * i] = nat[i] > 0 ? Float(wSum[i] * vRe[i] / nat[i]) : 0
+            plane[2 * i + 1] = nat[i] > 0 ? Float(wSum[i] * vIm[i] / nat[i]) : 0
         }
-        RadioFFTPlans.shared.complex(plane, size: m, forward: false)
+        let f = ComplexFFT2D.shared(height: m, width: m).transform(plane, forward: false)
         var re = [Float](repeating: 0, count: n * n), im = [Float](repeating: 0, count: n * n)
         for y in 0..<n {
             for x in 0..<n {
@@ -126,10 +125,11 @@ extension UVSamplingOperator {
     func backProjectNormalised(_ z: [Float], weightSum: Double) -> [Float] {
         let n = grid.imageSize
         var out = [Float](repeating: 0, count: n * n)
-        let buffers = RadioFFTBuffers(size: grid.gridSize)
-        z.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                backProjectPlane(src.baseAddress!, into: dst.baseAddress!, buffers: buffers, beam: false)
+        paddedFFT.withWorkspace { buffers in
+            z.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    backProjectPlane(src.baseAddress!, into: dst.baseAddress!, buffers: buffers, beam: false)
+                }
             }
         }
         let scale = Float(1 / weightSum)

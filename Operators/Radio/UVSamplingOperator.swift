@@ -18,7 +18,8 @@
 // then the result is halved. Forward is one r2c transform of the zero-padded,
 // beam-weighted image, gathered at the cells. Channels are independent planes
 // sharing the coverage. Derived products (DirtyImaging.swift) use the same
-// back-projection without the primary beam.
+// back-projection without the primary beam. The transforms run on the core's shared plans
+// (`RealFFT2D`, FFTPlanCache.swift) with its pooled, FFTW-aligned workspaces.
 
 import Foundation
 import TweedieCore
@@ -36,6 +37,9 @@ public struct UVSamplingOperator: ForwardOperator {
     let mirrorIndex: [Int32]
     /// Per image pixel: its index in the padded, wrapped M×M array.
     let paddedIndex: [Int32]
+    /// The core's shared r2c / c2r plans of the padded M×M grid (FFTPlanCache.swift);
+    /// its workspaces are the scratch planes of `forwardPlane` / `backProjectPlane`.
+    var paddedFFT: RealFFT2D { RealFFT2D.shared(height: grid.gridSize, width: grid.gridSize) }
 
     public init(grid: UVGrid, primaryBeam: PrimaryBeam = .unity, channels: Int = 1) throws {
         guard channels >= 1 else {
@@ -84,14 +88,15 @@ public struct UVSamplingOperator: ForwardOperator {
     /// A batch of `shape` (bands kept, unit unset) whose plane p is `plane` of `batch`'s plane p,
     /// one channel of one image at a time through one set of FFT buffers.
     private func mapPlanes(_ batch: ImageBatch, to shape: ImageShape,
-                           _ plane: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, RadioFFTBuffers) -> Void) -> ImageBatch {
+                           _ plane: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, FFTWorkspace) -> Void) -> ImageBatch {
         var out = ImageBatch(count: batch.count, shape: shape, bands: batch.bands)
-        let buffers = RadioFFTBuffers(size: grid.gridSize)
         let inPlane = batch.shape.planeCount, outPlane = shape.planeCount
-        batch.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
-                for p in 0..<(batch.count * channels) {
-                    plane(src.baseAddress! + p * inPlane, dst.baseAddress! + p * outPlane, buffers)
+        paddedFFT.withWorkspace { buffers in
+            batch.data.withUnsafeBufferPointer { src in
+                out.data.withUnsafeMutableBufferPointer { dst in
+                    for p in 0..<(batch.count * channels) {
+                        plane(src.baseAddress! + p * inPlane, dst.baseAddress! + p * outPlane, buffers)
+                    }
                 }
             }
         }
@@ -100,9 +105,9 @@ public struct UVSamplingOperator: ForwardOperator {
 
     /// One plane: (beam ×) image → padded r2c → K interleaved visibilities.
     func forwardPlane(_ image: UnsafePointer<Float>, into vis: UnsafeMutablePointer<Float>,
-                      buffers b: RadioFFTBuffers, beam: Bool) {
+                      buffers b: FFTWorkspace, beam: Bool) {
         let m = grid.gridSize, n2 = grid.imageSize * grid.imageSize
-        b.real.update(repeating: 0, count: m * m)
+        b.real.update(repeating: 0)
         paddedIndex.withUnsafeBufferPointer { pad in
             beamImage.withUnsafeBufferPointer { pb in
                 if beam {
@@ -112,19 +117,19 @@ public struct UVSamplingOperator: ForwardOperator {
                 }
             }
         }
-        RadioFFTPlans.shared.forward(b)
+        paddedFFT.forward(b)
         halfIndex.withUnsafeBufferPointer { hi in
             for c in 0..<hi.count {
                 let j = 2 * Int(hi[c])
-                vis[2 * c] = b.half[j]
-                vis[2 * c + 1] = b.half[j + 1]
+                vis[2 * c] = b.spectrum[j]
+                vis[2 * c + 1] = b.spectrum[j + 1]
             }
         }
     }
 
     /// One plane: K interleaved values z → Re Σ z e^{+iθ} on the N×N image (× beam if asked).
     func backProjectPlane(_ vis: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>,
-                          buffers b: RadioFFTBuffers, beam: Bool) {
+                          buffers b: FFTWorkspace, beam: Bool) {
         let n2 = grid.imageSize * grid.imageSize
         backProjectToBuffer(vis, buffers: b)
         paddedIndex.withUnsafeBufferPointer { pad in
@@ -140,16 +145,16 @@ public struct UVSamplingOperator: ForwardOperator {
 
     /// K interleaved values z → Re Σ z e^{+iθ} on the whole padded M×M plane, wrapped
     /// layout (offset 0 at index 0), no primary beam.
-    func backProjectPadded(_ vis: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, buffers b: RadioFFTBuffers) {
+    func backProjectPadded(_ vis: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, buffers b: FFTWorkspace) {
         let m = grid.gridSize
         backProjectToBuffer(vis, buffers: b)
         for i in 0..<(m * m) { plane[i] = 0.5 * b.real[i] }
     }
 
     /// Places z (and the fx = 0 mirrors) on the half-complex plane and runs the c2r into `b.real` (2 Re Σ …).
-    private func backProjectToBuffer(_ vis: UnsafePointer<Float>, buffers b: RadioFFTBuffers) {
+    private func backProjectToBuffer(_ vis: UnsafePointer<Float>, buffers b: FFTWorkspace) {
         let m = grid.gridSize
-        b.half.update(repeating: 0, count: 2 * m * (m / 2 + 1))
+        b.spectrum.update(repeating: 0)
         halfIndex.withUnsafeBufferPointer { hi in
             mirrorIndex.withUnsafeBufferPointer { mi in
                 for c in 0..<hi.count {
@@ -157,18 +162,18 @@ public struct UVSamplingOperator: ForwardOperator {
                     let re = vis[2 * c], im = vis[2 * c + 1]
                     switch mi[c] {
                     case -1:
-                        b.half[j] += re; b.half[j + 1] += im
+                        b.spectrum[j] += re; b.spectrum[j + 1] += im
                     case -2:
-                        b.half[j] += 2 * re
+                        b.spectrum[j] += 2 * re
                     default:
                         let jm = 2 * Int(mi[c])
-                        b.half[j] += re; b.half[j + 1] += im
-                        b.half[jm] += re; b.half[jm + 1] -= im
+                        b.spectrum[j] += re; b.spectrum[j + 1] += im
+                        b.spectrum[jm] += re; b.spectrum[jm + 1] -= im
                     }
                 }
             }
         }
-        RadioFFTPlans.shared.backward(b)
+        paddedFFT.inverse(b)
     }
 
     /// The observed gridded visibilities as an observation batch (1 × C × K × 2; every

@@ -151,6 +151,37 @@ private func relativeMaxError(_ a: [Float], _ b: [Double]) -> Double {
         }
     }
 
+    /// The complex transform against a direct O(N²) DFT in Double, both signs, and its
+    /// unnormalised round trip (backward(forward(z)) = h·w·z).
+    @Test func complexTransformMatchesDirectDFT() {
+        let h = 5, w = 8
+        let z = testValues(2 * h * w, seed: 23)
+        let fft = ComplexFFT2D.shared(height: h, width: w)
+        for forward in [true, false] {
+            let spec = fft.transform(z, forward: forward)
+            let sign = forward ? -1.0 : 1.0
+            var maxErr = 0.0
+            for ky in 0..<h {
+                for kx in 0..<w {
+                    var re = 0.0, im = 0.0
+                    for y in 0..<h {
+                        for x in 0..<w {
+                            let ph = sign * 2 * Double.pi * (Double(ky * y) / Double(h) + Double(kx * x) / Double(w))
+                            let a = Double(z[2 * (y * w + x)]), b = Double(z[2 * (y * w + x) + 1])
+                            re += a * cos(ph) - b * sin(ph)
+                            im += a * sin(ph) + b * cos(ph)
+                        }
+                    }
+                    let j = 2 * (ky * w + kx)
+                    maxErr = max(maxErr, abs(Double(spec[j]) - re), abs(Double(spec[j + 1]) - im))
+                }
+            }
+            #expect(maxErr < 1e-4, "forward \(forward): max |FFT − DFT| \(maxErr)")
+        }
+        let back = fft.transform(fft.transform(z, forward: true), forward: false)
+        for i in z.indices { #expect(abs(back[i] - Float(h * w) * z[i]) < 1e-4) }
+    }
+
     @Test func concurrentUseGivesIdenticalResults() throws {
         let h = 40, w = 33, kh = 7, kw = 8
         let img = testValues(h * w, seed: 99)
