@@ -27,7 +27,7 @@ enum PosteriorSetup {
         let record = PosteriorJobRecord(arguments: arguments, workingDirectory: FileManager.default.currentDirectoryPath,
                                         toolVersion: TweedieVersion.string, started: ISO8601DateFormatter().string(from: Date()))
         let quiet = o.quiet
-        let progress = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) != 0, what: "samples")
+        let progress = ProgressLine(what: "samples", quiet: quiet)
         let settings = PosteriorRunSettings(samples: o.samples, seed: o.seed, batch: o.batch, keepSamples: o.keepSamples,
                                             checkpointEvery: o.checkpointEvery)
         let outcome = try PosteriorPipeline.run(prepared, in: dir, settings: settings, resuming: resuming, record: record) { event in

@@ -78,19 +78,6 @@ struct UnconditionalSamplingOptions: ParsableArguments {
     }
 }
 
-/// Progress lines on stderr: samples done, samples/s, ETA.
-final class SamplingProgress {
-    let total: Int
-    let start = Date()
-    init(total: Int) { self.total = total }
-    func report(_ done: Int) {
-        let elapsed = Date().timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        printNote(String(format: "samples %d/%d, %.3g samples/s, ETA %.0f s", done, total, rate, eta))
-    }
-}
-
 struct PriorSampleCommand: TweedieCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
@@ -133,15 +120,16 @@ struct PriorSampleCommand: TweedieCommand {
     func execute() throws {
         let (resolved, sampler) = try options.makeSampler()
         let n = options.samples
-        let progress = SamplingProgress(total: n)
+        let progress = ProgressLine(what: "samples", whenNotATerminal: .lines)
         var parts: [ImageBatch] = []
         var start = 0
         while start < n {
             let range = start..<min(n, start + options.batch)
             parts.append(try sampler.sample(indices: range, seed: options.seed))
             start = range.upperBound
-            progress.report(start)
+            progress.update(done: start, total: n)
         }
+        progress.finish()
         var samples = try ImageBatch.stack(parts)
         if space == .physical { samples = sampler.physical(samples) }
         if samples.shape.channels == resolved.denoiser.bands.count { samples.bands = resolved.denoiser.bands }

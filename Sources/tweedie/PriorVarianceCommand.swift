@@ -54,9 +54,10 @@ struct PriorVarianceCommand: TweedieCommand {
         if n < PriorVarianceEstimate.recommendedSamples {
             printNote("warning: N = \(n) samples is below the recommended \(PriorVarianceEstimate.recommendedSamples); the variance map will be noisy (relative error ≈ √(2/N) = \(String(format: "%.0f", 100 * (2.0 / Double(n)).squareRoot()))% per pixel)")
         }
-        let progress = SamplingProgress(total: n)
+        let progress = ProgressLine(what: "samples", whenNotATerminal: .lines)
         let estimate = try PriorVarianceEstimate.estimate(sampler: sampler, count: n, seed: options.seed,
-                                                          batch: options.batch) { done, _ in progress.report(done) }
+                                                          batch: options.batch) { done, _ in progress.update(done: done, total: n) }
+        progress.finish()
         let bands = resolved.denoiser.bands
         let net = estimate.varianceImage(physical: false, bands: bands)
         let phys = estimate.varianceImage(physical: true, bands: bands)

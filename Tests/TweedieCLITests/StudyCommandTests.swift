@@ -114,6 +114,56 @@ import TweediePriors
         #expect(!FileManager.default.fileExists(atPath: lock))
     }
 
+    /// A case interrupted in a study directory made before studies recorded typed requests: its
+    /// run.json holds `tweedie sample` arguments (absolute paths, as those studies wrote them) and a
+    /// checkpoint. `study run` resumes it from those arguments, and the result is bit for bit the
+    /// uninterrupted run of the same arguments.
+    @Test func caseRecordedAsACommandLineResumes() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let spec = try Self.makeStudy(in: dir)
+        let out = URL(fileURLWithPath: dir.appendingPathComponent("out").path)
+        let done = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
+        #expect(done.status == 0, "\(done)")
+
+        // Case 2's run replaced by a `tweedie sample` run killed after a few checkpoints.
+        try SampleCommandTests.makeProblem(in: dir)
+        let run = out.appendingPathComponent("cases/case-0001/run")
+        try FileManager.default.removeItem(at: run)
+        let common = ["--samples", "60", "--batch", "2", "--steps", "50", "--checkpoint-every", "1"]
+        let p = Process()
+        p.executableURL = try CLIRunner.binary()
+        p.arguments = SampleCommandTests.args(dir, "out/cases/case-0001/run", common)
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let ckpt = run.appendingPathComponent("checkpoint.json")
+        let deadline = Date().addingTimeInterval(120)
+        var killedAt = -1
+        while Date() < deadline && p.isRunning {
+            if let d = try? Data(contentsOf: ckpt), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+               let next = o["nextIndex"] as? Int, next >= 10 {
+                killedAt = next
+                kill(p.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(2_000)
+        }
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal && killedAt > 0 && killedAt < 60, "killed at \(killedAt)")
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("run.json"))) as? [String: Any]
+        #expect(record?["arguments"] is [String] && record?["request"] == nil, "not a command-line record: \(record ?? [:])")
+
+        let resumed = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
+        #expect(resumed.status == 0 && resumed.stderr.contains("case 2/4 resumed"), "\(resumed)")
+        #expect(resumed.stdout.contains("4 of 4 cases finished"), "\(resumed)")
+        let full = try CLIRunner.run(SampleCommandTests.args(dir, "full", common))
+        #expect(full.status == 0, "\(full)")
+        for f in ["mean.fits", "std.fits", "variance_ratio.fits"] {
+            let a = try FITSReader.read(dir.appendingPathComponent("full/\(f)").path)
+            let b = try FITSReader.read(run.appendingPathComponent(f).path)
+            #expect(a.data == b.data, "\(f) differs from the uninterrupted run")
+        }
+    }
+
     /// Sampler keys reach `tweedie sample`: a case with dps_eta runs DPS with DDIM steps (its summary says so).
     @Test func samplerKeysReachTheSampler() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
