@@ -9,6 +9,7 @@ import ArgumentParser
 import Foundation
 import TweedieCore
 import TweediePriors
+import TweedieSampling
 
 struct BenchSampler: TweedieCommand {
     static let configuration = CommandConfiguration(
@@ -62,8 +63,8 @@ struct BenchSampler: TweedieCommand {
             if reference == nil { reference = perSample }
             var chi2 = "?"
             if let data = FileManager.default.contents(atPath: out + "/summary.json"),
-               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-               let scores = json["scores"] as? [String: Any], let c = scores["reducedChiSquaredOfMean"] as? Double {
+               let summary = try? JSONDecoder().decode(PosteriorSummary.self, from: data),
+               case let c = summary.scores.reducedChiSquaredOfMean {
                 chi2 = String(format: "%.3f", c)
             }
             let label = name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0)
