@@ -26,19 +26,11 @@ public final class ComplexFFT2D: @unchecked Sendable {
     private let forwardPlan: fftwf_plan
     private let backwardPlan: fftwf_plan
 
-    private struct Key: Hashable { let h: Int, w: Int }
-    private static let cacheLock = NSLock()
-    nonisolated(unsafe) private static var cache: [Key: ComplexFFT2D] = [:]
+    private static let cache = FFTSizeCache<ComplexFFT2D>()
 
     /// The shared plans for an h × w complex transform, created on first use.
     public static func shared(height: Int, width: Int) -> ComplexFFT2D {
-        precondition(height >= 1 && width >= 1, "FFT size must be positive")
-        let key = Key(h: height, w: width)
-        cacheLock.lock(); defer { cacheLock.unlock() }
-        if let p = cache[key] { return p }
-        let p = ComplexFFT2D(height: height, width: width, rigor: FFTPlanRigor.processDefault)
-        cache[key] = p
-        return p
+        cache.plans(height: height, width: width) { ComplexFFT2D(height: $0, width: $1, rigor: FFTPlanRigor.processDefault) }
     }
 
     private init(height: Int, width: Int, rigor: FFTPlanRigor) {

@@ -36,6 +36,26 @@ public enum FFTPlanRigor: String, Sendable, CaseIterable {
     public static var processDefault: FFTPlanRigor { EngineSettings.process.fftwRigor }
 }
 
+/// The process-wide cache of one plan object per 2-D size (plans live as long as the process).
+///
+/// Invariant for `@unchecked Sendable`: `cache` is read and written only under `lock`.
+final class FFTSizeCache<Plans: AnyObject>: @unchecked Sendable {
+    private struct Size: Hashable { let h: Int, w: Int }
+    private let lock = NSLock()
+    private var cache: [Size: Plans] = [:]
+
+    /// The plans for h × w, made by `make(h, w)` on first use.
+    func plans(height: Int, width: Int, make: (Int, Int) -> Plans) -> Plans {
+        precondition(height >= 1 && width >= 1, "FFT size must be positive")
+        let key = Size(h: height, w: width)
+        lock.lock(); defer { lock.unlock() }
+        if let p = cache[key] { return p }
+        let p = make(height, width)
+        cache[key] = p
+        return p
+    }
+}
+
 /// Aligned buffers for one transform of a given size: a real plane (h·w Floats)
 /// and a half spectrum (h·(w/2+1) complex values = 2·h·(w/2+1) Floats).
 /// Owns its memory (freed in deinit). Not thread-safe: one user at a time,
@@ -82,19 +102,11 @@ public final class RealFFT2D: @unchecked Sendable {
 
     // MARK: cache
 
-    private struct Key: Hashable { let h: Int, w: Int }
-    private static let cacheLock = NSLock()
-    nonisolated(unsafe) private static var cache: [Key: RealFFT2D] = [:]
+    private static let cache = FFTSizeCache<RealFFT2D>()
 
     /// The shared plans for an h × w real transform, created on first use.
     public static func shared(height: Int, width: Int) -> RealFFT2D {
-        precondition(height >= 1 && width >= 1, "FFT size must be positive")
-        let key = Key(h: height, w: width)
-        cacheLock.lock(); defer { cacheLock.unlock() }
-        if let p = cache[key] { return p }
-        let p = RealFFT2D(height: height, width: width, rigor: FFTPlanRigor.processDefault)
-        cache[key] = p
-        return p
+        cache.plans(height: height, width: width) { RealFFT2D(height: $0, width: $1, rigor: FFTPlanRigor.processDefault) }
     }
 
     private init(height: Int, width: Int, rigor: FFTPlanRigor) {
