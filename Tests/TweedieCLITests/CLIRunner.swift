@@ -115,4 +115,28 @@ enum CLIRunner {
     }
 
     static func removeDirectory(_ url: URL) { try? FileManager.default.removeItem(at: url) }
+
+    /// Runs `tweedie arguments` and kills it with SIGKILL once the run's checkpoint (`checkpoint`,
+    /// a checkpoint.json) records at least `atLeast` samples done; nil when the process ended or
+    /// two minutes passed first. Returns the checkpoint's nextIndex at the kill.
+    static func killAtCheckpoint(_ arguments: [String], checkpoint: URL, atLeast: Int) throws -> Int? {
+        let p = Process()
+        p.executableURL = try binary()
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        var killedAt: Int? = nil
+        while Date() < deadline && p.isRunning {
+            if let d = try? Data(contentsOf: checkpoint), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+               let next = o["nextIndex"] as? Int, next >= atLeast {
+                kill(p.processIdentifier, SIGKILL)
+                killedAt = next
+                break
+            }
+            usleep(2_000)
+        }
+        p.waitUntilExit()
+        return p.terminationReason == .uncaughtSignal ? killedAt : nil
+    }
 }

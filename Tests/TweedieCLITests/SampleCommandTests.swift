@@ -166,26 +166,9 @@ import TweediePriors
         #expect(full.status == 0, "\(full)")
 
         // Start the same run, kill it with SIGKILL once a few checkpoints are on disk, resume it.
-        let p = Process()
-        p.executableURL = try CLIRunner.binary()
-        p.arguments = Self.args(dir, "killed", common)
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
-        let ckpt = dir.appendingPathComponent("killed/checkpoint.json")
-        let deadline = Date().addingTimeInterval(120)
-        var killedAt = -1
-        while Date() < deadline && p.isRunning {
-            if let d = try? Data(contentsOf: ckpt), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-               let next = o["nextIndex"] as? Int, next >= 20 {
-                killedAt = next
-                kill(p.processIdentifier, SIGKILL)
-                break
-            }
-            usleep(2_000)
-        }
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal && killedAt > 0 && killedAt < 400,
-                "the run should have been killed mid-way (killed at \(killedAt))")
+        let killedAt = try CLIRunner.killAtCheckpoint(Self.args(dir, "killed", common),
+                                                      checkpoint: dir.appendingPathComponent("killed/checkpoint.json"), atLeast: 20)
+        #expect(killedAt.map { $0 < 400 } == true, "the run should have been killed mid-way (killed at \(killedAt ?? -1))")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("killed/mean.fits").path))
         let resumed = try CLIRunner.run(["sample", "--resume", dir.appendingPathComponent("killed").path])
         #expect(resumed.status == 0, "\(resumed)")

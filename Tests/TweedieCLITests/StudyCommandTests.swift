@@ -130,25 +130,9 @@ import TweediePriors
         let run = out.appendingPathComponent("cases/case-0001/run")
         try FileManager.default.removeItem(at: run)
         let common = ["--samples", "60", "--batch", "2", "--steps", "50", "--checkpoint-every", "1"]
-        let p = Process()
-        p.executableURL = try CLIRunner.binary()
-        p.arguments = SampleCommandTests.args(dir, "out/cases/case-0001/run", common)
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
-        let ckpt = run.appendingPathComponent("checkpoint.json")
-        let deadline = Date().addingTimeInterval(120)
-        var killedAt = -1
-        while Date() < deadline && p.isRunning {
-            if let d = try? Data(contentsOf: ckpt), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-               let next = o["nextIndex"] as? Int, next >= 10 {
-                killedAt = next
-                kill(p.processIdentifier, SIGKILL)
-                break
-            }
-            usleep(2_000)
-        }
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal && killedAt > 0 && killedAt < 60, "killed at \(killedAt)")
+        let killedAt = try CLIRunner.killAtCheckpoint(SampleCommandTests.args(dir, "out/cases/case-0001/run", common),
+                                                      checkpoint: run.appendingPathComponent("checkpoint.json"), atLeast: 10)
+        #expect(killedAt.map { $0 < 60 } == true, "the run should have been killed mid-way (killed at \(killedAt ?? -1))")
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("run.json"))) as? [String: Any]
         #expect(record?["arguments"] is [String] && record?["request"] == nil, "not a command-line record: \(record ?? [:])")
 
