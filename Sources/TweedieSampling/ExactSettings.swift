@@ -26,7 +26,7 @@ public struct ExactSettings: SamplerSettings, Equatable {
         public static let keys = ["batch"]
         public init(reading entry: SamplerSpecEntry) throws {}
         public func choices(samples: Int) -> [SamplerChoice] { [.exact] }
-        public func sbcChoice(prior: SamplingPrior, what: String) throws -> SamplerChoice {
+        public func resolved(prior: SamplingPrior, what: String, warn: (String) -> Void) throws -> SamplerChoice {
             guard prior.denoiser is any AnalyticPrior else {
                 throw TweedieError.invalidInput(what: "\(what).kind", problem: "exact draws need an analytic prior (gaussian:…, mixture:…)")
             }

@@ -36,13 +36,7 @@ public enum PosteriorPipeline {
         guard r.samples >= 1, r.batch >= 1 else {
             throw TweedieError.invalidInput(what: "samples / batch", problem: "must be ≥ 1, got \(r.samples) and \(r.batch)")
         }
-        switch r.sampler {
-        case let .dps(steps, _, _, _) where steps < 1:
-            throw TweedieError.invalidInput(what: "DPS steps", problem: "must be ≥ 1, got \(steps)")
-        case let .smc(_, particles, _, _) where particles < 1:
-            throw TweedieError.invalidInput(what: "SMC particles", problem: "must be ≥ 1, got \(particles)")
-        default: break
-        }
+        try r.sampler.validate(what: names.sampler)
         let prior = try SamplingPrior.resolve(r.prior)
         let shape = prior.denoiser.imageShape
         var notes: [String] = []
@@ -188,7 +182,7 @@ public enum PosteriorPipeline {
         let problem = try PosteriorProblem(observation: y, forwardOperator: A, noise: noise, fluxScale: s)
 
         // Sampler: the request's settings over the prior's declared ones.
-        let choice = try samplerChoice(r.sampler, prior: prior) { notes.append($0); warn($0) }
+        let choice = try r.sampler.choice(prior: prior, what: names.sampler) { notes.append($0); warn($0) }
         let sampler = try choice.makeSampler(prior: prior.denoiser, problem: problem)
         let evaluations = SamplerChoice.networkEvaluationsPerSample(of: sampler)
 
@@ -222,46 +216,6 @@ public enum PosteriorPipeline {
                                  wcs: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: shape),
                                  observationWCS: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: y.shape),
                                  uv: built.uv)
-    }
-
-    /// The request's sampler resolved against the prior: DPS's ζ from the prior's table when not
-    /// given (extrapolated with a warning off the tabulated step counts) and its clip from the
-    /// prior's x0_clip; split-Gibbs / SMC settings from the prior's split_gibbs, each override winning
-    /// (SMC anneals over 60 iterations unless told).
-    public static func samplerChoice(_ request: PosteriorRequest.Sampler, prior: SamplingPrior,
-                                     warn: (String) -> Void = { _ in }) throws -> SamplerChoice {
-        func gibbs(_ o: PosteriorRequest.SplitGibbsOverrides, iterationsDefault: Int? = nil) -> SplitGibbsSettings {
-            var g = SplitGibbsSettings(declaredBy: prior)
-            g.iterations = o.iterations ?? iterationsDefault ?? g.iterations
-            g.rhoMax = o.rhoMax ?? g.rhoMax
-            g.priorSteps = o.priorSteps ?? g.priorSteps
-            return g
-        }
-        switch request {
-        case let .dps(steps, guidance, clip, eta):
-            var range: (Float, Float)?
-            switch clip {
-            case .priorDeclared: range = prior.x0Clip
-            case .none: range = nil
-            case let .range(lo, hi): range = (lo, hi)
-            }
-            var zeta = 1.0
-            if let g = guidance {
-                zeta = g
-            } else if let rec = prior.recommendedGuidance(steps: steps) {
-                zeta = rec.zeta
-                if rec.tabulatedAt != steps {
-                    let tuned = prior.guidanceTable.keys.sorted().map(String.init).joined(separator: ", ")
-                    warn("ζ = \(String(format: "%.4g", zeta)) is extrapolated from the prior's ζ at \(rec.tabulatedAt) steps (ζ·steps kept); it is tuned only for \(tuned) steps — use one of those step counts, or give ζ")
-                }
-            }
-            return .dps(DPSSettings(steps: steps, guidanceScale: zeta, clipMin: range?.0, clipMax: range?.1, ddimEta: eta))
-        case let .splitGibbs(o):
-            return .splitGibbs(gibbs(o))
-        case let .smc(o, particles, adaptive, kept):
-            return .smc(SMCSettings(gibbs: gibbs(o, iterationsDefault: 60), particles: particles,
-                                    adaptive: adaptive, samplesPerPopulation: kept))
-        }
     }
 }
 

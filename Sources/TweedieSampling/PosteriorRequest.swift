@@ -38,32 +38,10 @@ public struct PosteriorRequest: Sendable {
         case sigmaClippedMedian
         case value(Double)
     }
-    /// DPS's x̂0 clipping.
-    public enum Clip: Sendable, Equatable, Codable {
-        /// The prior's declared range (config x0_clip), if any.
-        case priorDeclared
-        case none
-        case range(lo: Float, hi: Float)
-    }
-    /// Split-Gibbs settings that override the prior's declared ones (nil: keep the prior's).
-    public struct SplitGibbsOverrides: Sendable, Equatable, Codable {
-        public var iterations: Int?, rhoMax: Double?, priorSteps: Int?
-        public init(iterations: Int? = nil, rhoMax: Double? = nil, priorSteps: Int? = nil) {
-            self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
-        }
-    }
-    /// The sampler, its settings resolved against the prior's declared defaults by the pipeline.
-    public enum Sampler: Sendable, Equatable, Codable {
-        /// DPS with `steps` DDPM steps; ζ given, or the prior's (extrapolated with a warning).
-        case dps(steps: Int, guidance: Double?, clip: Clip, ddimEta: Double?)
-        case splitGibbs(SplitGibbsOverrides)
-        /// SMC over the split-Gibbs annealing (60 iterations unless overridden).
-        case smc(SplitGibbsOverrides, particles: Int, adaptive: Bool, samplesPerPopulation: Int?)
-    }
     /// How errors name the request's fields (a command line passes its option names).
     public struct FieldNames: Sendable {
         public var cutout = "cutout", background = "background", sigma = "sigma", noiseMaps = "variance / weight map"
-        public var fluxScale = "flux scale", truth = "truth", apertureRadius = "aperture radius"
+        public var fluxScale = "flux scale", truth = "truth", apertureRadius = "aperture radius", sampler = "sampler"
         public init() {}
     }
 
@@ -77,7 +55,8 @@ public struct PosteriorRequest: Sendable {
     public var background: Background = .none
     public var noise: Noise = .estimated
     public var fluxScale: FluxScale = .estimated
-    public var sampler: Sampler = .splitGibbs(SplitGibbsOverrides())
+    /// The sampler: its kind and the settings given (the rest resolved against the prior).
+    public var sampler = SamplerRequest(kind: PosteriorDefaults.sampler)
     public var samples: Int
     public var batch: Int = 8
     public var seed: UInt64 = 0
@@ -126,7 +105,7 @@ extension PosteriorRequest: Codable {
         background = try c.decode(Background.self, forKey: .background)
         noise = try c.decode(Noise.self, forKey: .noise)
         fluxScale = try c.decode(FluxScale.self, forKey: .fluxScale)
-        sampler = try c.decode(Sampler.self, forKey: .sampler)
+        sampler = try c.decode(SamplerRequest.self, forKey: .sampler)
         batch = try c.decode(Int.self, forKey: .batch); seed = try c.decode(UInt64.self, forKey: .seed)
         truth = try c.decodeIfPresent(String.self, forKey: .truth)
         apertureRadius = try c.decodeIfPresent(Double.self, forKey: .apertureRadius)
@@ -142,7 +121,7 @@ extension PosteriorRequest: Codable {
 /// The defaults of a posterior run that `tweedie sample` and a study case share: a study case runs
 /// as that command would with the same settings.
 public enum PosteriorDefaults {
-    /// The calibrated sampler (issue 22).
+    /// The calibrated sampler (docs/samplers.md, "Which sampler, when").
     public static let sampler = "split-gibbs"
     public static let samples = 64
     /// Samples per batch (they share each network call).
@@ -151,31 +130,4 @@ public enum PosteriorDefaults {
     public static let dpsSteps = 250
     /// SMC particles per population.
     public static let particles = 64
-}
-
-extension PosteriorRequest.Sampler {
-    /// The samplers by the names `tweedie sample --sampler` and a study's `sampler:` give them.
-    public static let names = ["dps", "split-gibbs", "smc"]
-
-    /// The sampler called `name` (one of `names`). Only the named sampler's settings are evaluated,
-    /// so a setting of another sampler is never read (nor its error thrown); `what` names the
-    /// sampler setting in the error for an unknown name.
-    public static func named(_ name: String, what: String, gibbs: PosteriorRequest.SplitGibbsOverrides,
-                             dpsSteps: @autoclosure () throws -> Int, guidance: @autoclosure () throws -> Double?,
-                             clip: @autoclosure () throws -> PosteriorRequest.Clip, ddimEta: @autoclosure () throws -> Double?,
-                             particles: @autoclosure () throws -> Int, adaptive: @autoclosure () throws -> Bool,
-                             samplesPerPopulation: @autoclosure () throws -> Int?) throws -> Self {
-        switch name {
-        case "dps":
-            let c = try clip()
-            return .dps(steps: try dpsSteps(), guidance: try guidance(), clip: c, ddimEta: try ddimEta())
-        case "smc":
-            let a = try adaptive()
-            return .smc(gibbs, particles: try particles(), adaptive: a, samplesPerPopulation: try samplesPerPopulation())
-        case "split-gibbs":
-            return .splitGibbs(gibbs)
-        default:
-            throw TweedieError.invalidInput(what: what, problem: "must be dps, split-gibbs or smc, got '\(name)'")
-        }
-    }
 }

@@ -58,7 +58,7 @@ extension ReplicaExchangeSettings: SamplerSettings {
             return out
         }
 
-        public func sbcChoice(prior: SamplingPrior, what: String) throws -> SamplerChoice {
+        public func resolved(prior: SamplingPrior, what: String, warn: (String) -> Void) throws -> SamplerChoice {
             func one<T: Codable & Sendable & Equatable>(_ v: OneOrMany<T>?, _ key: String) throws -> T? { try SamplerSpecEntry.single(v?.values, key, what: what) }
             let d = ReplicaExchangeSettings()
             return .replicaExchange(ReplicaExchangeSettings(

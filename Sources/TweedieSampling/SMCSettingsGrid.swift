@@ -2,8 +2,9 @@
 // split-Gibbs kernel's keys (SplitGibbsSettings.Grid.kernelKeys) and
 //   {kind: smc, …, particles: 256, adaptive: [false, true], keep: 1}   # lists expand to a grid
 // One sampler call is one population (its kept samples), so `batch` does not apply. Unset keys: in
-// a calibration table P = the samples per observation, planned tempering, all P kept; in an SBC
-// spec P = 4, planned, 1 kept.
+// a calibration table P = the samples per observation, planned tempering, all P kept; in a posterior
+// request and an SBC spec 60 iterations, P = 64, adaptive tempering, all P kept (an SBC spec must set
+// keep: 1, since ranks need independent draws).
 import TweedieCore
 import TweediePriors
 
@@ -73,11 +74,23 @@ extension SMCSettings: SamplerSettings {
             }
         }
 
-        public func sbcChoice(prior: SamplingPrior, what: String) throws -> SamplerChoice {
-            .smc(SMCSettings(gibbs: try gibbs.single(prior: prior, what: what),
-                             particles: try SamplerSpecEntry.single(particles, "particles", what: what) ?? 4,
-                             adaptive: try SamplerSpecEntry.single(adaptive, "adaptive", what: what) ?? false,
-                             samplesPerPopulation: try SamplerSpecEntry.single(keep, "keep", what: what) ?? 1))
+        /// Unset: the kernel's split-Gibbs settings from the prior, but 60 iterations; P =
+        /// PosteriorDefaults.particles, adaptive tempering, every particle kept.
+        public func resolved(prior: SamplingPrior, what: String, warn: (String) -> Void) throws -> SamplerChoice {
+            var kernel = gibbs
+            if kernel.iterations == nil { kernel.iterations = [Self.iterations] }
+            let p = try SamplerSpecEntry.single(particles, "particles", what: what) ?? PosteriorDefaults.particles
+            guard p >= 1 else { throw TweedieError.invalidInput(what: "\(what) particles", problem: "must be ≥ 1, got \(p)") }
+            let kept = try SamplerSpecEntry.single(keep, "keep", what: what)
+            if let k = kept, k < 1 || k > p {
+                throw TweedieError.invalidInput(what: "\(what) keep", problem: "must be between 1 and the particles (\(p)), got \(k)")
+            }
+            return .smc(SMCSettings(gibbs: try kernel.single(prior: prior, what: what), particles: p,
+                                    adaptive: try SamplerSpecEntry.single(adaptive, "adaptive", what: what) ?? true,
+                                    samplesPerPopulation: kept))
         }
+
+        /// The annealing iterations of a request that does not set them.
+        public static let iterations = 60
     }
 }

@@ -5,7 +5,7 @@
 //   builds the sampler, how a calibration result describes it, and its spec entry (`Grid`);
 // - `SamplerSettingsGrid`, the spec entry: the kind's keys, each one value or a list (an axis of the
 //   grid), read and checked; expanded to every setting in the order written (calibration table),
-//   or read as one setting whose unset keys come from the prior (SBC spec).
+//   or read as one setting whose unset keys come from the prior (SBC spec, SamplerRequest).
 // `SamplerChoice.kinds` lists the kinds; a sampler's conformances live in its own file(s).
 import Foundation
 import TweedieCore
@@ -61,13 +61,15 @@ public protocol SamplerSettingsGrid: Sendable, Equatable {
     /// Reads the keys of `entry` (only those in `keys` are present), checking what needs no other key.
     init(reading entry: SamplerSpecEntry) throws
     /// Checks that need the study (`samples`: posterior samples per observation); messages name
-    /// "calibration spec <kind> <key>".
+    /// "sampler setting <kind> <key>".
     func validate(samples: Int) throws
     /// Every setting, lists expanded in the order written (`samples`: per observation).
     func choices(samples: Int) -> [SamplerChoice]
-    /// The one setting of an SBC spec (each key at most one value, `SamplerSpecEntry.single`), unset
-    /// keys from what `prior` declares; `what` names the entry in messages ("<spec> sbc.sampler").
-    func sbcChoice(prior: SamplingPrior, what: String) throws -> SamplerChoice
+    /// The one setting of a posterior request or an SBC spec (each key at most one value,
+    /// `SamplerSpecEntry.single`), unset keys from what `prior` declares, else the kind's defaults
+    /// (the same for `tweedie sample`, studies and SBC); `what` names the entry in messages
+    /// ("--sampler dps", "<spec> sbc.sampler"); `warn` receives what the user should know.
+    func resolved(prior: SamplingPrior, what: String, warn: (String) -> Void) throws -> SamplerChoice
 }
 
 extension SamplerSettingsGrid {
@@ -154,7 +156,7 @@ public struct SamplerSpecEntry {
     public func names<T: RawRepresentable & CaseIterable>(_ key: String) throws -> [T]? where T.RawValue == String {
         try (list(key) as [String]?)?.map { n in
             guard let v = T(rawValue: n) else {
-                throw TweedieError.invalidInput(what: "calibration spec sampler \(key)",
+                throw TweedieError.invalidInput(what: "sampler setting \(key)",
                                                 problem: "'\(n)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return v
@@ -177,9 +179,9 @@ extension SamplerSettings {
     static func readGrid(_ entry: SamplerSpecEntry) throws -> any SamplerSettingsGrid { try Grid(reading: entry) }
 }
 
-/// A check of a calibration spec's value: "calibration spec <what>: <problem>".
+/// A check of a sampler setting in a spec or a request: "sampler setting <what>: <problem>".
 public func samplerSpecError(_ what: String, _ problem: String) -> TweedieError {
-    .invalidInput(what: "calibration spec \(what)", problem: problem)
+    .invalidInput(what: "sampler setting \(what)", problem: problem)
 }
 
 /// A sampler whose calibration runs report a diagnostic of each observation's draws (on stderr).

@@ -71,14 +71,14 @@ extension SplitGibbsSettings: SamplerSettings {
             gaussNewtonSteps = try entry.list("gauss_newton_steps")
             priorStepVarianceScale = try entry.list("prior_step_variance_scale")
             if let l = priorStepVarianceScale, l.contains(where: { !($0 >= 0 && $0.isFinite) }) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler prior_step_variance_scale", problem: "must be ≥ 0, got \(l)")
+                throw TweedieError.invalidInput(what: "sampler setting prior_step_variance_scale", problem: "must be ≥ 0, got \(l)")
             }
             if (likelihoodMoves ?? []).contains(where: { $0 < 1 }) || (gaussNewtonSteps ?? []).contains(where: { $0 < 0 }) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler likelihood_moves / gauss_newton_steps",
+                throw TweedieError.invalidInput(what: "sampler settings likelihood_moves / gauss_newton_steps",
                                                 problem: "must be ≥ 1 and ≥ 0")
             }
             if let e = cgErrorTolerance, e.contains(where: { !($0 > 0 && $0.isFinite) }) {
-                throw TweedieError.invalidInput(what: "calibration spec sampler cg_error_tolerance", problem: "must be > 0 (posterior standard deviations), got \(e)")
+                throw TweedieError.invalidInput(what: "sampler setting cg_error_tolerance", problem: "must be > 0 (posterior standard deviations), got \(e)")
             }
             coupling = try entry.names("coupling")
             priorStepVariance = try entry.names("prior_step_variance")
@@ -129,7 +129,7 @@ extension SplitGibbsSettings: SamplerSettings {
                                           ?? base.priorStepVarianceScale)
         }
 
-        public func sbcChoice(prior: SamplingPrior, what: String) throws -> SamplerChoice {
+        public func resolved(prior: SamplingPrior, what: String, warn: (String) -> Void) throws -> SamplerChoice {
             .splitGibbs(try single(prior: prior, what: what))
         }
     }

@@ -93,7 +93,8 @@ public struct SBCStudy {
     let sbc: SimulationBasedCalibration
 
     /// Reads the spec at `specPath` (paths in it relative to its folder) and builds everything.
-    public init(specPath: String) throws {
+    /// `warn` receives what resolving the sampler wants the user to know (an extrapolated DPS ζ).
+    public init(specPath: String, warn: (String) -> Void = { _ in }) throws {
         self.specPath = specPath
         let spec = try SBCSpec.load(specPath)
         let base = URL(fileURLWithPath: specPath).deletingLastPathComponent()
@@ -139,7 +140,12 @@ public struct SBCStudy {
         }
 
         // The posterior sampler: the spec's kind, its unset settings from what the prior declares.
-        let choice = try spec.sampler.grid.sbcChoice(prior: prior, what: "\(specPath) sbc.sampler")
+        let choice = try spec.sampler.grid.resolved(prior: prior, what: "\(specPath) sbc.sampler", warn: warn)
+        // Ranks are uniform only for independent draws (Talts et al. 2018 §4): a call that returns
+        // several samples of one population (SMC keep > 1) gives correlated ones.
+        if let perCall = choice.settings.samplesPerCall, perCall > 1 {
+            throw TweedieError.invalidInput(what: "\(specPath) sbc.sampler", problem: "returns \(perCall) correlated samples per population; SBC ranks need independent draws: set keep: 1")
+        }
         let makeSampler = { (problem: PosteriorProblem) throws -> any PosteriorSampler in try choice.makeSampler(prior: den, problem: problem) }
         // The sampler's own description (built on a throwaway problem) names every setting in the fingerprint.
         let probeNoise = try DiagonalGaussianNoise(bandSigmas: settings.sigmas.count == 1

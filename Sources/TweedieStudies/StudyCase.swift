@@ -36,7 +36,7 @@ struct StudyCase {
     }
 
     func writeInputs(into dir: URL) throws -> Inputs {
-        for k in parameters.keys where !Self.known.contains(k) && !Self.radioKeys.contains(k) {
+        for k in parameters.keys where !Self.known.contains(k) && !Self.radioKeys.contains(k) && !k.hasPrefix("sampler.") {
             throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.union(Self.radioKeys).sorted().joined(separator: ", "))")
         }
         if isRadio { return try writeRadioInputs(into: dir) }
@@ -205,32 +205,44 @@ struct StudyCase {
             }
             r.fluxScale = .given(v)
         }
-        let gibbs = PosteriorRequest.SplitGibbsOverrides(iterations: try whole("gibbs_iterations"), rhoMax: try number("gibbs_rho_max"),
-                                                        priorSteps: try whole("gibbs_prior_steps"))
-        r.sampler = try .named(string("sampler") ?? PosteriorDefaults.sampler, what: "study parameter sampler", gibbs: gibbs,
-                               dpsSteps: try whole("steps") ?? PosteriorDefaults.dpsSteps, guidance: try number("guidance"),
-                               clip: try clipParameter(), ddimEta: try number("dps_eta"),
-                               particles: try whole("particles") ?? PosteriorDefaults.particles, adaptive: try adaptiveTempering(),
-                               samplesPerPopulation: try whole("samples_per_population"))
+        r.names.sampler = "study parameter sampler"
+        r.sampler = try samplerRequest()
         return r
     }
 
-    /// DPS's x̂0 clipping from `clip`: [lo, hi], none, or (absent) the prior's declared range.
-    private func clipParameter() throws -> PosteriorRequest.Clip {
-        guard let c = parameters["clip"] else { return .priorDeclared }
-        if c.description == "none" { return .none }
-        guard let v = c.numbers, v.count == 2, v[0] < v[1] else {
-            throw TweedieError.invalidInput(what: "study parameter clip", problem: "needs [lo, hi] with lo < hi (or none), got '\(c)'")
-        }
-        return .range(lo: Float(v[0]), hi: Float(v[1]))
-    }
+    /// The study parameters that name `tweedie sample`'s sampler options, by the sampler key each sets.
+    static let samplerParameters: [(parameter: String, key: String)] = [
+        ("steps", "steps"), ("guidance", "guidance"), ("clip", "clip"), ("dps_eta", "eta"),
+        ("gibbs_iterations", "iterations"), ("gibbs_rho_max", "rho_max"), ("gibbs_prior_steps", "prior_steps"),
+        ("particles", "particles"), ("samples_per_population", "keep"),
+    ]
 
-    /// SMC's tempering from `smc_tempering`: adaptive (the default) or planned.
-    private func adaptiveTempering() throws -> Bool {
-        let tempering = string("smc_tempering") ?? "adaptive"
-        guard ["adaptive", "planned"].contains(tempering) else {
-            throw TweedieError.invalidInput(what: "study parameter smc_tempering", problem: "must be adaptive or planned, got '\(tempering)'")
+    /// `sampler` with its settings: the parameters above where they apply to its kind (a grid may
+    /// vary the sampler with them fixed), `smc_tempering` (adaptive | planned), then every
+    /// `sampler.KEY` parameter (which must be one of the kind's keys).
+    private func samplerRequest() throws -> SamplerRequest {
+        var request = SamplerRequest(kind: string("sampler") ?? PosteriorDefaults.sampler)
+        let keys = SamplerRequest.keys(of: request.kind) ?? []
+        func value(_ v: StudyValue) -> SamplerSettingValue {
+            switch v {
+            case let .number(d): return .number(d)
+            case let .numbers(a): return .numbers(a)
+            case let .string(t): return SamplerSettingValue(parsing: t)
+            }
         }
-        return tempering == "adaptive"
+        for (parameter, key) in Self.samplerParameters where keys.contains(key) {
+            if let v = parameters[parameter] { request.settings[key] = value(v) }
+        }
+        if let tempering = string("smc_tempering"), keys.contains("adaptive") {
+            guard ["adaptive", "planned"].contains(tempering) else {
+                throw TweedieError.invalidInput(what: "study parameter smc_tempering", problem: "must be adaptive or planned, got '\(tempering)'")
+            }
+            request.settings["adaptive"] = .flag(tempering == "adaptive")
+        }
+        for (name, v) in parameters where name.hasPrefix("sampler.") {
+            request.settings[String(name.dropFirst("sampler.".count))] = value(v)
+        }
+        try request.validate(what: "study parameter sampler")
+        return request
     }
 }

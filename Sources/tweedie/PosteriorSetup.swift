@@ -77,22 +77,37 @@ enum PosteriorSetup {
             guard v.count == 2 else { throw TweedieError.invalidInput(what: "--aperture-center", problem: "needs X,Y, got '\(text)'") }
             r.apertureCenter = (v[0], v[1])
         }
-        let gibbs = PosteriorRequest.SplitGibbsOverrides(iterations: o.gibbsIterations, rhoMax: o.gibbsRhoMax, priorSteps: o.gibbsPriorSteps)
-        r.sampler = try .named(o.sampler, what: "--sampler", gibbs: gibbs, dpsSteps: o.steps, guidance: o.guidance,
-                               clip: try dpsClip(o.clip), ddimEta: o.dpsEta, particles: o.particles,
-                               adaptive: o.smcTempering == "adaptive", samplesPerPopulation: o.samplesPerPopulation)
+        r.names.sampler = "--sampler"
+        r.sampler = try samplerRequest(o)
         return r
     }
 
-    /// `--clip LO,HI | none` (absent: the prior's declared range).
-    private static func dpsClip(_ text: String?) throws -> PosteriorRequest.Clip {
-        guard let c = text else { return .priorDeclared }
-        if c == "none" { return .none }
-        let v = try parseNumbers(c, option: "--clip")
-        guard v.count == 2, v[0] < v[1] else {
-            throw TweedieError.invalidInput(what: "--clip", problem: "needs LO,HI with LO < HI (or none), got '\(c)'")
+    /// --sampler with its settings: the options that apply to its kind (the others are not read),
+    /// then every --sampler-setting KEY=VALUE (which must be one of the kind's keys).
+    private static func samplerRequest(_ o: SampleCommand) throws -> SamplerRequest {
+        var request = SamplerRequest(kind: o.sampler)
+        let keys = SamplerRequest.keys(of: request.kind) ?? []
+        func set(_ key: String, _ value: SamplerSettingValue?) {
+            if let value, keys.contains(key) { request.settings[key] = value }
         }
-        return .range(lo: Float(v[0]), hi: Float(v[1]))
+        set("steps", o.steps.map { .number(Double($0)) })
+        set("guidance", o.guidance.map { .number($0) })
+        set("eta", o.dpsEta.map { .number($0) })
+        if let c = o.clip {
+            if c == "none" { set("clip", .text("none")) } else { set("clip", .numbers(try parseNumbers(c, option: "--clip"))) }
+        }
+        set("iterations", o.gibbsIterations.map { .number(Double($0)) })
+        set("rho_max", o.gibbsRhoMax.map { .number($0) })
+        set("prior_steps", o.gibbsPriorSteps.map { .number(Double($0)) })
+        set("particles", o.particles.map { .number(Double($0)) })
+        set("adaptive", o.smcTempering.map { .flag($0 == "adaptive") })
+        set("keep", o.samplesPerPopulation.map { .number(Double($0)) })
+        for setting in o.samplerSettings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            request.settings[parts[0].trimmingCharacters(in: .whitespaces)] = SamplerSettingValue(parsing: parts.count > 1 ? parts[1] : "")
+        }
+        try request.validate(what: "--sampler")
+        return request
     }
 
     private static func printSummary(_ outcome: PosteriorRunOutcome, prepared: PreparedPosterior, dir: URL) {

@@ -9,7 +9,7 @@ import TweedieStudies
 
 /// Runs the SBC study of `specPath` into `output`; prints one line per truth and the verdict per scale.
 func runSBC(specPath: String, output: String, quiet: Bool) throws {
-    let study = try SBCStudy(specPath: specPath)
+    let study = try SBCStudy(specPath: specPath, warn: { printNote("warning: \($0)") })
     let settings = study.settings, chain = study.chain
     if !quiet { printNote("SBC: \(settings.truths) truths × \(settings.samples) samples at SNR ×\(settings.snrScales.map { shortSBC($0) }.joined(separator: ", ×")); \(study.samplerSummary)") }
     let start = Date()

@@ -47,8 +47,12 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "Sky background to subtract first: none, auto (sigma-clipped median per band) or a value.")
     var background: String = "none"
 
-    @Option(help: "Sampler: split-gibbs (default, calibrated), smc (multimodal posteriors) or dps (faster, NOT calibrated: see below).")
+    @Option(help: ArgumentHelp("Sampler: split-gibbs (default, calibrated), smc (multimodal posteriors), dps (faster, NOT calibrated: see below), replica-exchange, or exact (analytic priors: closed-form posterior draws).", valueName: SamplerRequest.kindNames.joined(separator: "|")))
     var sampler: String = PosteriorDefaults.sampler
+
+    @Option(name: .customLong("sampler-setting"),
+            help: ArgumentHelp("A setting of the sampler by its spec key (docs/calibration.md, sampler keys), e.g. prior_step_variance_scale=0.5 or clip=none; repeatable. The options below set the common ones.", valueName: "KEY=VALUE"))
+    var samplerSettings: [String] = []
 
     @Option(help: "Number of posterior samples.")
     var samples: Int = PosteriorDefaults.samples
@@ -56,8 +60,8 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "Samples per batch (they share each network call).")
     var batch: Int = PosteriorDefaults.batch
 
-    @Option(help: "Sampling steps (DPS: respaced schedule length).")
-    var steps: Int = PosteriorDefaults.dpsSteps
+    @Option(help: "DPS: respaced schedule length (default \(PosteriorDefaults.dpsSteps)).")
+    var steps: Int?
 
     @Option(help: "Random seed; sample k uses stream k of this seed.")
     var seed: UInt64 = 0
@@ -76,16 +80,16 @@ struct SampleCommand: TweedieCommand {
             help: "Split-Gibbs / SMC annealing iterations (default: the prior's split_gibbs settings, else the analytic-oracle preset, 30; smc: 60).")
     var gibbsIterations: Int?
 
-    @Option(help: "SMC particles per population (--sampler smc); --samples is rounded up to whole populations' worth of work, and the first --samples are kept.")
-    var particles: Int = PosteriorDefaults.particles
+    @Option(help: "SMC particles per population (--sampler smc; default \(PosteriorDefaults.particles)); --samples is rounded up to whole populations' worth of work, and the first --samples are kept.")
+    var particles: Int?
 
     @Option(name: .customLong("samples-per-population"),
             help: "SMC samples kept from each population (1 … --particles; default all). 1 makes every sample independent (its own population of --particles chains, one drawn by weight) at --particles times the work per sample.")
     var samplesPerPopulation: Int?
 
     @Option(name: .customLong("smc-tempering"),
-            help: "SMC levels: adaptive (from the top of the schedule, each step keeping the conditional ESS at 0.9·P, never faster than the planned levels) or planned (the split-Gibbs levels only; collapses on large images).")
-    var smcTempering: String = "adaptive"
+            help: "SMC levels: adaptive (default: from the top of the schedule, each step keeping the conditional ESS at 0.9·P, never faster than the planned levels) or planned (the split-Gibbs levels only; collapses on large images).")
+    var smcTempering: String?
 
     @Option(name: .customLong("gibbs-prior-steps"),
             help: "Split-Gibbs network calls per prior step, at most (default: the prior's split_gibbs settings, else the analytic-oracle preset, 10 with Analytic-DPM step variance).")
@@ -127,12 +131,15 @@ struct SampleCommand: TweedieCommand {
         guard output != nil else { throw ValidationError("-o DIR is required (or --resume DIR)") }
         guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
-        guard PosteriorRequest.Sampler.names.contains(sampler) else {
-            throw ValidationError("--sampler must be dps, split-gibbs or smc, got '\(sampler)'")
+        if let steps, steps < 1 { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        guard SamplerRequest.kindNames.contains(sampler) else {
+            throw ValidationError("--sampler must be one of \(SamplerRequest.kindNames.joined(separator: ", ")), got '\(sampler)'")
         }
-        guard ["adaptive", "planned"].contains(smcTempering) else {
-            throw ValidationError("--smc-tempering must be adaptive or planned, got '\(smcTempering)'")
+        if let t = smcTempering, !["adaptive", "planned"].contains(t) {
+            throw ValidationError("--smc-tempering must be adaptive or planned, got '\(t)'")
+        }
+        for setting in samplerSettings where !setting.contains("=") {
+            throw ValidationError("--sampler-setting needs KEY=VALUE, got '\(setting)'")
         }
         if [sigma != nil, varianceMap != nil, weightMap != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give at most one of --sigma, --variance-map, --weight-map")

@@ -42,7 +42,9 @@ struct StudyRun: TweedieCommand {
               noise_seed     seed of the noise realisation (default 1: the same noise for every case)
               sampler, samples, steps, batch, guidance, seed, clip, gibbs_iterations, gibbs_rho_max,
               gibbs_prior_steps, particles, samples_per_population, smc_tempering, dps_eta
-                             as in `tweedie sample`
+                             as in `tweedie sample` (each read where it applies to the sampler)
+              sampler.KEY    any setting of the sampler by its spec key, as --sampler-setting KEY=VALUE
+                             (e.g. sampler.prior_step_variance_scale: [0.35, 1] in a grid)
               flux_scale     true (give the sampler the true flux, default), estimated, or a number s
                              (physical = s·T(u); e.g. an analytic prior in O(1) units standing in for Jy/px)
               aperture_radius  variance-ratio aperture radius in prior pixels (default n·30/256)

@@ -228,6 +228,10 @@ import TweediePriors
         // Redshift ≤ 0.
         try "prior: {pixel_scale_kpc: 0.6}\nchain:\n  - resample: {redshift: 0, pixel_scale: 0.168}\n".write(toFile: path("z0.yaml"), atomically: true, encoding: .utf8)
         try expectRejected(with("--prior", "\(Self.priorSpec)") + [] + ["--spec", path("z0.yaml")], mentions: ["redshift"], dir: dir)
+        // A sampler setting the sampler does not have, and one of the wrong type.
+        try expectRejected(Self.args(dir, "bad") + ["--sampler-setting", "particles=4"],
+                           mentions: ["--sampler dps", "has no setting 'particles'"], dir: dir)
+        try expectRejected(Self.args(dir, "bad") + ["--sampler-setting", "clip=3,1"], mentions: ["clip", "lo < hi"], dir: dir)
         // A prior directory that does not exist, and one whose weights do not match its config.
         try expectRejected(with("--prior", path("no-such-prior")), mentions: ["no-such-prior"], dir: dir)
         // Output directory that already holds a run.

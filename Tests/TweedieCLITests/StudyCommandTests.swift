@@ -148,12 +148,13 @@ import TweediePriors
         }
     }
 
-    /// Sampler keys reach `tweedie sample`: a case with dps_eta runs DPS with DDIM steps (its summary says so).
+    /// Sampler keys reach the sampler: `dps_eta` as in `tweedie sample`, and any setting as a
+    /// `sampler.KEY` parameter (here `sampler.guidance: 0.125`, which the summary's settings show).
     @Test func samplerKeysReachTheSampler() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let spec = try Self.makeStudy(in: dir)
         let text = try String(contentsOfFile: spec, encoding: .utf8)
-            .replacingOccurrences(of: "sampler: split-gibbs, samples: 8", with: "sampler: dps, dps_eta: 0.5, steps: 20, samples: 2")
+            .replacingOccurrences(of: "sampler: split-gibbs, samples: 8", with: "sampler: dps, dps_eta: 0.5, steps: 20, samples: 2, sampler.guidance: 0.125")
             .replacingOccurrences(of: "grid: {sigma: [0.03, 0.3], truth: [0, 1]}", with: "grid: {sigma: [0.3], truth: [0]}")
         try text.write(toFile: spec, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("out")
@@ -161,6 +162,7 @@ import TweediePriors
         #expect(r.status == 0, "\(r)")
         let summary = try String(contentsOf: out.appendingPathComponent("cases/case-0000/run/summary.json"), encoding: .utf8)
         #expect(summary.contains("DDIM steps η=0.5"), "\(summary.prefix(2000))")
+        #expect(summary.contains("ζ=0.125"), "the sampler.guidance parameter did not reach DPS: \(summary.prefix(2000))")
     }
 
     @Test func unknownParameterIsOneClearError() throws {

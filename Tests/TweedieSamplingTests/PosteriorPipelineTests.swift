@@ -25,7 +25,7 @@ import TweediePriors
         r.cutout = .init(x: 12, y: 10, size: 16)
         r.background = .value(5)
         r.noise = .sigma([2])
-        r.sampler = .splitGibbs(.init(iterations: 3, priorSteps: 4))
+        r.sampler = SamplerRequest(kind: "split-gibbs", settings: ["iterations": .number(3), "prior_steps": .number(4)])
         return r
     }
 
@@ -99,9 +99,11 @@ import TweediePriors
         var r = Self.request(obs, dir: dir)
         r.hdu = .index(0); r.apertureRadius = 3; r.apertureCenter = (7.5, 8); r.fluxScale = .given(2); r.seed = 11
         variants.append(r)
-        r.sampler = .dps(steps: 5, guidance: 0.2, clip: .range(lo: -3, hi: 3), ddimEta: 0.5); r.background = .sigmaClippedMedian
+        r.sampler = SamplerRequest(kind: "dps", settings: ["steps": .number(5), "guidance": .number(0.2), "clip": .numbers([-3, 3]), "eta": .number(0.5)])
+        r.background = .sigmaClippedMedian
         variants.append(r)
-        r.sampler = .smc(.init(iterations: 2, rhoMax: 2, priorSteps: 2), particles: 4, adaptive: false, samplesPerPopulation: 2)
+        r.sampler = SamplerRequest(kind: "smc", settings: ["iterations": .number(2), "rho_max": .number(2), "prior_steps": .number(2),
+                                                           "particles": .number(4), "adaptive": .flag(false), "keep": .number(2)])
         r.noise = .estimated
         variants.append(r)
         for request in variants {
@@ -127,18 +129,56 @@ import TweediePriors
         var prior = try SamplingPrior.resolve("gaussian:n=8,amplitude=1,slope=3,k0=0.3")
         prior.guidanceTable = [4: 0.25, 40: 0.01]
         var warnings: [String] = []
-        let scaled = try PosteriorPipeline.samplerChoice(.dps(steps: 8, guidance: nil, clip: .none, ddimEta: nil), prior: prior,
-                                                         warn: { warnings.append($0) })
-        guard case let .dps(s) = scaled else { Issue.record("not DPS: \(scaled)"); return }
-        #expect(s.steps == 8 && abs(s.guidanceScale - 0.25 * 4 / 8) < 1e-12)
+        func dps(_ settings: [String: SamplerSettingValue]) throws -> DPSSettings {
+            let c = try SamplerRequest(kind: "dps", settings: settings).choice(prior: prior, what: "test", warn: { warnings.append($0) })
+            guard case let .dps(s) = c else { throw TweedieError.invalidInput(what: "test", problem: "not DPS: \(c)") }
+            return s
+        }
+        let s = try dps(["steps": .number(8), "clip": .text("none")])
+        #expect(s.steps == 8 && abs(s.guidanceScale - 0.25 * 4 / 8) < 1e-12 && s.clipMin == nil)
         #expect(warnings.count == 1 && warnings[0].contains("extrapolated") && warnings[0].contains("4, 40"), "\(warnings)")
-        let tabulated = try PosteriorPipeline.samplerChoice(.dps(steps: 40, guidance: nil, clip: .none, ddimEta: nil), prior: prior,
-                                                            warn: { warnings.append($0) })
-        guard case let .dps(t) = tabulated else { Issue.record("not DPS: \(tabulated)"); return }
+        let t = try dps(["steps": .number(40)])
         #expect(t.guidanceScale == 0.01 && warnings.count == 1)
-        let given = try PosteriorPipeline.samplerChoice(.dps(steps: 8, guidance: 0.3, clip: .none, ddimEta: nil), prior: prior,
-                                                        warn: { warnings.append($0) })
-        guard case let .dps(g) = given else { Issue.record("not DPS: \(given)"); return }
+        let g = try dps(["steps": .number(8), "guidance": .number(0.3)])
         #expect(g.guidanceScale == 0.3 && warnings.count == 1)
+    }
+
+    /// A request's sampler: every kind of SamplerChoice is reachable by its name alone (a new kind
+    /// needs no change to the request or its callers); unset settings come from the prior's
+    /// declared ones and the kind's defaults (the same as an SBC spec's); the clip defaults to the
+    /// prior's x0_clip; an unknown kind, a key of another kind and a value of the wrong type are
+    /// errors that name the sampler and say what to write.
+    @Test func aSamplerRequestResolvesThroughItsKind() throws {
+        var prior = try SamplingPrior.resolve("gaussian:n=8,amplitude=1,slope=3,k0=0.3")
+        for name in SamplerRequest.kindNames {
+            let c = try SamplerRequest(kind: name).choice(prior: prior, what: "--sampler")
+            #expect(c.kind == name, "\(name) resolved to \(c.kind)")
+        }
+        prior.x0Clip = (-2, 5)
+        guard case let .dps(d) = try SamplerRequest(kind: "dps").choice(prior: prior, what: "--sampler") else {
+            Issue.record("not DPS"); return
+        }
+        #expect(d.steps == PosteriorDefaults.dpsSteps && d.guidanceScale == 1 && d.clipMin == -2 && d.clipMax == 5 && d.ddimEta == nil)
+        guard case let .smc(m) = try SamplerRequest(kind: "smc", settings: ["rho_max": .number(3)]).choice(prior: prior, what: "--sampler") else {
+            Issue.record("not SMC"); return
+        }
+        let declared = SplitGibbsSettings(declaredBy: prior)
+        #expect(m.gibbs.iterations == SMCSettings.Grid.iterations && m.gibbs.rhoMax == 3 && m.gibbs.priorSteps == declared.priorSteps)
+        #expect(m.particles == PosteriorDefaults.particles && m.adaptive && m.kept == m.particles)
+        guard case let .splitGibbs(g) = try SamplerRequest(kind: "split-gibbs", settings: ["prior_step_variance_scale": .number(0.5)])
+            .choice(prior: prior, what: "--sampler") else { Issue.record("not split-Gibbs"); return }
+        #expect(g.priorStepVarianceScale == 0.5 && g.iterations == declared.iterations)
+
+        func message(_ r: SamplerRequest) -> String {
+            do { _ = try r.choice(prior: prior, what: "--sampler"); return "" } catch { return "\(error)" }
+        }
+        let unknown = message(SamplerRequest(kind: "langevin"))
+        #expect(unknown.contains("--sampler") && unknown.contains("'langevin' is not a sampler") && unknown.contains("split-gibbs"), "\(unknown)")
+        let foreign = message(SamplerRequest(kind: "dps", settings: ["particles": .number(4)]))
+        #expect(foreign.contains("has no setting 'particles'") && foreign.contains("guidance"), "\(foreign)")
+        let mistyped = message(SamplerRequest(kind: "dps", settings: ["steps": .text("many")]))
+        #expect(mistyped.contains("steps") && mistyped.contains("wrong type"), "\(mistyped)")
+        let badClip = message(SamplerRequest(kind: "dps", settings: ["clip": .numbers([3, 1])]))
+        #expect(badClip.contains("clip") && badClip.contains("lo < hi"), "\(badClip)")
     }
 }

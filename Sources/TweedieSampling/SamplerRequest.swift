@@ -1,0 +1,116 @@
+// A sampler as a posterior request names it: a kind of `SamplerChoice.kinds` and the settings
+// given, by the keys of that kind's spec entry (its `SamplerSettingsGrid.keys`, e.g. dps `steps`,
+// `guidance`, `clip`, `eta`; split-gibbs `iterations`, `rho_max`, `prior_steps`, …), one value each.
+// The kind resolves what is unset against the prior (`SamplerSettingsGrid.resolved`): the settings
+// the prior declares, else the kind's defaults. So `tweedie sample`, a study case and an SBC spec
+// choose a sampler the same way, and a new kind is reachable from all of them through its spec
+// keys (`tweedie sample --sampler KIND --sampler-setting KEY=VALUE`, a study's `sampler_settings:`)
+// without touching them. Codable: run.json records the request, kind and settings as given.
+import Foundation
+import TweedieCore
+
+/// One sampler setting's value, as a spec, a command line or a study writes it.
+public enum SamplerSettingValue: Sendable, Equatable, Codable, CustomStringConvertible {
+    case number(Double)
+    case flag(Bool)
+    case text(String)
+    case numbers([Double])
+
+    /// A command-line or study word: true/false, a number, comma-separated numbers, else text.
+    public init(parsing word: String) {
+        let w = word.trimmingCharacters(in: .whitespaces)
+        if w == "true" || w == "false" { self = .flag(w == "true"); return }
+        if let d = Double(w) { self = .number(d); return }
+        let parts = w.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        if parts.count > 1, parts.allSatisfy({ $0 != nil }) { self = .numbers(parts.map { $0! }); return }
+        self = .text(w)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .flag(b); return }
+        if let d = try? c.decode(Double.self) { self = .number(d); return }
+        if let a = try? c.decode([Double].self) { self = .numbers(a); return }
+        self = .text(try c.decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case let .number(d): try c.encode(d)
+        case let .flag(b): try c.encode(b)
+        case let .text(s): try c.encode(s)
+        case let .numbers(a): try c.encode(a)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .number(d): return shortNumber(d)
+        case let .flag(b): return b ? "true" : "false"
+        case let .text(s): return s
+        case let .numbers(a): return "[" + a.map(shortNumber).joined(separator: ", ") + "]"
+        }
+    }
+}
+
+public struct SamplerRequest: Sendable, Equatable, Codable {
+    /// The kind's name (`SamplerSettings.kind`).
+    public var kind: String
+    /// The settings given, by spec key; the rest are resolved against the prior.
+    public var settings: [String: SamplerSettingValue]
+
+    public init(kind: String, settings: [String: SamplerSettingValue] = [:]) {
+        self.kind = kind.lowercased(); self.settings = settings
+    }
+
+    /// The kind names, in the order messages list them.
+    public static var kindNames: [String] {
+        var names: [String] = []
+        for t in SamplerChoice.kinds { names.append(t.kindName) }
+        return names
+    }
+
+    /// The keys a request of `kind` takes (its spec keys but `batch`, which a run sets itself).
+    public static func keys(of kind: String) -> [String]? {
+        for t in SamplerChoice.kinds where t.kindName == kind { return t.gridKeys.filter { $0 != "batch" } }
+        return nil
+    }
+
+    /// Checks the kind and that every setting is one of its keys; `what` names the sampler in messages
+    /// (a command line passes "--sampler").
+    public func validate(what: String) throws {
+        guard let keys = Self.keys(of: kind) else {
+            throw TweedieError.invalidInput(what: what, problem: "'\(kind)' is not a sampler; choose one of \(Self.kindNames.joined(separator: ", "))")
+        }
+        for k in settings.keys.sorted() where !keys.contains(k) {
+            throw TweedieError.invalidInput(what: "\(what) \(kind)", problem: "has no setting '\(k)'; its settings are \(keys.joined(separator: ", "))")
+        }
+    }
+
+    /// The sampler with its settings: the given ones, the rest from the prior and the kind's
+    /// defaults; `warn` receives what the resolution wants the user to know (an extrapolated ζ).
+    public func choice(prior: SamplingPrior, what: String, warn: (String) -> Void = { _ in }) throws -> SamplerChoice {
+        try validate(what: what)
+        var entry: [String: SamplerSettingValue] = settings
+        entry["kind"] = .text(kind)
+        let json = try JSONEncoder().encode(entry)
+        let grid: any SamplerSettingsGrid
+        do {
+            grid = try JSONDecoder().decode(GridReading.self, from: json).grid
+        } catch let e as TweedieError {
+            throw e
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw TweedieError.invalidInput(what: "\(what) \(kind) setting '\(key)'",
+                                            problem: "has the wrong type (\(settings[key].map { "\($0)" } ?? "?")): \(context.debugDescription)")
+        }
+        return try grid.resolved(prior: prior, what: "\(what) \(kind)", warn: warn)
+    }
+
+    /// Reads the kind's grid from the entry inside the decode (the entry's decoder lives there).
+    private struct GridReading: Decodable {
+        let grid: any SamplerSettingsGrid
+        init(from decoder: Decoder) throws { grid = try SamplerSpecEntry(from: decoder).grid() }
+    }
+}
