@@ -108,6 +108,66 @@ public struct SamplerRequest: Sendable, Equatable, Codable {
         return try grid.resolved(prior: prior, what: "\(what) \(kind)", warn: warn)
     }
 
+    // MARK: run.json
+
+    private enum CodingKeys: String, CodingKey { case kind, settings }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(settings, forKey: .settings)
+    }
+
+    /// The current form {kind, settings}, or the form run.json files had before requests named
+    /// their sampler this way: one key per sampler (`dps`, `splitGibbs`, `smc`) holding its
+    /// overrides, read into the same kind and settings.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.kind) {
+            self.init(kind: try c.decode(String.self, forKey: .kind),
+                      settings: try c.decodeIfPresent([String: SamplerSettingValue].self, forKey: .settings) ?? [:])
+            return
+        }
+        let old = try decoder.container(keyedBy: SamplerSpecEntry.Key.self)
+        guard let key = old.allKeys.first else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a sampler needs a kind"))
+        }
+        let body = try old.decode([String: LegacyValue].self, forKey: key)
+        var settings: [String: SamplerSettingValue] = [:]
+        func copy(_ from: [String: LegacyValue], _ names: [(String, String)]) {
+            for (name, setting) in names { if case let .value(v)? = from[name] { settings[setting] = v } }
+        }
+        let gibbsNames = [("iterations", "iterations"), ("rhoMax", "rho_max"), ("priorSteps", "prior_steps")]
+        if case let .object(o)? = body["_0"] { copy(o, gibbsNames) }
+        switch key.stringValue {
+        case "dps":
+            copy(body, [("steps", "steps"), ("guidance", "guidance"), ("ddimEta", "eta")])
+            if case let .object(clip)? = body["clip"] {
+                if clip["none"] != nil { settings["clip"] = .text("none") }
+                if case let .object(r)? = clip["range"], case let .value(.number(lo))? = r["lo"], case let .value(.number(hi))? = r["hi"] {
+                    settings["clip"] = .numbers([lo, hi])
+                }
+            }
+            self.init(kind: "dps", settings: settings)
+        case "splitGibbs":
+            self.init(kind: "split-gibbs", settings: settings)
+        case "smc":
+            copy(body, [("particles", "particles"), ("adaptive", "adaptive"), ("samplesPerPopulation", "keep")])
+            self.init(kind: "smc", settings: settings)
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown sampler '\(key.stringValue)'"))
+        }
+    }
+
+    /// A value of the old form: a setting, or a nested object.
+    private enum LegacyValue: Decodable {
+        case value(SamplerSettingValue)
+        case object([String: LegacyValue])
+        init(from decoder: Decoder) throws {
+            if let o = try? [String: LegacyValue](from: decoder) { self = .object(o) } else { self = .value(try SamplerSettingValue(from: decoder)) }
+        }
+    }
+
     /// Reads the kind's grid from the entry inside the decode (the entry's decoder lives there).
     private struct GridReading: Decodable {
         let grid: any SamplerSettingsGrid

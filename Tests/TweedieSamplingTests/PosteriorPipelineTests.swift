@@ -119,6 +119,20 @@ import TweediePriors
         let legacy = #"{"arguments":["--prior","p","-o","out"],"workingDirectory":"/tmp","toolVersion":"0.1","started":"2026-11-01T00:00:00Z"}"#
         let old = try JSONDecoder().decode(PosteriorJobRecord.self, from: Data(legacy.utf8))
         #expect(old.arguments == ["--prior", "p", "-o", "out"] && old.request == nil && old.settings == nil)
+        // The sampler as run.json recorded it before requests named it by kind and spec keys.
+        let oldForms: [(String, SamplerRequest)] = [
+            (#"{"dps":{"clip":{"priorDeclared":{}},"steps":100}}"#, SamplerRequest(kind: "dps", settings: ["steps": .number(100)])),
+            (#"{"dps":{"clip":{"range":{"lo":-3,"hi":3}},"steps":5,"guidance":0.2,"ddimEta":0.5}}"#,
+             SamplerRequest(kind: "dps", settings: ["steps": .number(5), "guidance": .number(0.2), "eta": .number(0.5), "clip": .numbers([-3, 3])])),
+            (#"{"dps":{"clip":{"none":{}},"steps":7}}"#, SamplerRequest(kind: "dps", settings: ["steps": .number(7), "clip": .text("none")])),
+            (#"{"splitGibbs":{"_0":{"iterations":3,"priorSteps":4}}}"#,
+             SamplerRequest(kind: "split-gibbs", settings: ["iterations": .number(3), "prior_steps": .number(4)])),
+            (#"{"smc":{"_0":{"rhoMax":2},"particles":4,"adaptive":false,"samplesPerPopulation":2}}"#,
+             SamplerRequest(kind: "smc", settings: ["rho_max": .number(2), "particles": .number(4), "adaptive": .flag(false), "keep": .number(2)])),
+        ]
+        for (json, expected) in oldForms {
+            #expect(try JSONDecoder().decode(SamplerRequest.self, from: Data(json.utf8)) == expected, "\(json)")
+        }
     }
 
     /// DPS's ζ from the prior's `dps_guidance` table (the table's own parsing and refusals are
