@@ -2,9 +2,9 @@
 // Tweedie — Bayesian deconvolution of astronomical images with diffusion priors.
 //
 // Dependency direction (DESIGN §1): C bridges → TweedieCore → {TweedieOperators,
-// TweediePriors} → TweedieSampling → TweedieStudies → tweedie (CLI); TweedieCore →
-// TweedieAnalysis → {TweedieStudies, tweedie} (source extraction, metrics, CLEAN).
-// Never the other way.
+// TweediePriors} → TweedieSampling → TweedieStudies → tweedie (CLI); {TweedieCore,
+// TweedieOperators} → TweedieAnalysis → {TweedieStudies, tweedie} (source extraction,
+// metrics, CLEAN, the star PSF). Never the other way.
 import PackageDescription
 
 let package = Package(
@@ -56,10 +56,11 @@ let package = Package(
             dependencies: ["TweedieCore", "TweedieOperators", "TweediePriors", "CGSL"],
             path: "Sources/TweedieSampling"
         ),
-        // Image analysis: source extraction, catalogue matching, detect-aggregate, Högbom CLEAN.
+        // Image analysis: source extraction, catalogue matching, detect-aggregate, Högbom CLEAN,
+        // the PSF estimated from an image's stars (elliptical Moffat fits).
         .target(
             name: "TweedieAnalysis",
-            dependencies: ["TweedieCore", "CGSL"],
+            dependencies: ["TweedieCore", "TweedieOperators", "CGSL"],
             path: "Sources/TweedieAnalysis"
         ),
         // Study and calibration runners: scripted posterior studies (simulated cases, sampled and

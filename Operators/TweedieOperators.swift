@@ -1,7 +1,9 @@
 // Forward operators (DESIGN §3): y = A(x) + n, against the `ForwardOperator` and
 // `NoiseModel` protocols in TweedieCore. One folder per kind of operator:
 //   PSF/         PointSpreadFunction (validation, normalisation), analytic
-//                Gaussian / Moffat / Airy profiles, PSFConvolution (FFT);
+//                Gaussian / Moffat / Airy and elliptical Moffat profiles (the
+//                latter fitted to stars by TweedieAnalysis's StarPSF/),
+//                PSFConvolution (FFT);
 //   Resampling/  FlatLambdaCDM (D_A by GSL quadrature), AreaOverlapResampling
 //                (flux-conserving, separable, exact adjoint), RedshiftResampling
 //                and PixelScaleResampling (paper 003 §2, Fig. 1: f_{z,p});

@@ -199,7 +199,8 @@ extension PSFProfile {
 }
 
 /// Gauss–Legendre nodes (offsets in [−½, ½] from a pixel centre) and weights (summing to 1), from GSL.
-func gaussLegendre(_ n: Int) -> (nodes: [Double], weights: [Double]) {
+/// Public for the pixel-integrated Moffat fit of the star-PSF estimate (TweedieAnalysis).
+public func gaussLegendre(_ n: Int) -> (nodes: [Double], weights: [Double]) {
     GSL.configure()
     guard let table = gsl_integration_glfixed_table_alloc(n) else {
         fatalError("gsl_integration_glfixed_table_alloc(\(n)) failed")

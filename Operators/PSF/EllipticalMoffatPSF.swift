@@ -1,8 +1,8 @@
 // The elliptical Moffat profile (Moffat 1969; the usual seeing model of
 // ground-based images, e.g. as fitted by IRAF imexam / photutils), used for
-// PSFs estimated from stars (StarPSFEstimation) and rendered by the analytic
-// PSF renderer (AnalyticPSF.swift: sub-pixel Gauss–Legendre integration,
-// centred on pixel (h/2, w/2), unit sum).
+// PSFs estimated from stars (StarPSFEstimation in TweedieAnalysis) and
+// rendered by the analytic PSF renderer (AnalyticPSF.swift: sub-pixel
+// Gauss–Legendre integration, centred on pixel (h/2, w/2), unit sum).
 //
 //   I(dx, dy) = (1 + u²/α₁² + v²/α₂²)^(−β),
 //   u =  cos θ · dx + sin θ · dy,   v = −sin θ · dx + cos θ · dy,

@@ -1,9 +1,10 @@
 // `tweedie psf`: render an analytic PSF (Gaussian, Moffat, Airy) or estimate one
 // from the stars of an image (elliptical Moffat fits, DESIGN §3) and write it as
-// FITS with provenance keywords — a thin layer over AnalyticPSF and
-// StarPSFEstimation (Operators/PSF).
+// FITS with provenance keywords — a thin layer over AnalyticPSF (Operators/PSF)
+// and StarPSFEstimation (Sources/TweedieAnalysis/StarPSF).
 import ArgumentParser
 import Foundation
+import TweedieAnalysis
 import TweedieCore
 import TweedieOperators
 

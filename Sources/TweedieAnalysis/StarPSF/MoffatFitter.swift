@@ -13,7 +13,8 @@
 // profile the renderer integrates over pixels again. Parameters
 // [A, x₀, y₀, l₁₁, l₂₁, l₂₂, β, B]; B may instead be held fixed (a sky level
 // measured elsewhere). Residuals are unweighted (m − data) over the usable
-// pixels of the stamp.
+// pixels of the stamp. Used by the star-PSF estimate (StarPSFEstimation.swift,
+// StarFitting.swift).
 //
 // From C: eigenvalues λ₋ ≤ λ₊ give α_major = λ₋^(−½), α_minor = λ₊^(−½); the
 // eigenvector of λ₊ lies at φ = ½ atan2(2C₁₂, C₁₁ − C₂₂) from +x, so the major
@@ -22,6 +23,7 @@
 @preconcurrency import CGSL
 import Foundation
 import TweedieCore
+import TweedieOperators
 
 /// Result of one elliptical Moffat fit; positions in image pixel coordinates (0-based).
 public struct EllipticalMoffatFit: Sendable {
