@@ -29,7 +29,7 @@ public struct DiagonalGaussianNoise: NoiseModel {
                                              expected: "\(shape.channels) value(s)", got: "\(bandSigmas.count)")
         }
         for s in bandSigmas where !(s.isFinite && s > 0) {
-            throw TweedieError.invalidInput(what: "--sigma", problem: "the noise σ must be a positive finite number, got \(s)")
+            throw TweedieError.setting(name: "sigma", problem: "the noise σ must be a positive finite number, got \(s)")
         }
         var w = [Float](repeating: 0, count: shape.count)
         for c in 0..<shape.channels {

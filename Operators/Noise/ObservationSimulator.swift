@@ -46,15 +46,15 @@ public enum ObservationSimulator {
         switch noise {
         case let .sigma(s):
             guard s.isFinite, s > 0 else {
-                throw TweedieError.invalidInput(what: "--sigma", problem: "the noise σ must be a positive finite number, got \(s)")
+                throw TweedieError.setting(name: "sigma", problem: "the noise σ must be a positive finite number, got \(s)")
             }
             sigma = s
         case let .snr(r):
             guard r.isFinite, r > 0 else {
-                throw TweedieError.invalidInput(what: "--snr", problem: "must be a positive finite number, got \(r)")
+                throw TweedieError.setting(name: "snr", problem: "must be a positive finite number, got \(r)")
             }
             guard norm2 > 0 else {
-                throw TweedieError.invalidInput(what: "--snr", problem: "the noise-free observation is all zeros, so no σ gives an SNR; use --sigma")
+                throw TweedieError.setting(name: "snr", problem: "the noise-free observation is all zeros, so no σ gives an SNR; give σ instead")
             }
             sigma = norm2.squareRoot() / r
         }

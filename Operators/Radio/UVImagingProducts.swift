@@ -46,7 +46,7 @@ public struct UVImagingProducts: Sendable {
     static func make(samples: UVSamples, size: Int, cellArcsec: Double, weighting: UVWeighting,
                      ra: Double?, dec: Double?, header: [String]) throws -> UVImagingProducts {
         guard cellArcsec.isFinite, cellArcsec > 0 else {
-            throw TweedieError.invalidInput(what: "--cell", problem: "\(cellArcsec)″ must be > 0")
+            throw TweedieError.setting(name: "cell", problem: "\(cellArcsec)″ must be > 0")
         }
         let cell = cellArcsec * .pi / 180 / 3600
         let grid = try UVGrid(samples: samples, imageSize: size, cell: cell, weighting: weighting)
@@ -171,7 +171,7 @@ extension UVImagingProducts {
     public func dirtyImage(ofSky sky: [Float], name: String = "sky model") throws -> [Float] {
         let n = grid.imageSize
         guard sky.count == n * n else {
-            throw TweedieError.shapeMismatch(what: name, expected: "\(n)×\(n) pixels (--size)", got: "\(sky.count) pixels")
+            throw TweedieError.shapeMismatch(what: name, expected: "\(n)×\(n) pixels (the image size)", got: "\(sky.count) pixels")
         }
         guard sky.allSatisfy({ $0.isFinite }) else {
             throw TweedieError.invalidInput(what: name, problem: "has NaN or infinite pixels; a sky model must be finite everywhere")

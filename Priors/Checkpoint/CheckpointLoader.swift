@@ -68,7 +68,7 @@ public enum CheckpointLoader {
         switch format {
         case .safetensors:
             if key != nil {
-                throw TweedieError.invalidInput(what: "--key", problem: "a safetensors file holds a single state dict; drop --key")
+                throw TweedieError.setting(name: "key", problem: "a safetensors file holds a single state dict; give no key")
             }
             let c = try SafeTensors.read(data, path: path)
             (tensors, dtypes, metadata) = (c.tensors, c.storedDTypes, c.metadata)

@@ -323,10 +323,10 @@ enum TorchCheckpoint {
                     }
                     let ranked = candidates.compactMap { c in rank(c.path).map { (c, $0) } }.sorted { $0.1 < $1.1 }
                     guard let best = ranked.first, ranked.filter({ $0.1 == best.1 }).count == 1 else {
-                        throw fail("holds several state dicts (\(candidateList)); choose one with --key")
+                        throw fail("holds several state dicts (\(candidateList)); choose one by its key")
                     }
                     chosen = best.0.entries
-                    notes.append("picked the state dict under '\(best.0.path)' among \(candidateList) (EMA weights first; --key chooses another)")
+                    notes.append("picked the state dict under '\(best.0.path)' among \(candidateList) (EMA weights first; a key chooses another)")
                 }
             case .object(let o):
                 if o.className.hasPrefix("torch.nn") || o.className.contains("Model") || o.className.contains("UNet") {

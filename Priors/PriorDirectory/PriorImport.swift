@@ -36,7 +36,7 @@ public enum PriorImport {
         let output = output.standardizedFileURL
         let dirName = output.lastPathComponent
         if fm.fileExists(atPath: output.path) && !overwrite {
-            throw TweedieError.io(path: output.path, problem: "already exists; choose another -o or pass --overwrite")
+            throw TweedieError.io(path: output.path, problem: "already exists; choose another output or allow overwriting it")
         }
         var config = try PriorConfig.read(flags, defaultName: dirName)
         if let name { config.name = name }
@@ -90,7 +90,7 @@ public enum PriorImport {
         let fm = FileManager.default
         var displaced: URL?
         if fm.fileExists(atPath: output.path) {
-            guard overwrite else { throw TweedieError.io(path: output.path, problem: "already exists; choose another -o or pass --overwrite") }
+            guard overwrite else { throw TweedieError.io(path: output.path, problem: "already exists; choose another output or allow overwriting it") }
             let old = output.deletingLastPathComponent()
                 .appendingPathComponent(".\(output.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
             guard rename(output.path, old.path) == 0 else {

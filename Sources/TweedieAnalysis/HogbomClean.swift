@@ -111,16 +111,16 @@ public enum HogbomClean {
             throw TweedieError.invalidInput(what: "dirty beam", problem: "its centre value \(b0) is not positive")
         }
         guard settings.gain > 0, settings.gain <= 1 else {
-            throw TweedieError.invalidInput(what: "--gain", problem: "\(settings.gain) must be in (0, 1]")
+            throw TweedieError.setting(name: "gain", problem: "\(settings.gain) must be in (0, 1]")
         }
         guard settings.threshold.isFinite, settings.threshold >= 0, settings.absoluteThreshold >= 0 else {
-            throw TweedieError.invalidInput(what: "--threshold", problem: "\(settings.threshold) must be ≥ 0 (in units of σ)")
+            throw TweedieError.setting(name: "threshold", problem: "\(settings.threshold) must be ≥ 0 (in units of σ)")
         }
         if let s = settings.sigma, !(s.isFinite && s > 0) {
-            throw TweedieError.invalidInput(what: "--sigma", problem: "\(s) must be > 0")
+            throw TweedieError.setting(name: "sigma", problem: "\(s) must be > 0")
         }
         guard settings.maxIterations >= 0 else {
-            throw TweedieError.invalidInput(what: "--max-iterations", problem: "\(settings.maxIterations) must be ≥ 0")
+            throw TweedieError.setting(name: "max_iterations", problem: "\(settings.maxIterations) must be ≥ 0")
         }
         if let w = settings.window, w.count != n * n {
             throw TweedieError.shapeMismatch(what: "clean window", expected: "\(n)×\(n) flags", got: "\(w.count)")

@@ -105,7 +105,7 @@ public struct RestoringBeam: Sendable, Equatable {
         }
         guard pts.count >= 3 else {
             throw TweedieError.invalidInput(what: "dirty beam",
-                                            problem: "its main lobe has only \(pts.count + 1) pixels above half maximum; use smaller pixels (--cell) so the beam is sampled by ≥ 3 pixels across")
+                                            problem: "its main lobe has only \(pts.count + 1) pixels above half maximum; use smaller pixels (cell) so the beam is sampled by ≥ 3 pixels across")
         }
         let start = try logLinearFit(pts)
         return try nonlinearFit(pts, start: start)

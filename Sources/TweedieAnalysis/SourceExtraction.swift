@@ -49,22 +49,22 @@ public struct DetectionSettings: Sendable, Equatable {
 
     func validate() throws {
         guard threshold.isFinite, threshold > 0 else {
-            throw TweedieError.invalidInput(what: "--threshold", problem: "\(threshold) must be > 0 (the detection level in units of σ, e.g. 3)")
+            throw TweedieError.setting(name: "threshold", problem: "\(threshold) must be > 0 (the detection level in units of σ, e.g. 3)")
         }
         if let s = sigma, !(s.isFinite && s > 0) {
-            throw TweedieError.invalidInput(what: "--sigma", problem: "\(s) must be a finite value > 0 (the noise σ in image units)")
+            throw TweedieError.setting(name: "sigma", problem: "\(s) must be a finite value > 0 (the noise σ in image units)")
         }
         if let b = background, !b.isFinite {
             throw TweedieError.invalidInput(what: "background", problem: "\(b) must be finite")
         }
         guard minimumPixels >= 1 else {
-            throw TweedieError.invalidInput(what: "--min-pixels", problem: "\(minimumPixels) must be ≥ 1")
+            throw TweedieError.setting(name: "min_pixels", problem: "\(minimumPixels) must be ≥ 1")
         }
         guard deblend.levels >= 1, deblend.contrast.isFinite, deblend.contrast >= 0 else {
             throw TweedieError.invalidInput(what: "deblending", problem: "needs ≥ 1 level and a contrast ≥ 0 (got \(deblend.levels), \(deblend.contrast))")
         }
         if let r = apertureRadius, !(r.isFinite && r > 0) {
-            throw TweedieError.invalidInput(what: "--aperture", problem: "radius \(r) must be > 0 pixels")
+            throw TweedieError.setting(name: "aperture", problem: "radius \(r) must be > 0 pixels")
         }
     }
 }
@@ -143,7 +143,7 @@ public enum SourceExtractor {
         }
         guard sigma.isFinite, sigma > 0 else {
             throw TweedieError.invalidInput(what: "\(name)",
-                                            problem: "the robust noise estimate is 0 (more than half the pixels are equal, e.g. a noiseless model); give the noise level with --sigma")
+                                            problem: "the robust noise estimate is 0 (more than half the pixels are equal, e.g. a noiseless model); give the noise level σ")
         }
         let v = image.map { $0.isFinite ? $0 - Float(background) : .nan }
         let t0 = Float(settings.threshold * sigma)

@@ -64,8 +64,8 @@ public struct NoiseSchedule: Equatable, Sendable {
     /// `space_timesteps(T, [steps])` for one section: stride (T−1)/(steps−1), rounded).
     public func respaced(to steps: Int) throws -> NoiseSchedule {
         guard steps >= 1 && steps <= count else {
-            throw TweedieError.invalidInput(what: "--steps",
-                                            problem: "must be between 1 and \(count), got \(steps)")
+            throw TweedieError.setting(name: "steps",
+                                       problem: "must be between 1 and \(count), got \(steps)")
         }
         if steps == count { return self }
         var keep: [Int] = []

@@ -101,7 +101,7 @@ public struct AncestralSampler: PosteriorSampler {
     public init(prior: any Denoiser, steps: Int, method: AncestralMethod = .ddpm(useBetaVariance: false)) throws {
         if case .ddim(let eta) = method {
             guard eta.isFinite && eta >= 0 else {
-                throw TweedieError.invalidInput(what: "--eta", problem: "must be a finite number ≥ 0, got \(eta)")
+                throw TweedieError.setting(name: "eta", problem: "must be a finite number ≥ 0, got \(eta)")
             }
         }
         self.prior = prior
@@ -192,7 +192,7 @@ public struct AncestralSampler: PosteriorSampler {
             }
             if let (k, j) = failure {
                 throw TweedieError.numerical(problem:
-                    "\(name.uppercased()) sampling produced a non-finite value at step \(total - i) of \(total) (timestep \(t)) in sample \(indices.lowerBound + k), pixel \(j) (\(prior.summary)); check the prior's weights, or use fewer/more --steps")
+                    "\(name.uppercased()) sampling produced a non-finite value at step \(total - i) of \(total) (timestep \(t)) in sample \(indices.lowerBound + k), pixel \(j) (\(prior.summary)); check the prior's weights, or use fewer or more steps")
             }
             progress?(total - i, total)
         }

@@ -57,10 +57,10 @@ public struct DPSSampler: PosteriorSampler {
                                              got: "\(problem.forwardOperator.inputShape)")
         }
         guard settings.guidanceScale.isFinite && settings.guidanceScale >= 0 else {
-            throw TweedieError.invalidInput(what: "--guidance", problem: "must be ≥ 0, got \(settings.guidanceScale)")
+            throw TweedieError.setting(name: "guidance", problem: "must be ≥ 0, got \(settings.guidanceScale)")
         }
         if let eta = settings.ddimEta, !(eta.isFinite && eta >= 0 && eta <= 1) {
-            throw TweedieError.invalidInput(what: "--dps-eta", problem: "DDIM η must be in [0, 1], got \(eta)")
+            throw TweedieError.setting(name: "dps_eta", problem: "DDIM η must be in [0, 1], got \(eta)")
         }
         self.prior = prior
         self.problem = problem
@@ -123,7 +123,7 @@ public struct DPSSampler: PosteriorSampler {
                 }
                 if bad != nil {
                     throw TweedieError.numerical(problem:
-                        "DPS produced a non-finite value at step \(schedule.count - i) of \(schedule.count) (timestep \(t)) in sample \(indices.lowerBound + k); try a smaller --guidance or x̂0 clipping")
+                        "DPS produced a non-finite value at step \(schedule.count - i) of \(schedule.count) (timestep \(t)) in sample \(indices.lowerBound + k); try a smaller guidance ζ or x̂0 clipping")
                 }
             }
         }

@@ -24,11 +24,11 @@ public enum FluxScaleEstimation {
             num += Double(y.data[j]); den += Double(am.data[j])
         }
         guard den > 0 else {
-            throw TweedieError.numerical(problem: "cannot estimate the flux scale: the prior's mean image has no flux in the observed pixels; give --flux-scale")
+            throw TweedieError.numerical(problem: "cannot estimate the flux scale: the prior's mean image has no flux in the observed pixels; give the flux scale")
         }
         let s = num / den
         guard s.isFinite && s > 0 else {
-            throw TweedieError.invalidInput(what: "observation", problem: "its total flux is \(num) (≤ 0), so the flux scale cannot be estimated; subtract the sky correctly (--background auto) or give --flux-scale")
+            throw TweedieError.invalidInput(what: "observation", problem: "its total flux is \(num) (≤ 0), so the flux scale cannot be estimated; subtract the sky (a background of auto or a value) or give the flux scale")
         }
         return s
     }

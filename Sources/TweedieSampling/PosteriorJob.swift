@@ -96,11 +96,11 @@ public enum PosteriorJob {
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: dir.path, isDirectory: &isDir) {
             guard isDir.boolValue else {
-                throw TweedieError.io(path: dir.path, problem: "exists and is not a directory; choose another -o")
+                throw TweedieError.io(path: dir.path, problem: "exists and is not a directory; choose another output directory")
             }
             let contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
             if contents.contains(checkpointName) {
-                throw TweedieError.io(path: dir.path, problem: "already holds a run; continue it with --resume \(dir.path) or choose another -o")
+                throw TweedieError.io(path: dir.path, problem: "already holds a run; resume it, or choose another output directory")
             }
             guard contents.isEmpty else {
                 throw TweedieError.io(path: dir.path, problem: "is not empty; choose a new or empty output directory")
@@ -144,7 +144,7 @@ public enum PosteriorJob {
     public static func readRawSamples(in dir: URL, count: Int, per: Int) throws -> [Float] {
         let url = dir.appendingPathComponent(rawSamplesName)
         guard let data = FileManager.default.contents(atPath: url.path), data.count >= count * per * 4 else {
-            throw TweedieError.io(path: url.path, problem: "kept samples are missing or short; rerun without --keep-samples or start again")
+            throw TweedieError.io(path: url.path, problem: "kept samples are missing or short; rerun without keeping the samples, or start again")
         }
         var out = [Float](repeating: 0, count: count * per)
         _ = out.withUnsafeMutableBytes { dst in data.copyBytes(to: dst.bindMemory(to: UInt8.self), count: count * per * 4) }

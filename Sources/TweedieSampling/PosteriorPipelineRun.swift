@@ -138,9 +138,9 @@ extension PosteriorPipeline {
         guard chi2.isFinite, chi2 < 0.7 || chi2 > 1.5 else { return nil }
         let v = String(format: "%.3g", chi2), m = String(format: "%.3g", med)
         if chi2 < 0.7 {
-            return "reduced χ² of the posterior mean \(v) < 0.7: σ is overestimated or the mean over-fits the noise, so the spread is too wide — unless the data pin down most pixels, when each sample's reduced χ² stays near 1 (median here \(m)); check σ (--sigma, a variance map) before trusting the uncertainties"
+            return "reduced χ² of the posterior mean \(v) < 0.7: σ is overestimated or the mean over-fits the noise, so the spread is too wide — unless the data pin down most pixels, when each sample's reduced χ² stays near 1 (median here \(m)); check σ (or the variance map) before trusting the uncertainties"
         }
-        return "reduced χ² of the posterior mean \(v) > 1.5: the mean does not fit the data, or σ is underestimated; the spread and the variance ratio then describe the sampler's failure or a wrong noise level, not the posterior — check σ, or try more --steps, a smaller --guidance (DPS) or --sampler split-gibbs"
+        return "reduced χ² of the posterior mean \(v) > 1.5: the mean does not fit the data, or σ is underestimated; the spread and the variance ratio then describe the sampler's failure or a wrong noise level, not the posterior — check σ, or try more steps, a smaller guidance ζ (DPS) or the split-gibbs sampler"
     }
 }
 

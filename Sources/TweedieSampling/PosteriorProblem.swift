@@ -31,7 +31,7 @@ public struct PosteriorProblem: Sendable {
                                              expected: "\(observation.shape)", got: "\(noise.shape)")
         }
         guard fluxScale.isFinite && fluxScale > 0 else {
-            throw TweedieError.invalidInput(what: "--flux-scale", problem: "must be a positive finite number, got \(fluxScale)")
+            throw TweedieError.setting(name: "flux_scale", problem: "must be a positive finite number, got \(fluxScale)")
         }
         guard noise.usableCount > 0 else {
             throw TweedieError.invalidInput(what: "observation",

@@ -182,7 +182,7 @@ public struct PosteriorProducts: Sendable {
 
         if let t = truth {
             guard t.count == 1, t.shape == shape else {
-                throw TweedieError.shapeMismatch(what: "--truth image vs prior grid", expected: "\(shape)", got: "\(t.count)×\(t.shape)")
+                throw TweedieError.shapeMismatch(what: "truth image vs prior grid", expected: "\(shape)", got: "\(t.count)×\(t.shape)")
             }
             let cov: (Double) -> Double
             let method: String, rule: String

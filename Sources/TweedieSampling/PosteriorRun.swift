@@ -74,7 +74,7 @@ public struct PosteriorRun {
                 seed: UInt64, batchSize: Int, checkpointURL: URL? = nil, checkpointEvery: Int = 1,
                 samplesURL: URL? = nil) throws {
         guard batchSize >= 1 else {
-            throw TweedieError.invalidInput(what: "--batch", problem: "must be ≥ 1, got \(batchSize)")
+            throw TweedieError.setting(name: "batch", problem: "must be ≥ 1, got \(batchSize)")
         }
         self.sampler = sampler; self.problem = problem; self.transform = transform
         self.seed = seed; self.batchSize = batchSize
@@ -118,7 +118,7 @@ public struct PosteriorRun {
             if let bad = x.data.firstIndex(where: { !$0.isFinite }) {
                 let k = bad / per
                 throw TweedieError.numerical(problem:
-                    "sample \(lo + k) has a non-finite physical value (network value u = \(u.data[bad])) after the prior's pixel transform; the sampler left the prior's range — try a smaller --guidance, more --steps or x̂0 clipping (--clip)")
+                    "sample \(lo + k) has a non-finite physical value (network value u = \(u.data[bad])) after the prior's pixel transform; the sampler left the prior's range — try a smaller guidance ζ, more steps or x̂0 clipping")
             }
             let (_, chi2) = try problem.whitenedResiduals(ofPhysical: x)
             for k in 0..<(hi - lo) {

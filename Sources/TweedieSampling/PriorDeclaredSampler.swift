@@ -26,7 +26,7 @@ extension AncestralSampler {
         let declared = AncestralMethod.declared(by: resolved)
         let s = steps ?? declared?.steps ?? min(250, T)
         guard s <= T else {
-            throw TweedieError.invalidInput(what: "--steps", problem: "\(s) exceeds the prior's \(T)-step schedule; give 1…\(T)")
+            throw TweedieError.setting(name: "steps", problem: "\(s) exceeds the prior's \(T)-step schedule; give 1…\(T)")
         }
         try self.init(prior: resolved.denoiser, steps: s, method: method ?? declared?.method ?? .ddpm(useBetaVariance: false))
         if let c = clip {

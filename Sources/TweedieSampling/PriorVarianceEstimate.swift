@@ -24,9 +24,9 @@ public struct PriorVarianceEstimate: Sendable {
     public static func estimate(sampler: AncestralSampler, count: Int, seed: UInt64, batch: Int,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> PriorVarianceEstimate {
         guard count >= 2 else {
-            throw TweedieError.invalidInput(what: "--samples", problem: "a variance needs at least 2 samples, got \(count) (\(recommendedSamples) or more recommended)")
+            throw TweedieError.setting(name: "samples", problem: "a variance needs at least 2 samples, got \(count) (\(recommendedSamples) or more recommended)")
         }
-        guard batch >= 1 else { throw TweedieError.invalidInput(what: "--batch", problem: "must be ≥ 1, got \(batch)") }
+        guard batch >= 1 else { throw TweedieError.setting(name: "batch", problem: "must be ≥ 1, got \(batch)") }
         let shape = sampler.prior.imageShape
         var net = RunningStatistics(valueCount: shape.count), phys = net
         var start = 0

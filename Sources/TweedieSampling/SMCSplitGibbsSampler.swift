@@ -145,13 +145,13 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
 
     public init(prior: any Denoiser, problem: PosteriorProblem, settings: SMCSettings) throws {
         guard settings.particles >= 2 else {
-            throw TweedieError.invalidInput(what: "--particles", problem: "must be ≥ 2 (an SMC population), got \(settings.particles)")
+            throw TweedieError.setting(name: "particles", problem: "must be ≥ 2 (an SMC population), got \(settings.particles)")
         }
         guard settings.essThreshold > 0, settings.essThreshold <= 1 else {
             throw TweedieError.invalidInput(what: "SMC ESS threshold", problem: "must be in (0, 1], got \(settings.essThreshold)")
         }
         if let k = settings.samplesPerPopulation, !(1...settings.particles).contains(k) {
-            throw TweedieError.invalidInput(what: "--samples-per-population", problem: "must be between 1 and --particles (\(settings.particles)), got \(k)")
+            throw TweedieError.setting(name: "samples_per_population", problem: "must be between 1 and the particles (\(settings.particles)), got \(k)")
         }
         guard settings.maxSteps >= 1, settings.finalMoves >= 0, settings.stepESS > 0, settings.stepESS < 1 else {
             throw TweedieError.invalidInput(what: "SMC adaptive settings", problem: "need max steps ≥ 1, final moves ≥ 0 and a step ESS in (0, 1), got \(settings.maxSteps), \(settings.finalMoves), \(settings.stepESS)")
@@ -334,7 +334,7 @@ public struct SMCSplitGibbsSampler: PosteriorSampler {
             guard trace.levels.count < settings.maxSteps else {
                 throw TweedieError.numerical(problem: "adaptive SMC needed more than \(settings.maxSteps) tempering steps to reach t = 0 "
                     + "with conditional ESS ≥ \(settings.stepESS)·\(p) per step (stopped at timestep \(level), population \(q)); "
-                    + "use more particles, a lower ESS threshold, or --sampler split-gibbs")
+                    + "use more particles, a lower ESS threshold, or the split-gibbs sampler")
             }
             // The next planned level below this one bounds the step from below.
             let floor = planned.first { $0 < level } ?? 0

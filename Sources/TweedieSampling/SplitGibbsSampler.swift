@@ -225,14 +225,14 @@ public struct SplitGibbsSampler: PosteriorSampler {
                                              expected: "\(prior.imageShape)", got: "\(problem.forwardOperator.inputShape)")
         }
         guard problem.forwardOperator.isLinear else {
-            throw TweedieError.invalidInput(what: "--sampler split-gibbs",
-                                            problem: "needs a linear forward operator (\(problem.forwardOperator.summary) is not); use --sampler dps")
+            throw TweedieError.setting(name: "sampler",
+                                       problem: "split-gibbs needs a linear forward operator (\(problem.forwardOperator.summary) is not); use dps")
         }
         guard settings.iterations >= 1, settings.finalIterations >= 0, settings.priorSteps >= 1 else {
-            throw TweedieError.invalidInput(what: "--iterations / --prior-steps", problem: "must be ≥ 1")
+            throw TweedieError.setting(name: "gibbs_iterations", problem: "the annealing iterations and prior steps must be ≥ 1 (final iterations ≥ 0), got \(settings.iterations), \(settings.priorSteps) (\(settings.finalIterations))")
         }
         guard settings.rhoMax.isFinite, settings.rhoMax > 0 else {
-            throw TweedieError.invalidInput(what: "--rho-max", problem: "must be > 0, got \(settings.rhoMax)")
+            throw TweedieError.setting(name: "gibbs_rho_max", problem: "must be > 0, got \(settings.rhoMax)")
         }
         self.prior = prior
         self.problem = problem

@@ -14,10 +14,19 @@ extension TweedieCommand {
         do {
             try execute()
         } catch let error as TweedieError {
-            printError(error.description)
+            printError(errorLine(error))
             throw ExitCode(1)
         }
     }
+}
+
+/// The error's line, a library setting named as the option the user gave for it
+/// (`setting min_pixels` → `--min-pixels`); a setting that came from a spec, a prior or a
+/// default keeps its key.
+func errorLine(_ error: TweedieError, arguments: [String] = CommandLine.arguments) -> String {
+    guard case let .setting(name, problem) = error else { return error.description }
+    let flag = "--" + name.replacingOccurrences(of: "_", with: "-")
+    return arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") } ? "\(flag): \(problem)" : error.description
 }
 
 /// Writes one line to stderr.

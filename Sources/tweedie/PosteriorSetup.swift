@@ -15,6 +15,9 @@ enum PosteriorSetup {
     /// its checkpoint); `arguments` go into run.json so that `--resume` can rebuild the same run.
     /// A second process on the same directory (a second --resume, or -o) is refused.
     static func run(_ o: SampleCommand, in dir: URL, resuming: Bool, arguments: [String]) throws {
+        if !resuming, FileManager.default.fileExists(atPath: dir.appendingPathComponent(PosteriorJob.checkpointName).path) {
+            throw TweedieError.io(path: dir.path, problem: "already holds a run; continue it with --resume \(dir.path) or choose another -o")
+        }
         let lockPath = dir.standardizedFileURL.path + ".lock"
         let lock: StudyCaseLock
         switch try StudyCaseLock.acquire(at: lockPath, holder: "`tweedie sample`") {

@@ -119,11 +119,12 @@ import TweedieCore
         #expect(message { _ = try SourceExtractor.extract(nan, width: 10, height: 10, settings: DetectionSettings(sigma: 1, background: 0)) }
             .contains("no finite pixel"))
         let flat = [Float](repeating: 1, count: 100)
-        #expect(message { _ = try SourceExtractor.extract(flat, width: 10, height: 10) }.contains("--sigma"))
+        // Settings are named by their keys (the CLI names them as its options, SettingErrorLineTests).
+        #expect(message { _ = try SourceExtractor.extract(flat, width: 10, height: 10) }.contains("give the noise level σ"))
         #expect(message { _ = try SourceExtractor.extract(flat, width: 10, height: 10, settings: DetectionSettings(threshold: 0)) }
-            .contains("--threshold"))
+            .contains("setting threshold"))
         #expect(message { _ = try SourceExtractor.extract(flat, width: 10, height: 10, settings: DetectionSettings(sigma: -1)) }
-            .contains("--sigma"))
+            .contains("setting sigma"))
         #expect(message { _ = try SourceExtractor.extract(flat, width: 9, height: 10) }.contains("expected"))
     }
 }

@@ -2,6 +2,7 @@
 // the option's own check instead of the argument parser's "Missing value".
 import Foundation
 import Testing
+import TweedieCore
 @testable import tweedie
 
 @Suite struct NegativeOptionValueTests {
@@ -22,5 +23,18 @@ import Testing
                                    "--samples", "-5", "-o", out])
         #expect(r.status != 0 && r.stderr.contains("--samples must be > 0 (got -5)") && !r.stderr.contains("Missing value"), "\(r)")
         #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
+
+/// A library setting's error is named as the option the user gave for it, and keeps its key when
+/// the value came from elsewhere (a spec, a prior, a default); other errors are printed as they are.
+@Suite struct SettingErrorLineTests {
+    @Test func aSettingIsNamedAsTheOptionGiven() {
+        let e = TweedieError.setting(name: "min_pixels", problem: "0 must be ≥ 1")
+        #expect(errorLine(e, arguments: ["tweedie", "sources", "x.fits", "--min-pixels", "0"]) == "--min-pixels: 0 must be ≥ 1")
+        #expect(errorLine(e, arguments: ["tweedie", "sources", "x.fits", "--min-pixels=0"]) == "--min-pixels: 0 must be ≥ 1")
+        #expect(errorLine(e, arguments: ["tweedie", "study", "run", "s.yaml"]) == "setting min_pixels: 0 must be ≥ 1")
+        let other = TweedieError.invalidInput(what: "observation", problem: "is empty")
+        #expect(errorLine(other, arguments: ["tweedie", "--observation"]) == "observation: is empty")
     }
 }

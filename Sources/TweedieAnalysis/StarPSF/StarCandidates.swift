@@ -124,7 +124,7 @@ struct StarField {
         guard !candidates.isEmpty else {
             throw TweedieError.invalidInput(
                 what: source,
-                problem: "no peak rises above sky + \(detectionSigma)σ (sky \(formatNumber(sky)), σ \(formatNumber(sigma))); lower --threshold")
+                problem: "no peak rises above sky + \(detectionSigma)σ (sky \(formatNumber(sky)), σ \(formatNumber(sigma))); lower the detection threshold")
         }
         return candidates
     }

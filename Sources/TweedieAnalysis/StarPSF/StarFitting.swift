@@ -23,7 +23,7 @@ struct StarApertures: Sendable {
     init(fwhmGuess: Double, fitRadius: Int?) throws {
         let radius = fitRadius ?? min(25, max(4, Int((3.5 * fwhmGuess).rounded())))
         guard radius >= 2 else {
-            throw TweedieError.invalidInput(what: "--fit-radius", problem: "must be ≥ 2 pixels, got \(radius)")
+            throw TweedieError.setting(name: "fit_radius", problem: "must be ≥ 2 pixels, got \(radius)")
         }
         self.fitRadius = radius
         annulusInner = radius + 2

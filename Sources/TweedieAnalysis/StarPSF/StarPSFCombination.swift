@@ -48,7 +48,7 @@ extension StarPSFEstimation {
             .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         return TweedieError.invalidInput(
             what: source,
-            problem: "no usable star among \(stars.count) candidates (\(list)); lower --threshold or give --saturation")
+            problem: "no usable star among \(stars.count) candidates (\(list)); lower the detection threshold or give the saturation level")
     }
 
     /// Step 7, the combined profile of the used stars (at least one, each with a fitted profile):

@@ -92,13 +92,13 @@ public enum StarPSFEstimation {
             throw TweedieError.invalidInput(what: source, problem: "expected one image, got \(image.count)")
         }
         guard band >= 0, band < image.shape.channels else {
-            throw TweedieError.invalidInput(what: "--band", problem: "band \(band) does not exist in \(source) (\(image.shape.channels) band(s), 0-based)")
+            throw TweedieError.setting(name: "band", problem: "band \(band) does not exist in \(source) (\(image.shape.channels) band(s), 0-based)")
         }
         guard options.detectionSigma > 0, options.neighbourSigma > 0, options.clipSigma > 0 else {
             throw TweedieError.invalidInput(what: "star detection thresholds", problem: "must be > 0")
         }
         if let s = options.psfSize, s < 1 || s % 2 == 0 {
-            throw TweedieError.invalidInput(what: "--size", problem: "the PSF size must be an odd number ≥ 1, got \(s)")
+            throw TweedieError.setting(name: "size", problem: "the PSF size must be an odd number ≥ 1, got \(s)")
         }
     }
 
