@@ -129,32 +129,7 @@ struct PSFCommand: TweedieCommand {
         let est = try StarPSFEstimation.estimate(image: image, band: band, source: path, options: options)
         let scale = pixelScale ?? image.header?.pixelScaleArcsec
 
-        let fitted = est.stars.filter { $0.fit != nil }
-        print(String(format: "sky %.5g, σ %.4g (3σ-clipped median, 1.4826·MAD); ", est.sky, est.skySigma)
-              + "\(est.stars.count) candidates above sky + \(threshold)σ; fit radius \(est.fitRadius) px, "
-              + "sky annulus \(est.annulus.inner)–\(est.annulus.outer) px"
-              + (est.badRows.isEmpty ? "" : "; bad rows (1-based) \(est.badRows.map { String($0 + 1) }.joined(separator: ", "))")
-              + (est.badColumns.isEmpty ? "" : "; bad columns (1-based) \(est.badColumns.map { String($0 + 1) }.joined(separator: ", "))"))
-        print("   #        x        y      peak       sky  FWHMmaj  FWHMmin     FWHM      β      e      PA  status")
-        for (i, s) in fitted.enumerated() {
-            let f = s.fit!
-            let p = f.profile
-            let cols = String(format: "%4d %8.2f %8.2f %9.5g %9.5g", i + 1, f.x + 1, f.y + 1, s.peak, f.background)
-                + (p.map { String(format: " %8.3f %8.3f %8.3f %6.3f %6.3f %6.1f°", $0.fwhmMajor, $0.fwhmMinor, $0.fwhm,
-                                  $0.beta, $0.ellipticity, $0.positionAngle * 180 / .pi) }
-                   ?? String(format: " %8s %8s %8s %6.3g %6s %7s", "-", "-", "-", f.beta, "-", "-"))
-            print(cols + "  \(s.status)")
-        }
-        var reasons: [String: Int] = [:]
-        for s in est.stars where s.fit == nil { reasons[s.status.description, default: 0] += 1 }
-        if !reasons.isEmpty {
-            print("not fitted: " + reasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
-        }
-        let p = est.profile, used = est.usedStars.count
-        let arcsec = scale.map { String(format: " = %.4g″ at %.4g″/px", p.fwhm * $0, $0) } ?? " (pixel scale unknown: give --pixel-scale for arcsec)"
-        print(String(format: "PSF from %d stars: FWHM %.4g px", used, p.fwhm) + arcsec
-              + String(format: " (√(%.4g × %.4g)), β %.4g, ellipticity %.3f, PA %.1f° (major axis from +x towards +y)",
-                       p.fwhmMajor, p.fwhmMinor, p.beta, p.ellipticity, p.positionAngle * 180 / .pi))
+        for line in est.report(detectionSigma: threshold, pixelScale: scale) { print(line) }
         guard let out = output else { return }
         var cards = est.provenanceCards(source: path, pixelScale: scale)
         cards += centreCards(est.psf)

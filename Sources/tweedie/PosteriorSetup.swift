@@ -42,7 +42,7 @@ enum PosteriorSetup {
             case let .warning(w): printNote("warning: \(w)")
             }
         }
-        if !quiet { printSummary(outcome, prepared: prepared, dir: dir) }
+        if !quiet { print(outcome.report(prepared: prepared, directory: dir).joined(separator: "\n")) }
     }
 
     /// The options as a PosteriorRequest (errors name the options).
@@ -111,32 +111,6 @@ enum PosteriorSetup {
         }
         try request.validate(what: "--sampler")
         return request
-    }
-
-    private static func printSummary(_ outcome: PosteriorRunOutcome, prepared: PreparedPosterior, dir: URL) {
-        let sc = outcome.scores, summary = outcome.summary, files = outcome.files
-        let problem = prepared.problem, prior = prepared.prior, description = prepared.description
-        func f(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "n/a" }
-        let observed = sc.observedBands.isEmpty ? "none" : sc.observedBands.joined(separator: ",")
-        var lines = ["samples            \(summary.samplesDrawn) in \(String(format: "%.1f", summary.wallSeconds)) s (\(String(format: "%.2f", summary.secondsPerSample)) s/sample)",
-                     "flux scale         \(f(problem.fluxScale))  (\(description.fluxScaleSource))",
-                     "noise              \(problem.noise.summary)",
-                     "variance ratio     aperture mean \(f(sc.apertureVarianceRatio)) over observed bands [\(observed)] (r = \(f(sc.apertureRadius)) px at \(f(sc.apertureCenter[0])),\(f(sc.apertureCenter[1]))), their image median \(f(sc.medianVarianceRatio))"]
-        if let ap = sc.apertureVarianceRatioPerBand, let md = sc.medianVarianceRatioPerBand {
-            let declared = prior.denoiser.bands, channels = problem.forwardOperator.inputShape.channels
-            let order = declared.count == channels ? declared : (0..<channels).map(String.init)   // as the JSON keys
-            let perBand = order.map { b in
-                "\(b) \(f(ap[b]))/\(f(md[b]))" + (sc.unobservedBands.contains(b) ? " (unobserved)" : "")
-            }
-            lines.append("  per band         aperture/median: " + perBand.joined(separator: ", "))
-        }
-        lines.append("reduced χ²         mean \(f(sc.reducedChiSquaredOfMean)); samples median \(f(sc.sampleReducedChiSquared.median)) [16–84 %: \(f(sc.sampleReducedChiSquared.p16))–\(f(sc.sampleReducedChiSquared.p84))]")
-        if let t = sc.truth {
-            lines.append("truth              PSNR \(f(t.psnr)) dB, SSIM \(f(t.ssim)), MSE \(f(t.mse)); coverage 50/68/95 %: \(f(t.coverage50))/\(f(t.coverage68))/\(f(t.coverage95))")
-            lines.append("  coverage rule    \(t.coverageRule)")
-        }
-        lines.append("outputs            \(dir.path)/ : " + files.joined(separator: ", "))
-        print(lines.joined(separator: "\n"))
     }
 }
 
