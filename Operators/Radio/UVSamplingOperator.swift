@@ -106,7 +106,7 @@ public struct UVSamplingOperator: ForwardOperator {
     /// One plane: (beam ×) image → padded r2c → K interleaved visibilities.
     func forwardPlane(_ image: UnsafePointer<Float>, into vis: UnsafeMutablePointer<Float>,
                       buffers b: FFTWorkspace, beam: Bool) {
-        let m = grid.gridSize, n2 = grid.imageSize * grid.imageSize
+        let n2 = grid.imageSize * grid.imageSize
         b.real.update(repeating: 0)
         paddedIndex.withUnsafeBufferPointer { pad in
             beamImage.withUnsafeBufferPointer { pb in
@@ -153,7 +153,6 @@ public struct UVSamplingOperator: ForwardOperator {
 
     /// Places z (and the fx = 0 mirrors) on the half-complex plane and runs the c2r into `b.real` (2 Re Σ …).
     private func backProjectToBuffer(_ vis: UnsafePointer<Float>, buffers b: FFTWorkspace) {
-        let m = grid.gridSize
         b.spectrum.update(repeating: 0)
         halfIndex.withUnsafeBufferPointer { hi in
             mirrorIndex.withUnsafeBufferPointer { mi in
