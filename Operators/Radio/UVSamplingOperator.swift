@@ -39,7 +39,7 @@ public struct UVSamplingOperator: ForwardOperator {
     let paddedIndex: [Int32]
     /// The core's shared r2c / c2r plans of the padded M×M grid (FFTPlanCache.swift);
     /// its workspaces are the scratch planes of `forwardPlane` / `backProjectPlane`.
-    var paddedFFT: RealFFT2D { RealFFT2D.shared(height: grid.gridSize, width: grid.gridSize) }
+    let paddedFFT: RealFFT2D
 
     public init(grid: UVGrid, primaryBeam: PrimaryBeam = .unity, channels: Int = 1) throws {
         guard channels >= 1 else {
@@ -49,6 +49,7 @@ public struct UVSamplingOperator: ForwardOperator {
         self.primaryBeam = primaryBeam
         self.channels = channels
         let n = grid.imageSize, m = grid.gridSize, hc = m / 2 + 1
+        paddedFFT = RealFFT2D.shared(height: m, width: m)
         beamImage = primaryBeam.image(size: n, cell: grid.cell)
         var hi = [Int32](repeating: 0, count: grid.cellCount)
         var mi = [Int32](repeating: -1, count: grid.cellCount)

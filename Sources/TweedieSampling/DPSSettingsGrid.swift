@@ -79,8 +79,7 @@ extension DPSSettings: SamplerSettings {
             guard steps >= 1 else { throw TweedieError.invalidInput(what: "\(what) steps", problem: "must be ≥ 1, got \(steps)") }
             var zeta = 1.0
             if let g = try SamplerSpecEntry.single(guidance, "guidance", what: what) {
-                guard g.isFinite, g >= 0 else { throw TweedieError.invalidInput(what: "\(what) guidance", problem: "must be ≥ 0, got \(g)") }
-                zeta = g
+                zeta = g   // DPSSampler checks it
             } else if let rec = prior.recommendedGuidance(steps: steps) {
                 zeta = rec.zeta
                 if rec.tabulatedAt != steps {

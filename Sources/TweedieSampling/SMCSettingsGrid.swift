@@ -80,7 +80,6 @@ extension SMCSettings: SamplerSettings {
             var kernel = gibbs
             if kernel.iterations == nil { kernel.iterations = [Self.iterations] }
             let p = try SamplerSpecEntry.single(particles, "particles", what: what) ?? PosteriorDefaults.particles
-            guard p >= 1 else { throw TweedieError.invalidInput(what: "\(what) particles", problem: "must be ≥ 1, got \(p)") }
             let kept = try SamplerSpecEntry.single(keep, "keep", what: what)
             if let k = kept, k < 1 || k > p {
                 throw TweedieError.invalidInput(what: "\(what) keep", problem: "must be between 1 and the particles (\(p)), got \(k)")

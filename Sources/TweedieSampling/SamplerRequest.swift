@@ -4,8 +4,8 @@
 // The kind resolves what is unset against the prior (`SamplerSettingsGrid.resolved`): the settings
 // the prior declares, else the kind's defaults. So `tweedie sample`, a study case and an SBC spec
 // choose a sampler the same way, and a new kind is reachable from all of them through its spec
-// keys (`tweedie sample --sampler KIND --sampler-setting KEY=VALUE`, a study's `sampler_settings:`)
-// without touching them. Codable: run.json records the request, kind and settings as given.
+// keys (`tweedie sample --sampler KIND --sampler-setting KEY=VALUE`, a study's `sampler.KEY:`
+// parameters) without touching them. Codable: run.json records the request, kind and settings as given.
 import Foundation
 import TweedieCore
 
@@ -64,6 +64,36 @@ public struct SamplerRequest: Sendable, Equatable, Codable {
         self.kind = kind.lowercased(); self.settings = settings
     }
 
+    /// The common settings as `tweedie sample` options (`--dps-eta`) and study parameters (`dps_eta`)
+    /// name them, by the key each sets in the kinds that have it.
+    public static let commonSettings: [(name: String, key: String)] = [
+        ("steps", "steps"), ("guidance", "guidance"), ("clip", "clip"), ("dps_eta", "eta"),
+        ("gibbs_iterations", "iterations"), ("gibbs_rho_max", "rho_max"), ("gibbs_prior_steps", "prior_steps"),
+        ("particles", "particles"), ("samples_per_population", "keep"), ("smc_tempering", "adaptive"),
+    ]
+
+    /// A request of `kind` from the common settings by name (`common`; those that do not apply to the
+    /// kind are not read, so a study grid can vary the sampler with them fixed; `smc_tempering` is
+    /// adaptive or planned), then `settings` by key, which must all be the kind's (`validate`).
+    /// `name` turns a common setting's name into the caller's word for it in messages.
+    public init(kind: String, common: [String: SamplerSettingValue], settings: [String: SamplerSettingValue],
+                what: String, name: (String) -> String) throws {
+        self.init(kind: kind)
+        let keys = Self.keys(of: self.kind) ?? []
+        for (n, key) in Self.commonSettings where keys.contains(key) {
+            guard var v = common[n] else { continue }
+            if n == "smc_tempering" {
+                guard v == .text("adaptive") || v == .text("planned") else {
+                    throw TweedieError.invalidInput(what: name(n), problem: "must be adaptive or planned, got '\(v)'")
+                }
+                v = .flag(v == .text("adaptive"))
+            }
+            self.settings[key] = v
+        }
+        for (k, v) in settings { self.settings[k] = v }
+        try validate(what: what)
+    }
+
     /// The kind names, in the order messages list them.
     public static var kindNames: [String] {
         var names: [String] = []
@@ -73,8 +103,7 @@ public struct SamplerRequest: Sendable, Equatable, Codable {
 
     /// The keys a request of `kind` takes (its spec keys but `batch`, which a run sets itself).
     public static func keys(of kind: String) -> [String]? {
-        for t in SamplerChoice.kinds where t.kindName == kind { return t.gridKeys.filter { $0 != "batch" } }
-        return nil
+        (try? SamplerSpecEntry.settingsType(kind))?.gridKeys.filter { $0 != "batch" }
     }
 
     /// Checks the kind and that every setting is one of its keys; `what` names the sampler in messages

@@ -121,14 +121,9 @@ public struct SamplerSpecEntry {
 
     /// The settings type of `kind`.
     static func settingsType(_ kind: String) throws -> any SamplerSettings.Type {
-        var names: [String] = []
-        for t in SamplerChoice.kinds {
-            let name = t.kindName
-            if name == kind { return t }
-            names.append(name)
-        }
+        for t in SamplerChoice.kinds where t.kindName == kind { return t }
         throw TweedieError.invalidInput(what: "calibration spec sampler kind",
-                                        problem: "'\(kind)' is not one of \(names.joined(separator: ", "))")
+                                        problem: "'\(kind)' is not one of \(SamplerRequest.kindNames.joined(separator: ", "))")
     }
 
     /// Every key any kind takes, `kind` first (to name them when a key is unknown).

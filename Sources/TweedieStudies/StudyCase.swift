@@ -210,19 +210,9 @@ struct StudyCase {
         return r
     }
 
-    /// The study parameters that name `tweedie sample`'s sampler options, by the sampler key each sets.
-    static let samplerParameters: [(parameter: String, key: String)] = [
-        ("steps", "steps"), ("guidance", "guidance"), ("clip", "clip"), ("dps_eta", "eta"),
-        ("gibbs_iterations", "iterations"), ("gibbs_rho_max", "rho_max"), ("gibbs_prior_steps", "prior_steps"),
-        ("particles", "particles"), ("samples_per_population", "keep"),
-    ]
-
-    /// `sampler` with its settings: the parameters above where they apply to its kind (a grid may
-    /// vary the sampler with them fixed), `smc_tempering` (adaptive | planned), then every
-    /// `sampler.KEY` parameter (which must be one of the kind's keys).
+    /// `sampler` with its settings: the common ones (SamplerRequest.commonSettings, named as in
+    /// `tweedie sample`) where they apply to its kind, then every `sampler.KEY` parameter.
     private func samplerRequest() throws -> SamplerRequest {
-        var request = SamplerRequest(kind: string("sampler") ?? PosteriorDefaults.sampler)
-        let keys = SamplerRequest.keys(of: request.kind) ?? []
         func value(_ v: StudyValue) -> SamplerSettingValue {
             switch v {
             case let .number(d): return .number(d)
@@ -230,19 +220,11 @@ struct StudyCase {
             case let .string(t): return SamplerSettingValue(parsing: t)
             }
         }
-        for (parameter, key) in Self.samplerParameters where keys.contains(key) {
-            if let v = parameters[parameter] { request.settings[key] = value(v) }
+        var common: [String: SamplerSettingValue] = [:], byKey: [String: SamplerSettingValue] = [:]
+        for (name, v) in parameters {
+            if name.hasPrefix("sampler.") { byKey[String(name.dropFirst("sampler.".count))] = value(v) } else { common[name] = value(v) }
         }
-        if let tempering = string("smc_tempering"), keys.contains("adaptive") {
-            guard ["adaptive", "planned"].contains(tempering) else {
-                throw TweedieError.invalidInput(what: "study parameter smc_tempering", problem: "must be adaptive or planned, got '\(tempering)'")
-            }
-            request.settings["adaptive"] = .flag(tempering == "adaptive")
-        }
-        for (name, v) in parameters where name.hasPrefix("sampler.") {
-            request.settings[String(name.dropFirst("sampler.".count))] = value(v)
-        }
-        try request.validate(what: "study parameter sampler")
-        return request
+        return try SamplerRequest(kind: string("sampler") ?? PosteriorDefaults.sampler, common: common, settings: byKey,
+                                  what: "study parameter sampler", name: { "study parameter \($0)" })
     }
 }

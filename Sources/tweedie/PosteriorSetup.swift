@@ -85,32 +85,24 @@ enum PosteriorSetup {
         return r
     }
 
-    /// --sampler with its settings: the options that apply to its kind (the others are not read),
-    /// then every --sampler-setting KEY=VALUE (which must be one of the kind's keys).
+    /// --sampler with its settings: the common options (SamplerRequest.commonSettings) where they
+    /// apply to its kind, then every --sampler-setting KEY=VALUE (which must be one of the kind's keys).
     private static func samplerRequest(_ o: SampleCommand) throws -> SamplerRequest {
-        var request = SamplerRequest(kind: o.sampler)
-        let keys = SamplerRequest.keys(of: request.kind) ?? []
-        func set(_ key: String, _ value: SamplerSettingValue?) {
-            if let value, keys.contains(key) { request.settings[key] = value }
-        }
-        set("steps", o.steps.map { .number(Double($0)) })
-        set("guidance", o.guidance.map { .number($0) })
-        set("eta", o.dpsEta.map { .number($0) })
-        if let c = o.clip {
-            if c == "none" { set("clip", .text("none")) } else { set("clip", .numbers(try parseNumbers(c, option: "--clip"))) }
-        }
-        set("iterations", o.gibbsIterations.map { .number(Double($0)) })
-        set("rho_max", o.gibbsRhoMax.map { .number($0) })
-        set("prior_steps", o.gibbsPriorSteps.map { .number(Double($0)) })
-        set("particles", o.particles.map { .number(Double($0)) })
-        set("adaptive", o.smcTempering.map { .flag($0 == "adaptive") })
-        set("keep", o.samplesPerPopulation.map { .number(Double($0)) })
+        let given: [String: String?] = [
+            "steps": o.steps.map(String.init), "guidance": o.guidance.map { "\($0)" }, "clip": o.clip,
+            "dps_eta": o.dpsEta.map { "\($0)" }, "gibbs_iterations": o.gibbsIterations.map(String.init),
+            "gibbs_rho_max": o.gibbsRhoMax.map { "\($0)" }, "gibbs_prior_steps": o.gibbsPriorSteps.map(String.init),
+            "particles": o.particles.map(String.init), "samples_per_population": o.samplesPerPopulation.map(String.init),
+            "smc_tempering": o.smcTempering,
+        ]
+        let common = given.compactMapValues { $0.map(SamplerSettingValue.init(parsing:)) }
+        var byKey: [String: SamplerSettingValue] = [:]
         for setting in o.samplerSettings {
             let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-            request.settings[parts[0].trimmingCharacters(in: .whitespaces)] = SamplerSettingValue(parsing: parts.count > 1 ? parts[1] : "")
+            byKey[parts[0].trimmingCharacters(in: .whitespaces)] = SamplerSettingValue(parsing: parts.count > 1 ? parts[1] : "")
         }
-        try request.validate(what: "--sampler")
-        return request
+        return try SamplerRequest(kind: o.sampler, common: common, settings: byKey, what: "--sampler",
+                                  name: { "--" + $0.replacingOccurrences(of: "_", with: "-") })
     }
 }
 
