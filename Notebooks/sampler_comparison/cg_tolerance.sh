@@ -4,10 +4,10 @@
 # seconds per sample, the FFTW r2c calls (≈ 3 per operator product A or Aᵀ, one per band) counted
 # with a perf uprobe, and the reduced χ² of the mean.
 # Usage (repository root, after `swift build -c release`; perf and root for the uprobe):
-#   bash Notebooks/sampler_comparison/cg_tolerance.sh 0.1 1 10
+#   bash Notebooks/sampler_comparison/cg_tolerance.sh 0.1 1 10   (TWEEDIE=path times another binary)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=.build/release/tweedie
+B=${TWEEDIE:-.build/release/tweedie}
 P=Priors/Models/galaxy-gri-64
 D=$P/demo
 LIB=$(ls /usr/lib/x86_64-linux-gnu/libfftw3f.so.3* | head -1)

@@ -42,7 +42,8 @@
 // approximation in between that simulation-based calibration measures.
 //
 // Cost per sample: Σ_k (J_k + 1) network evaluations (no VJPs), plus per iteration
-// 1 CG solve (affine T) or 1 + gaussNewtonSteps + likelihoodMoves (otherwise), each
+// 1 CG solve (affine T) or gaussNewtonSteps + likelihoodMoves (otherwise: the last linearisation's
+// mean is carried by the draw's solve and enters the MH test through P m = r), each
 // up to `cgMaxIterations` operator apply + adjoint pairs; the early, large-ρ solves
 // are the slow ones (data-dominated, ill-conditioned). The last likelihood step takes
 // at least `finalGaussNewtonSteps`: its draw is the sample, and at ρ₀ its solves
@@ -384,23 +385,28 @@ public struct SplitGibbsSampler: PosteriorSampler {
         /// The Gaussian conditional of u linearised at a: x ≈ s·T(a) + D_a (u − a), D_a = s·T'(a).
         /// With ỹ_a = y − A(s·T(a)), v = u − a has precision P_a = D_a Aᵀ W A D_a + I/ρ² and mean
         /// m_a = P_a⁻¹ (D_a Aᵀ W ỹ_a + (z − a)/ρ²).
+        /// `meanRHS` is r_a = D_a Aᵀ W ỹ_a + (z − a)/ρ² (so P_a m_a = r_a); `mean` is m_a, solved for only
+        /// where a Gauss–Newton step needs it (zero otherwise).
         struct Linearisation {
-            var point: ImageBatch; var d: ImageBatch; var rw: ImageBatch; var applyP: SPDOperator; var inverseM: Preconditioner?; var mean: ImageBatch
+            var point: ImageBatch; var d: ImageBatch; var rw: ImageBatch; var applyP: SPDOperator; var inverseM: Preconditioner?
+            var meanRHS: ImageBatch; var mean: ImageBatch
         }
-        func linearise(at a: ImageBatch, withMean: Bool = true) throws -> Linearisation {
+        func linearise(at a: ImageBatch, withMean: Bool) throws -> Linearisation {
             var d = a
             for j in 0..<d.valueCount { d.data[j] = s * transform.derivative(a.data[j]) }
             let (rw, _) = try problem.whitenedResiduals(ofPhysical: problem.physical(a, transform: transform))  // √W ỹ_a
             let applyP = likelihoodPrecision(d: d, rho: rho), mInv = likelihoodPreconditioner(d: d, rho: rho)
-            guard withMean else { return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, mean: zero) }
             var wr = rw
             for k in 0..<b { for j in 0..<obsPer { wr.data[k * obsPer + j] *= sw[j] } }
             var rhs = try op.adjoint(wr)
             for j in 0..<rhs.valueCount { rhs.data[j] = d.data[j] * rhs.data[j] + invRho2 * (z.data[j] - a.data[j]) }
+            guard withMean else {
+                return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, meanRHS: rhs, mean: zero)
+            }
             let (m, _) = try ConjugateGradient.solve(applyP, rhs: rhs, initial: zero, tolerance: settings.cgTolerance,
                                                      maxIterations: settings.cgMaxIterations, preconditioner: mInv,
                                                      errorTolerance: settings.cgErrorTolerance)
-            return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, mean: m)
+            return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, meanRHS: rhs, mean: m)
         }
         /// log π(u | z, y) up to a constant, per image (−∞ where not finite).
         func logTarget(_ x: ImageBatch) throws -> [Double] {
@@ -416,14 +422,18 @@ public struct SplitGibbsSampler: PosteriorSampler {
         // otherwise Gauss–Newton steps a ← a + m_a from z towards the conditional's mode, so the
         // independence proposal is the Laplace approximation there rather than a Gaussian centred
         // where z happens to be (which drifts off the conditional as the data grow precise).
-        var lin = try linearise(at: z, withMean: !transformIsAffine)
-        if !transformIsAffine {
+        // The mean m_a of the last linearisation is never needed: the draw's solve carries it, and the
+        // MH test's proposal density is written through r_a = P_a m_a (logProposal), so each
+        // likelihood step makes gaussNewtonSteps mean solves plus one per draw.
+        let gaussNewtonSteps = transformIsAffine ? 0 : (final ? max(settings.gaussNewtonSteps, Self.finalGaussNewtonSteps) : settings.gaussNewtonSteps)
+        var lin = try linearise(at: z, withMean: gaussNewtonSteps > 0)
+        if gaussNewtonSteps > 0 {
             // Damped by backtracking: an image takes the step t·m_a with the first t in 1, ½, ¼ that
             // raises log π(u | z, y), and keeps its point if none does (Gauss–Newton overshoots on the
             // exponential wings of asinh, e.g. from the N(0, I) start). The last step, whose draw is
             // the sample, takes up to `finalGaussNewtonSteps` (its solves are cheap at ρ₀).
             var current = try logTarget(lin.point)
-            for _ in 0..<(final ? max(settings.gaussNewtonSteps, Self.finalGaussNewtonSteps) : settings.gaussNewtonSteps) {
+            for gnStep in 0..<gaussNewtonSteps {
                 var a = lin.point
                 var step = [Float](repeating: 1, count: b), accepted = [Bool](repeating: false, count: b)
                 for _ in 0..<3 {
@@ -440,7 +450,7 @@ public struct SplitGibbsSampler: PosteriorSampler {
                     a.data.replaceSubrange((k * per)..<((k + 1) * per), with: lin.point.data[(k * per)..<((k + 1) * per)])
                 }
                 guard accepted.contains(true) else { break }
-                lin = try linearise(at: a)
+                lin = try linearise(at: a, withMean: gnStep + 1 < gaussNewtonSteps)
             }
         }
         /// One perturb-then-optimise draw a + v, v ~ N(m_a, P_a⁻¹).
@@ -475,11 +485,18 @@ public struct SplitGibbsSampler: PosteriorSampler {
         }
 
         // Metropolis–Hastings against the exact conditional (independence proposal N(a + m_a, P_a⁻¹)).
+        // With e = x − a: (e − m_a)ᵀ P_a (e − m_a) = eᵀ P_a e − 2 eᵀ r_a + m_aᵀ r_a, and the last term is
+        // the same for every x under one linearisation, so it cancels from the acceptance ratio; the
+        // density needs P_a products only, no solve for m_a.
         func logProposal(_ x: ImageBatch) throws -> [Double] {
             var e = x
-            for j in 0..<e.valueCount { e.data[j] = x.data[j] - lin.point.data[j] - lin.mean.data[j] }
+            for j in 0..<e.valueCount { e.data[j] = x.data[j] - lin.point.data[j] }
             let pe = try lin.applyP(e).curvature
-            return pe.map { -0.5 * $0 }
+            return (0..<b).map { k in
+                var er = 0.0
+                for j in (k * per)..<((k + 1) * per) { er += Double(e.data[j]) * Double(lin.meanRHS.data[j]) }
+                return -0.5 * pe[k] + er
+            }
         }
         var out = current ?? first
         var lpOld = try logTarget(out), lqOld = try logProposal(out)
