@@ -8,6 +8,7 @@
 //                   "gauss_newton_steps": 2,
 //                   "prior_step_variance": "analytic",   (posterior | analytic | local)
 //                   "cg_error_tolerance": 0.1,           likelihood solves' error, posterior σ
+//                   "gauss_newton_error_tolerance": 10,  the MH steps' Gauss–Newton solves' error
 //                   "coupling": "midpoint",              annealing coupling (level | midpoint)
 //                   "prior_step_variance_scale": 0.5}    weight λ of the Analytic-DPM term
 //   "x0_clip": [-1.2, 1.2]                               range of x̂0 in network space
@@ -34,14 +35,18 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
         public var priorStepVariance: String?
         /// Stop the likelihood solves when their error is ≤ this many posterior standard deviations.
         public var cgErrorTolerance: Double?
+        /// The same bound for the Gauss–Newton mean solves of the MH-corrected likelihood steps.
+        public var gaussNewtonErrorTolerance: Double?
         /// The likelihood steps' coupling during annealing: "level" or "midpoint".
         public var coupling: String?
         /// λ, the weight of the Analytic-DPM term in the prior step's variance.
         public var priorStepVarianceScale: Double?
         public init(iterations: Int? = nil, rhoMax: Double? = nil, priorSteps: Int? = nil,
                     likelihoodMoves: Int? = nil, gaussNewtonSteps: Int? = nil, priorStepVariance: String? = nil,
-                    cgErrorTolerance: Double? = nil, coupling: String? = nil, priorStepVarianceScale: Double? = nil) {
+                    cgErrorTolerance: Double? = nil, coupling: String? = nil, priorStepVarianceScale: Double? = nil,
+                    gaussNewtonErrorTolerance: Double? = nil) {
             self.coupling = coupling; self.priorStepVarianceScale = priorStepVarianceScale
+            self.gaussNewtonErrorTolerance = gaussNewtonErrorTolerance
             self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
             self.likelihoodMoves = likelihoodMoves; self.gaussNewtonSteps = gaussNewtonSteps
             self.priorStepVariance = priorStepVariance; self.cgErrorTolerance = cgErrorTolerance
@@ -126,7 +131,7 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
         }
         if let m = try object("split_gibbs", example: "{\"iterations\": 30, \"rho_max\": 1, \"prior_steps\": 20}") {
             let known = ["iterations", "rho_max", "prior_steps", "likelihood_moves", "gauss_newton_steps", "prior_step_variance",
-                         "cg_error_tolerance", "coupling", "prior_step_variance_scale"]
+                         "cg_error_tolerance", "gauss_newton_error_tolerance", "coupling", "prior_step_variance_scale"]
             try rejectUnknown(m, "split_gibbs", known)
             var g = SplitGibbs()
             if let v = m["iterations"] { g.iterations = try whole(v, "split_gibbs.iterations") }
@@ -135,6 +140,9 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             if let v = m["likelihood_moves"] { g.likelihoodMoves = try whole(v, "split_gibbs.likelihood_moves") }
             if let v = m["gauss_newton_steps"] { g.gaussNewtonSteps = try whole(v, "split_gibbs.gauss_newton_steps") }
             if let v = m["cg_error_tolerance"] { g.cgErrorTolerance = try positive(v, "split_gibbs.cg_error_tolerance") }
+            if let v = m["gauss_newton_error_tolerance"] {
+                g.gaussNewtonErrorTolerance = try positive(v, "split_gibbs.gauss_newton_error_tolerance")
+            }
             if let v = m["prior_step_variance_scale"] { g.priorStepVarianceScale = try positive(v, "split_gibbs.prior_step_variance_scale") }
             if let v = m["prior_step_variance"] {
                 guard case let .string(name) = v, ["posterior", "analytic", "local"].contains(name) else {
@@ -192,6 +200,7 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
             if let v = g.gaussNewtonSteps { m["gauss_newton_steps"] = v }
             if let v = g.priorStepVariance { m["prior_step_variance"] = v }
             if let v = g.cgErrorTolerance { m["cg_error_tolerance"] = v }
+            if let v = g.gaussNewtonErrorTolerance { m["gauss_newton_error_tolerance"] = v }
             if let v = g.coupling { m["coupling"] = v }
             if let v = g.priorStepVarianceScale { m["prior_step_variance_scale"] = v }
             out["split_gibbs"] = m
@@ -228,7 +237,9 @@ public struct PriorSamplingDefaults: Equatable, Sendable {
                                     s.priorSteps.map { "prior_steps \($0)" }, s.likelihoodMoves.map { "likelihood_moves \($0)" },
                                     s.gaussNewtonSteps.map { "gauss_newton_steps \($0)" },
                                     s.priorStepVariance.map { "prior_step_variance \($0)" },
-                                    s.cgErrorTolerance.map { "cg_error_tolerance \(n($0))" }, s.coupling.map { "coupling \($0)" },
+                                    s.cgErrorTolerance.map { "cg_error_tolerance \(n($0))" },
+                                    s.gaussNewtonErrorTolerance.map { "gauss_newton_error_tolerance \(n($0))" },
+                                    s.coupling.map { "coupling \($0)" },
                                     s.priorStepVarianceScale.map { "prior_step_variance_scale \(n($0))" }]
             g = parts.compactMap { $0 }.joined(separator: ", ")
         }

@@ -65,7 +65,8 @@ public struct SamplingPrior {
                                        priorStepVariance: g.priorStepVariance.flatMap(PriorStepVariance.init(rawValue:)) ?? preset.priorStepVariance,
                                        cgErrorTolerance: g.cgErrorTolerance ?? preset.cgErrorTolerance,
                                        coupling: g.coupling.flatMap(AnnealingCoupling.init(rawValue:)) ?? preset.coupling,
-                                       priorStepVarianceScale: g.priorStepVarianceScale ?? preset.priorStepVarianceScale)
+                                       priorStepVarianceScale: g.priorStepVarianceScale ?? preset.priorStepVarianceScale,
+                                       gaussNewtonErrorTolerance: g.gaussNewtonErrorTolerance ?? preset.gaussNewtonErrorTolerance)
         }
         let clip = declared.x0Clip.map { (Float($0.lowerBound), Float($0.upperBound)) }
         let sha = c.weightsSHA256 ?? (try? dir.weightsChecksum()) ?? "unknown"

@@ -143,6 +143,11 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     /// When set, the likelihood solves stop on their estimated error in the conditional's standard
     /// deviations, ‖v − v*‖_P ≤ this (ConjugateGradient's file header), instead of on `cgTolerance`.
     public var cgErrorTolerance: Double?
+    /// When set, the Gauss–Newton mean solves of the Metropolis–Hastings-corrected likelihood steps
+    /// stop at this error (same units) instead. Those solves only place the linearisation point, which
+    /// the MH test leaves free (a looser point costs acceptance, not exactness); the last likelihood
+    /// step, whose draw is the sample and has no MH test, keeps `cgErrorTolerance`.
+    public var gaussNewtonErrorTolerance: Double?
     /// The variance of the prior step's coarse ancestral steps.
     public var priorStepVariance: PriorStepVariance
     /// The coupling of each likelihood step during the annealing (AnnealingCoupling).
@@ -156,8 +161,9 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
     public init(iterations: Int = 30, rhoMax: Double = 1.0, priorSteps: Int = 20, finalIterations: Int = 1,
                 likelihoodMoves: Int = 4, gaussNewtonSteps: Int = 2, cgTolerance: Double = 1e-5, cgMaxIterations: Int = 200,
                 priorStepVariance: PriorStepVariance = .posterior, cgErrorTolerance: Double? = nil,
-                coupling: AnnealingCoupling = .level, priorStepVarianceScale: Double = 1) {
+                coupling: AnnealingCoupling = .level, priorStepVarianceScale: Double = 1, gaussNewtonErrorTolerance: Double? = nil) {
         self.priorStepVariance = priorStepVariance; self.cgErrorTolerance = cgErrorTolerance; self.coupling = coupling
+        self.gaussNewtonErrorTolerance = gaussNewtonErrorTolerance
         self.priorStepVarianceScale = priorStepVarianceScale
         self.iterations = iterations; self.rhoMax = rhoMax; self.priorSteps = priorSteps
         self.likelihoodMoves = max(1, likelihoodMoves); self.gaussNewtonSteps = max(0, gaussNewtonSteps)
@@ -166,11 +172,11 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case iterations, rhoMax, priorSteps, finalIterations, likelihoodMoves, gaussNewtonSteps, cgTolerance, cgMaxIterations
-        case priorStepVariance, cgErrorTolerance, coupling, priorStepVarianceScale
+        case priorStepVariance, cgErrorTolerance, coupling, priorStepVarianceScale, gaussNewtonErrorTolerance
     }
     /// Decodes records written before `gaussNewtonSteps` (they ran 2), `priorStepVariance` (β̃),
     /// `cgErrorTolerance` (relative-residual stopping), `coupling` (`.level`) and
-    /// `priorStepVarianceScale` (1) existed.
+    /// `priorStepVarianceScale` (1) and `gaussNewtonErrorTolerance` (nil) existed.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(iterations: try c.decode(Int.self, forKey: .iterations), rhoMax: try c.decode(Double.self, forKey: .rhoMax),
@@ -181,7 +187,8 @@ public struct SplitGibbsSettings: Equatable, Sendable, Codable {
                   priorStepVariance: try c.decodeIfPresent(PriorStepVariance.self, forKey: .priorStepVariance) ?? .posterior,
                   cgErrorTolerance: try c.decodeIfPresent(Double.self, forKey: .cgErrorTolerance),
                   coupling: try c.decodeIfPresent(AnnealingCoupling.self, forKey: .coupling) ?? .level,
-                  priorStepVarianceScale: try c.decodeIfPresent(Double.self, forKey: .priorStepVarianceScale) ?? 1)
+                  priorStepVarianceScale: try c.decodeIfPresent(Double.self, forKey: .priorStepVarianceScale) ?? 1,
+                  gaussNewtonErrorTolerance: try c.decodeIfPresent(Double.self, forKey: .gaussNewtonErrorTolerance))
     }
 }
 
@@ -264,10 +271,18 @@ public struct SplitGibbsSampler: PosteriorSampler {
     }
 
     public var name: String { "split-gibbs" }
+    /// How the non-affine likelihood step's CG solves stop (part of `summary`, so of an SBC record's identity).
+    var solveStoppingDescription: String {
+        let draws = settings.cgErrorTolerance.map { "a total error of \(shortNumber($0)) posterior σ" }
+            ?? "a relative residual of \(shortNumber(settings.cgTolerance))"
+        return ", solves stopped at " + draws
+            + (settings.gaussNewtonErrorTolerance.map { " (the MH steps' Gauss–Newton solves at \(shortNumber($0)))" } ?? "")
+    }
     public var summary: String {
         "split-Gibbs PnP-DM (\(levels.count) iterations, ρ from \(settings.rhoMax) to \(String(format: "%.4f", coupling(0))), ≤ \(settings.priorSteps) prior steps each, "
             + (transformIsAffine ? "exact Gaussian likelihood step"
-               : "likelihood step linearised after \(settings.gaussNewtonSteps) Gauss–Newton step(s) + \(settings.likelihoodMoves) MH move(s)")
+               : "likelihood step linearised after \(settings.gaussNewtonSteps) Gauss–Newton step(s) + \(settings.likelihoodMoves) MH move(s)"
+                 + solveStoppingDescription)
             + (settings.priorStepVariance == .analytic ? ", prior steps with Analytic-DPM variance" : "")
             + (settings.priorStepVariance == .local ? ", prior steps with windowed Analytic-DPM variance" : "")
             + (settings.priorStepVariance != .posterior && settings.priorStepVarianceScale != 1
@@ -405,7 +420,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
             }
             let (m, _) = try ConjugateGradient.solve(applyP, rhs: rhs, initial: zero, tolerance: settings.cgTolerance,
                                                      maxIterations: settings.cgMaxIterations, preconditioner: mInv,
-                                                     errorTolerance: settings.cgErrorTolerance)
+                                                     errorTolerance: final ? settings.cgErrorTolerance
+                                                         : settings.gaussNewtonErrorTolerance ?? settings.cgErrorTolerance)
             return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, meanRHS: rhs, mean: m)
         }
         /// log π(u | z, y) up to a constant, per image (−∞ where not finite).

@@ -2,10 +2,11 @@
 // key one value or a list (lists expand to a grid, the first key outermost):
 //   {kind: split-gibbs, iterations: 30, prior_steps: 20, rho_max: 1, final_iterations: 1,
 //    prior_step_variance: posterior|analytic|local, cg_error_tolerance: 0.1, likelihood_moves: 4,
-//    gauss_newton_steps: 2, coupling: level|midpoint, prior_step_variance_scale: 1, batch: 50}
+//    gauss_newton_steps: 2, gauss_newton_error_tolerance: 10, coupling: level|midpoint,
+//    prior_step_variance_scale: 1, batch: 50}
 // Unset keys: in a calibration table the values above (30, 20, 1, 1, posterior, relative-residual
-// stopping, 4, 2, level, 1); in an SBC spec the prior's declared settings (SplitGibbsSettings(declaredBy:)).
-// SMC reads the first eight keys for its kernel (`Grid.kernelKeys`).
+// stopping, 4, 2, the solves' own stopping, level, 1); in an SBC spec the prior's declared settings
+// (SplitGibbsSettings(declaredBy:)). SMC reads the first nine keys for its kernel (`Grid.kernelKeys`).
 import TweedieCore
 import TweediePriors
 
@@ -18,12 +19,14 @@ extension SplitGibbsSettings: SamplerSettings {
 
     /// "-va" / "-vl" for Analytic-DPM / local prior-step variance, "-e<ε>" for solves stopped on their
     /// error, "-cm" for midpoint coupling, "-vs<λ>" for a variance weight other than 1, "-m<n>" / "-g<n>"
-    /// for MH moves / Gauss–Newton steps other than 4 / 2 (nothing for the older defaults — β̃,
-    /// relative-residual stopping, level coupling, 4 moves, 2 steps — so older labels are unchanged).
+    /// for MH moves / Gauss–Newton steps other than 4 / 2, "-n<ε>" for Gauss–Newton solves with their
+    /// own error bound (nothing for the older defaults — β̃, relative-residual stopping, level coupling,
+    /// 4 moves, 2 steps, one stopping rule — so older labels are unchanged).
     var settingsTag: String {
         (priorStepVariance == .analytic ? "-va" : priorStepVariance == .local ? "-vl" : "") + (cgErrorTolerance.map { "-e\(shortNumber($0))" } ?? "") + (coupling == .midpoint ? "-cm" : "")
             + (priorStepVariance != .posterior && priorStepVarianceScale != 1 ? "-vs\(shortNumber(priorStepVarianceScale))" : "")
             + (likelihoodMoves != 4 ? "-m\(likelihoodMoves)" : "") + (gaussNewtonSteps != 2 ? "-g\(gaussNewtonSteps)" : "")
+            + (gaussNewtonErrorTolerance.map { "-n\(shortNumber($0))" } ?? "")
     }
 
     public func makeSampler(prior: any Denoiser, problem: PosteriorProblem) throws -> any PosteriorSampler {
@@ -48,7 +51,7 @@ extension SplitGibbsSettings: SamplerSettings {
     public struct Grid: SamplerSettingsGrid {
         /// The keys an SMC entry also takes for its kernel.
         public static let kernelKeys = ["iterations", "prior_steps", "rho_max", "final_iterations", "prior_step_variance",
-                                        "cg_error_tolerance", "likelihood_moves", "gauss_newton_steps"]
+                                        "cg_error_tolerance", "likelihood_moves", "gauss_newton_steps", "gauss_newton_error_tolerance"]
         public static let keys = kernelKeys + ["coupling", "prior_step_variance_scale", "batch"]
         public var iterations: [Int]?
         public var priorSteps: [Int]?
@@ -58,6 +61,7 @@ extension SplitGibbsSettings: SamplerSettings {
         public var cgErrorTolerance: [Double]?
         public var likelihoodMoves: [Int]?
         public var gaussNewtonSteps: [Int]?
+        public var gaussNewtonErrorTolerance: [Double]?
         public var coupling: [AnnealingCoupling]?
         public var priorStepVarianceScale: [Double]?
 
@@ -69,6 +73,7 @@ extension SplitGibbsSettings: SamplerSettings {
             cgErrorTolerance = try entry.list("cg_error_tolerance")
             likelihoodMoves = try entry.list("likelihood_moves")
             gaussNewtonSteps = try entry.list("gauss_newton_steps")
+            gaussNewtonErrorTolerance = try entry.list("gauss_newton_error_tolerance")
             priorStepVarianceScale = try entry.list("prior_step_variance_scale")
             if let l = priorStepVarianceScale, l.contains(where: { !($0 >= 0 && $0.isFinite) }) {
                 throw TweedieError.invalidInput(what: "sampler setting prior_step_variance_scale", problem: "must be ≥ 0, got \(l)")
@@ -77,8 +82,10 @@ extension SplitGibbsSettings: SamplerSettings {
                 throw TweedieError.invalidInput(what: "sampler settings likelihood_moves / gauss_newton_steps",
                                                 problem: "must be ≥ 1 and ≥ 0")
             }
-            if let e = cgErrorTolerance, e.contains(where: { !($0 > 0 && $0.isFinite) }) {
-                throw TweedieError.invalidInput(what: "sampler setting cg_error_tolerance", problem: "must be > 0 (posterior standard deviations), got \(e)")
+            for (key, values) in [("cg_error_tolerance", cgErrorTolerance), ("gauss_newton_error_tolerance", gaussNewtonErrorTolerance)] {
+                if let e = values, e.contains(where: { !($0 > 0 && $0.isFinite) }) {
+                    throw TweedieError.invalidInput(what: "sampler setting \(key)", problem: "must be > 0 (posterior standard deviations), got \(e)")
+                }
             }
             coupling = try entry.names("coupling")
             priorStepVariance = try entry.names("prior_step_variance")
@@ -98,11 +105,14 @@ extension SplitGibbsSettings: SamplerSettings {
                 for v in priorStepVariance ?? [.posterior] {
                     for e in cgErrorTolerance.map({ $0.map(Optional.some) }) ?? [nil] {
                         for m in likelihoodMoves ?? [4] { for gn in gaussNewtonSteps ?? [2] {
+                          for ge in gaussNewtonErrorTolerance.map({ $0.map(Optional.some) }) ?? [nil] {
                             for c in coupling ?? [.level] { for lambda in priorStepVarianceScale ?? [1] {
                                 out.append(SplitGibbsSettings(iterations: it, rhoMax: r, priorSteps: j, finalIterations: f,
                                                               likelihoodMoves: m, gaussNewtonSteps: gn, priorStepVariance: v,
-                                                              cgErrorTolerance: e, coupling: c, priorStepVarianceScale: lambda))
+                                                              cgErrorTolerance: e, coupling: c, priorStepVarianceScale: lambda,
+                                                              gaussNewtonErrorTolerance: ge))
                             } }
+                          }
                         } }
                     }
                 }
@@ -126,7 +136,9 @@ extension SplitGibbsSettings: SamplerSettings {
                                       cgErrorTolerance: try one(cgErrorTolerance, "cg_error_tolerance") ?? base.cgErrorTolerance,
                                       coupling: try one(coupling, "coupling") ?? base.coupling,
                                       priorStepVarianceScale: try one(priorStepVarianceScale, "prior_step_variance_scale")
-                                          ?? base.priorStepVarianceScale)
+                                          ?? base.priorStepVarianceScale,
+                                      gaussNewtonErrorTolerance: try one(gaussNewtonErrorTolerance, "gauss_newton_error_tolerance")
+                                          ?? base.gaussNewtonErrorTolerance)
         }
 
         public func resolved(prior: SamplingPrior, what: String, warn: (String) -> Void) throws -> SamplerChoice {

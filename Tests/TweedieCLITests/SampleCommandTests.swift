@@ -316,7 +316,8 @@ import TweediePriors
         let b = try settings("options")
         #expect(b.contains("(3 iterations, ρ from 0.25 ") && b.contains("≤ 2 prior steps"), "\(b)")
         for (key, value, name) in [("rho_max", -1.0, "bad-rho"), ("iterations", 2.5, "bad-iterations"),
-                                   ("likelihood_moves", 1.5, "bad-moves"), ("gauss_newton_steps", -1.0, "bad-gauss-newton")] {
+                                   ("likelihood_moves", 1.5, "bad-moves"), ("gauss_newton_steps", -1.0, "bad-gauss-newton"),
+                                   ("gauss_newton_error_tolerance", -10.0, "bad-gauss-newton-error")] {
             var config: [String: Any] = ["iterations": 3, "rho_max": 0.5]
             config[key] = value
             try setSplitGibbs(config)

@@ -17,14 +17,16 @@ import TweedieCore
         let c = try Self.config([
             "dps_guidance": ["100": 0.005, "1000": 0.0004],
             "split_gibbs": ["iterations": 30, "rho_max": 1, "prior_steps": 20, "likelihood_moves": 4,
-                            "prior_step_variance": "analytic", "coupling": "midpoint", "prior_step_variance_scale": 0.5],
+                            "prior_step_variance": "analytic", "coupling": "midpoint", "prior_step_variance_scale": 0.5,
+                            "cg_error_tolerance": 0.1, "gauss_newton_error_tolerance": 10],
             "x0_clip": [-1.2, 1.2],
             "unconditional_sampler": ["method": "ddim", "eta": 0.5, "steps": 100],
         ])
         let s = c.sampling
         #expect(s.dpsGuidance == [100: 0.005, 1000: 0.0004])
         #expect(s.splitGibbs == .init(iterations: 30, rhoMax: 1, priorSteps: 20, likelihoodMoves: 4, gaussNewtonSteps: nil,
-                                     priorStepVariance: "analytic", coupling: "midpoint", priorStepVarianceScale: 0.5))
+                                     priorStepVariance: "analytic", cgErrorTolerance: 0.1, coupling: "midpoint",
+                                     priorStepVarianceScale: 0.5, gaussNewtonErrorTolerance: 10))
         #expect(s.x0Clip == -1.2...1.2)
         #expect(s.unconditionalSampler == .init(method: .ddim(eta: 0.5), steps: 100))
         // Interpreted keys are not also kept as verbatim extras, and they survive a write and read.
@@ -64,6 +66,7 @@ import TweedieCore
             (["split_gibbs": ["prior_step_variance": "exact"]], "prior.split_gibbs.prior_step_variance"),
             (["split_gibbs": ["coupling": "fast"]], "prior.split_gibbs.coupling"),
             (["split_gibbs": ["prior_step_variance_scale": -0.5]], "prior.split_gibbs.prior_step_variance_scale"),
+            (["split_gibbs": ["gauss_newton_error_tolerance": 0]], "prior.split_gibbs.gauss_newton_error_tolerance"),
             (["x0_clip": [1.2, -1.2]], "prior.x0_clip"),
             (["x0_clip": [1]], "prior.x0_clip"),
             (["unconditional_sampler": ["method": "euler"]], "prior.unconditional_sampler.method"),
