@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup setup-python build demo test notebooks notebook-smoke clean
+.PHONY: setup setup-python build demo test python-test notebooks notebook-smoke clean
 
 setup:
 	@bash scripts/setup.sh
@@ -16,14 +16,20 @@ demo: build
 	rm -rf demo-output
 	.build/release/tweedie demo -o demo-output
 
-# The Swift suite, then the smallest study notebook end to end through the release CLI.
+# The Swift suite, the Python front end's tests (python/tests, through the debug CLI just built),
+# then the smallest study notebook end to end through the release CLI.
 # About ten tests read the real data in ../shared/data (M51, VLA 3C273 visibilities, antenna
 # layouts): the clone must sit beside the project's shared/ directory.
-test: setup
+test: setup setup-python
 	@[ -d ../shared/data ] || { echo "make test: ../shared/data not found beside this clone; the tests that read the real M51 and VLA 3C273 data need it (clone next to shared/)" >&2; exit 1; }
 	swift build --build-tests
 	swift test --skip-build
+	$(MAKE) python-test
 	$(MAKE) notebook-smoke
+
+# The `tweedie` Python package's tests (python/tests) against this checkout's debug build.
+python-test: setup-python
+	TWEEDIE=$(CURDIR)/.build/debug/tweedie python3 -m pytest -q python/tests
 
 setup-python:
 	@bash scripts/setup-python.sh

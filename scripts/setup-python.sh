@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Python packages of the study notebooks (Notebooks/requirements.txt) when any is
-# missing: `make notebooks` and `make test` run it. The training pipeline has its own pinned list
+# Installs the Python packages of the study notebooks and of the `tweedie` package's tests
+# (Notebooks/requirements.txt) when any is missing: `make notebooks` and `make test` run it. The
+# `tweedie` package itself (python/) needs no installation here: the notebooks put python/src on
+# sys.path and pytest reads it from there (python/pyproject.toml); elsewhere `pip install ./python`. The training pipeline has its own pinned list
 # (Priors/training/requirements.txt), installed by hand: nothing at sampling time needs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -37,52 +37,6 @@ public struct PosteriorJobRecord: Codable, Sendable {
     }
 }
 
-/// Everything about a run that is not a score: provenance for summary.json and FITS keywords.
-public struct PosteriorRunDescription: Codable, Sendable {
-    public var command: String
-    public var seed: UInt64
-    public var samples: Int
-    public var batch: Int
-    public var sampler: String
-    public var samplerSettings: String
-    public var networkEvaluationsPerSample: Int?
-    public var prior: [String: String]
-    public var observation: [String: String]
-    public var forwardOperator: String
-    public var noise: [String: String]
-    public var fluxScale: Double
-    public var fluxScaleSource: String
-    public var notes: [String]
-
-    public init(command: String, seed: UInt64, samples: Int, batch: Int, sampler: String, samplerSettings: String,
-                networkEvaluationsPerSample: Int?, prior: [String: String], observation: [String: String],
-                forwardOperator: String, noise: [String: String], fluxScale: Double, fluxScaleSource: String,
-                notes: [String]) {
-        self.command = command; self.seed = seed; self.samples = samples; self.batch = batch
-        self.sampler = sampler; self.samplerSettings = samplerSettings
-        self.networkEvaluationsPerSample = networkEvaluationsPerSample
-        self.prior = prior; self.observation = observation; self.forwardOperator = forwardOperator
-        self.noise = noise; self.fluxScale = fluxScale; self.fluxScaleSource = fluxScaleSource; self.notes = notes
-    }
-}
-
-/// summary.json.
-public struct PosteriorSummary: Codable, Sendable {
-    public var tool: String
-    public var run: PosteriorRunDescription
-    public var samplesDrawn: Int
-    public var wallSeconds: Double
-    public var secondsPerSample: Double
-    public var scores: PosteriorScores
-    public var files: [String]
-
-    public init(tool: String, run: PosteriorRunDescription, samplesDrawn: Int, wallSeconds: Double,
-                secondsPerSample: Double, scores: PosteriorScores, files: [String]) {
-        self.tool = tool; self.run = run; self.samplesDrawn = samplesDrawn; self.wallSeconds = wallSeconds
-        self.secondsPerSample = secondsPerSample; self.scores = scores; self.files = files
-    }
-}
-
 public enum PosteriorJob {
     public static let checkpointName = "checkpoint.json"
     public static let recordName = "run.json"
@@ -194,10 +148,9 @@ public enum PosteriorJob {
         var full = summary
         full.files = files
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data: Data
         do { data = try enc.encode(full) } catch {
-            throw TweedieError.numerical(problem: "summary.json could not be encoded (\(error)); a score is not a number")
+            throw TweedieError.numerical(problem: "summary.json could not be encoded (\(error)); a provenance value is not a finite number")
         }
         let url = dir.appendingPathComponent("summary.json")
         try AtomicFileWrite.write(to: url.path) { tmp in

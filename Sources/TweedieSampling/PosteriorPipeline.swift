@@ -98,7 +98,7 @@ public enum PosteriorPipeline {
         if y.bands.isEmpty { y.bands = built.outputBands }
 
         // Background.
-        var backgroundNote = "none subtracted"
+        var background = BackgroundDescription(method: .none, values: [])
         switch r.background {
         case .none: break
         case .sigmaClippedMedian:
@@ -110,22 +110,22 @@ public enum PosteriorPipeline {
                 values.append(s.median)
             }
             subtractPerBand(&y, values)
-            backgroundNote = "subtracted per band (sigma-clipped median): " + values.map { String(format: "%.6g", $0) }.joined(separator: ", ")
+            background = BackgroundDescription(method: .sigmaClippedMedian, values: values)
         case let .value(v):
             guard v.isFinite else { throw TweedieError.invalidInput(what: names.background, problem: "must be a finite number, got \(v)") }
             subtractPerBand(&y, [Double](repeating: v, count: y.shape.channels))
-            backgroundNote = "subtracted \(v)"
+            background = BackgroundDescription(method: .given, values: [Double](repeating: v, count: y.shape.channels))
         }
 
         // Noise model.
-        var noiseInfo: [String: String] = ["background": backgroundNote]
+        var noiseSource = "", noiseSigma: [Double]? = nil, noiseRMS: Double? = nil
         let noise: any NoiseModel
         if let uv = built.uv {
             let v = try uv.noiseModel(what: "\(specName) uv step")
             noise = v
-            noiseInfo["source"] = "the spec's uv noise_rms (natural-weighted dirty-image rms)"
-            noiseInfo["noise_rms"] = String(format: "%.6g", uv.noiseRMS!)
-            noiseInfo["sigma"] = String(format: "%.6g", v.unitWeightSigma) + " (unit weight; cell σ = this/√N_c)"
+            noiseSource = "the spec's uv noise_rms (natural-weighted dirty-image rms); sigma is the unit-weight σ (a cell's σ is sigma/√N_c)"
+            noiseRMS = uv.noiseRMS
+            noiseSigma = [v.unitWeightSigma]
         } else {
             switch r.noise {
             case let .sigma(values):
@@ -134,8 +134,8 @@ public enum PosteriorPipeline {
                 }
                 let per = values.count == 1 ? [Double](repeating: values[0], count: y.shape.channels) : values
                 noise = try DiagonalGaussianNoise(bandSigmas: per, shape: y.shape).masking(nonFiniteOf: y)
-                noiseInfo["source"] = "given (\(names.sigma))"
-                noiseInfo["sigma"] = per.map { String(format: "%.6g", $0) }.joined(separator: ",")
+                noiseSource = "given (\(names.sigma))"
+                noiseSigma = per
             case .varianceMap(let path), .weightMap(let path):
                 let map = try FITSReader.read(path)
                 guard map.count == 1, map.shape == y.shape else {
@@ -143,20 +143,21 @@ public enum PosteriorPipeline {
                 }
                 if case .varianceMap = r.noise {
                     noise = try DiagonalGaussianNoise(variance: map, source: path).masking(nonFiniteOf: y)
-                    noiseInfo["source"] = "variance map \(path)"
+                    noiseSource = "variance map \(path)"
                 } else {
                     noise = try DiagonalGaussianNoise(inverseVariance: map, source: path).masking(nonFiniteOf: y)
-                    noiseInfo["source"] = "weight map \(path)"
+                    noiseSource = "weight map \(path)"
                 }
             case .estimated:
                 let (model, estimate) = try DiagonalGaussianNoise.estimated(from: y, source: r.observation)
                 noise = model
-                noiseInfo["source"] = "estimated (sigma-clipped MAD per band)"
-                noiseInfo["sigma"] = estimate.bandSigmas.map { String(format: "%.6g", $0) }.joined(separator: ",")
+                noiseSource = "estimated (sigma-clipped MAD per band)"
+                noiseSigma = estimate.bandSigmas
             }
         }
-        noiseInfo["model"] = noise.summary
-        noiseInfo["masked_values"] = "\(noise.sqrtWeights.count - noise.usableCount)"
+        let noiseDescription = NoiseDescription(source: noiseSource, model: noise.summary, sigma: noiseSigma, noiseRMS: noiseRMS,
+                                                background: background, maskedValues: noise.sqrtWeights.count - noise.usableCount,
+                                                usableValues: noise.usableCount, unit: y.unit)
 
         // Flux scale: given, or Σ y / Σ A(prior mean) over usable values (A conserves flux).
         let s: Double
@@ -204,11 +205,11 @@ public enum PosteriorPipeline {
         }
 
         let description = PosteriorRunDescription(
-            command: r.command, seed: r.seed, samples: r.samples, batch: r.batch,
+            command: r.command, seed: r.seed, samples: r.samples, batch: r.batch, samplerRequest: r.sampler,
             sampler: sampler.name, samplerSettings: sampler.summary, networkEvaluationsPerSample: evaluations,
-            prior: prior.provenance, observation: ["path": r.observation, "hdu": obsFile.hdu.description,
-                                                   "shape": "\(y.shape)", "bands": y.bands.joined(separator: ",")],
-            forwardOperator: A.summary, noise: noiseInfo, fluxScale: s, fluxScaleSource: sSource, notes: notes)
+            prior: prior.provenance,
+            observation: ObservationDescription(path: r.observation, hdu: obsFile.hdu.index, shape: y.shape, bands: y.bands, unit: y.unit),
+            forwardOperator: A.summary, noise: noiseDescription, fluxScale: s, fluxScaleSource: sSource, notes: notes)
         let fingerprint = PosteriorJob.fingerprint([prior.provenance["sha256"] ?? prior.source, r.observation, A.summary,
                                                     noise.summary, "\(s)", sampler.summary, "\(r.seed)", "\(r.samples)"])
         return PreparedPosterior(prior: prior, observation: y, problem: problem, sampler: sampler, truth: truth,

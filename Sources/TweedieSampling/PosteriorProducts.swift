@@ -11,7 +11,9 @@
 // of per-sample reduced χ², and with a truth image MSE, PSNR, SSIM and the
 // pixel-wise coverage of the truth by the 50 / 68 / 95 % credible intervals
 // (type-6 empirical quantiles of the samples, the rule of `tweedie calibrate`,
-// when at least 39 are available; else mean ± zσ).
+// when at least 39 are available; else mean ± zσ); the variance ratio, MSE and
+// coverage also per prior band and the reduced χ² per observation band
+// (PosteriorBandScores.swift).
 
 import Foundation
 import TweedieCore
@@ -19,12 +21,12 @@ import TweedieCore
 /// Quantiles of a set of numbers (type-7 interpolation), for summaries.
 public struct DistributionSummary: Codable, Sendable, Equatable {
     public var count: Int
-    public var min: Double
-    public var p16: Double
-    public var median: Double
-    public var p84: Double
-    public var max: Double
-    public var mean: Double
+    @FiniteOrNull public var min: Double
+    @FiniteOrNull public var p16: Double
+    @FiniteOrNull public var median: Double
+    @FiniteOrNull public var p84: Double
+    @FiniteOrNull public var max: Double
+    @FiniteOrNull public var mean: Double
 
     public init(_ values: [Double]) {
         let v = values.filter(\.isFinite).sorted()
@@ -42,45 +44,52 @@ public struct DistributionSummary: Codable, Sendable, Equatable {
 
 /// Scores against a known truth image (physical units, prior grid).
 public struct TruthScores: Codable, Sendable, Equatable {
-    public var mse: Double
-    public var psnr: Double
-    public var ssim: Double
-    public var coverage50: Double
-    public var coverage68: Double
-    public var coverage95: Double
+    /// Mean squared error of the posterior mean (units["mse"]: the observation's unit squared).
+    @FiniteOrNull public var mse: Double
+    /// Peak signal-to-noise ratio of the mean (units["psnr"]: dB).
+    @FiniteOrNull public var psnr: Double
+    @FiniteOrNull public var ssim: Double
+    /// Fractions of pixels (all bands) whose truth lies in the 50 / 68 / 95 % credible intervals.
+    @FiniteOrNull public var coverage50: Double
+    @FiniteOrNull public var coverage68: Double
+    @FiniteOrNull public var coverage95: Double
     /// "empirical" (quantiles of the kept samples) or "gaussian" (mean ± z·std).
     public var coverageMethod: String
     /// The interval rule in words (which quantiles, of how many samples), for the reader of summary.json.
     public var coverageRule: String
+    /// Units of `mse` and `psnr`.
+    public var units: [String: String?]
 }
 
 /// The scores written to summary.json.
 public struct PosteriorScores: Codable, Sendable, Equatable {
     /// Variance ratio averaged over the aperture in each band, then over the observed bands only
-    /// (nil without a prior variance; NaN when no band is observed). Before issue 22 it averaged
-    /// every band, observed or not.
-    public var apertureVarianceRatio: Double?
+    /// (nil without a prior variance; NaN — null in JSON — when no band is observed).
+    @OptionalFiniteOrNull public var apertureVarianceRatio: Double?
     /// How `apertureVarianceRatio` and `medianVarianceRatio` are taken, in words.
     public var varianceRatioScope: String?
-    /// Variance ratio averaged over the aperture, per prior band (keyed by the prior's band name,
-    /// or "0", "1", … when it declares none), observed or not.
-    public var apertureVarianceRatioPerBand: [String: Double]?
+    /// The aperture disk: radius and centre (0-based pixel coordinates of the prior grid, pixel
+    /// centres at integers); units["apertureRadius"], units["apertureCenter"]: "pix".
     public var apertureRadius: Double
     public var apertureCenter: [Double]
-    /// Median of the variance-ratio map over the observed bands' pixels (before issue 22: every band's).
-    public var medianVarianceRatio: Double?
-    /// Median of the variance-ratio map per prior band.
-    public var medianVarianceRatioPerBand: [String: Double]?
+    /// Median of the variance-ratio map over the observed bands' pixels.
+    @OptionalFiniteOrNull public var medianVarianceRatio: Double?
+    /// The scores of each prior band, observed or not, in the prior's band order.
+    public var priorBands: [PriorBandScores]
+    /// The reduced χ² of the mean in each observation band.
+    public var observationBands: [ObservationBandScores]
     /// The prior bands the likelihood sees (`PosteriorMetrics.observedBands`), in the prior's order.
     public var observedBands: [String]
     /// The prior bands it does not see (their variance ratio is the prior's, ≈ 1).
     public var unobservedBands: [String]
-    /// ‖√W (y − A mean)‖² / N_usable.
-    public var reducedChiSquaredOfMean: Double
+    /// ‖√W (y − A mean)‖² / N_usable over every observation band.
+    @FiniteOrNull public var reducedChiSquaredOfMean: Double
     /// Reduced χ² of each sample: its distribution.
     public var sampleReducedChiSquared: DistributionSummary
     public var usableValues: Int
     public var truth: TruthScores?
+    /// Units of `apertureRadius` and `apertureCenter`.
+    public var units: [String: String?] = ["apertureRadius": "pix", "apertureCenter": "pix"]
 }
 
 /// The space a prior variance map (and so the variance ratio) is computed in.
@@ -163,17 +172,20 @@ public struct PosteriorProducts: Sendable {
                         DistributionSummary(pooled).median)
         }
         let observedNames = names.indices.filter { observed[$0] }.map { names[$0] }
-        func keyed(_ v: [Double]) -> [String: Double] {
-            Dictionary(zip(names, v), uniquingKeysWith: { a, _ in a })
+        let priorBands = names.indices.map { c in
+            PriorBandScores(name: names[c], observed: observed[c], apertureVarianceRatio: perBand?.aperture[c],
+                            medianVarianceRatio: perBand?.median[c], truth: nil)
         }
+        let unit = problem.observation.unit
         var scores = PosteriorScores(
             apertureVarianceRatio: headline?.aperture,
             varianceRatioScope: ratio == nil ? nil :
-                "apertureVarianceRatio: each band's mean over the aperture disk, averaged over the observed bands [\(observedNames.joined(separator: ","))]; medianVarianceRatio: median over the observed bands' pixels; the per-band values cover every prior band",
-            apertureVarianceRatioPerBand: perBand.map { keyed($0.aperture) },
+                "apertureVarianceRatio: each band's mean over the aperture disk, averaged over the observed bands [\(observedNames.joined(separator: ","))]; medianVarianceRatio: median over the observed bands' pixels; priorBands cover every prior band",
             apertureRadius: ap.radius, apertureCenter: [ap.center.x, ap.center.y],
             medianVarianceRatio: headline?.median,
-            medianVarianceRatioPerBand: perBand.map { keyed($0.median) },
+            priorBands: priorBands,
+            observationBands: PosteriorMetrics.observationBandScores(residual: res.data, sqrtWeights: problem.noise.sqrtWeights,
+                                                                     shape: problem.observation.shape, bands: problem.observation.bands),
             observedBands: observedNames,
             unobservedBands: names.indices.filter { !observed[$0] }.map { names[$0] },
             reducedChiSquaredOfMean: chi2[0] / Double(usable),
@@ -184,25 +196,42 @@ public struct PosteriorProducts: Sendable {
             guard t.count == 1, t.shape == shape else {
                 throw TweedieError.shapeMismatch(what: "truth image vs prior grid", expected: "\(shape)", got: "\(t.count)×\(t.shape)")
             }
-            let cov: (Double) -> Double
+            // Coverage of the pixels of `values` (a band, or all bands), one rule for both.
+            let cov: (_ truth: [Float], _ planes: (offset: Int, channels: Int)?, _ level: Double) -> Double
             let method: String, rule: String
             // The widest level reported (95 %) needs K ≥ 39 for its type-6 interval to be unclamped.
             let needed = PosteriorMetrics.minimumSamplesForEmpiricalCoverage(level: 0.95)
             let k = (samples?.count ?? 0) / shape.count
             if let s = samples, k >= needed {
-                cov = { PosteriorMetrics.empiricalCoverage(truth: t.data, samples: s, count: k, level: $0) }
+                cov = { tv, band, level in
+                    let sv = band.map { PosteriorMetrics.band(s, $0.offset, plane: plane, channels: $0.channels, count: k) } ?? s
+                    return PosteriorMetrics.empiricalCoverage(truth: tv, samples: sv, count: k, level: level)
+                }
                 method = "empirical"
                 rule = "central interval between type-6 empirical quantiles (position p(K+1) among the K = \(k) sorted samples), the rule of tweedie calibrate"
             } else {
-                cov = { PosteriorMetrics.gaussianCoverage(truth: t.data, mean: physical.mean, variance: vPhys, level: $0) }
+                cov = { tv, band, level in
+                    let range = band.map { ($0.offset * plane)..<(($0.offset + 1) * plane) } ?? 0..<shape.count
+                    return PosteriorMetrics.gaussianCoverage(truth: tv, mean: Array(physical.mean[range]), variance: Array(vPhys[range]), level: level)
+                }
                 method = "gaussian"
                 rule = "mean ± z·std of \(acc.physicalCount) samples (z the normal quantile): fewer than the \(needed) samples the empirical 95 % interval needs" + (samples == nil ? " or no samples kept" : "")
             }
             scores.truth = TruthScores(mse: PosteriorMetrics.mse(mean.data, t.data),
                                        psnr: PosteriorMetrics.psnr(estimate: mean.data, truth: t.data),
                                        ssim: PosteriorMetrics.ssim(estimate: mean.data, truth: t.data, shape: shape),
-                                       coverage50: cov(0.5), coverage68: cov(0.68), coverage95: cov(0.95),
-                                       coverageMethod: method, coverageRule: rule)
+                                       coverage50: cov(t.data, nil, 0.5), coverage68: cov(t.data, nil, 0.68),
+                                       coverage95: cov(t.data, nil, 0.95),
+                                       coverageMethod: method, coverageRule: rule,
+                                       units: ["mse": squaredUnit(unit), "psnr": "dB"])
+            for c in 0..<shape.channels {
+                let tv = PosteriorMetrics.band(t.data, c, plane: plane, channels: shape.channels)
+                let band = (offset: c, channels: shape.channels)
+                scores.priorBands[c].truth = BandTruthScores(
+                    mse: PosteriorMetrics.mse(PosteriorMetrics.band(mean.data, c, plane: plane, channels: shape.channels), tv),
+                    coverage50: cov(tv, band, 0.5), coverage68: cov(tv, band, 0.68), coverage95: cov(tv, band, 0.95),
+                    units: ["mse": squaredUnit(unit)])
+            }
         }
         return PosteriorProducts(mean: mean, std: std, networkVariance: vNet, varianceRatio: ratio,
                                  residual: res, scores: scores)

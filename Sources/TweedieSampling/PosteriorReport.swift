@@ -8,18 +8,16 @@ import Foundation
 extension PosteriorRunOutcome {
     /// The report's lines; `directory` is the run directory the files are in.
     public func report(prepared: PreparedPosterior, directory: URL) -> [String] {
-        let sc = scores, problem = prepared.problem, prior = prepared.prior, description = prepared.description
+        let sc = scores, problem = prepared.problem, description = prepared.description
         func f(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "n/a" }
         let observed = sc.observedBands.isEmpty ? "none" : sc.observedBands.joined(separator: ",")
         var lines = ["samples            \(summary.samplesDrawn) in \(String(format: "%.1f", summary.wallSeconds)) s (\(String(format: "%.2f", summary.secondsPerSample)) s/sample)",
                      "flux scale         \(f(problem.fluxScale))  (\(description.fluxScaleSource))",
                      "noise              \(problem.noise.summary)",
                      "variance ratio     aperture mean \(f(sc.apertureVarianceRatio)) over observed bands [\(observed)] (r = \(f(sc.apertureRadius)) px at \(f(sc.apertureCenter[0])),\(f(sc.apertureCenter[1]))), their image median \(f(sc.medianVarianceRatio))"]
-        if let ap = sc.apertureVarianceRatioPerBand, let md = sc.medianVarianceRatioPerBand {
-            let declared = prior.denoiser.bands, channels = problem.forwardOperator.inputShape.channels
-            let order = declared.count == channels ? declared : (0..<channels).map(String.init)   // as the JSON keys
-            let perBand = order.map { b in
-                "\(b) \(f(ap[b]))/\(f(md[b]))" + (sc.unobservedBands.contains(b) ? " (unobserved)" : "")
+        if sc.apertureVarianceRatio != nil {
+            let perBand = sc.priorBands.map { b in
+                "\(b.name) \(f(b.apertureVarianceRatio))/\(f(b.medianVarianceRatio))" + (b.observed ? "" : " (unobserved)")
             }
             lines.append("  per band         aperture/median: " + perBand.joined(separator: ", "))
         }

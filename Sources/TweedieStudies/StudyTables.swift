@@ -87,8 +87,9 @@ extension StudyContext {
 
 /// The part of a case's run/summary.json (PosteriorSummary) its results row shows. Every field is
 /// optional, so a summary written by an earlier version (fewer scores) still gives a row; whole
-/// numbers decode as Double (the row shows samples_drawn as "20.0", as it always has), and the
-/// "nan" / "inf" / "-inf" strings PosteriorJob writes for non-finite scores as those numbers.
+/// numbers decode as Double (the row shows samples_drawn as "20.0", as it always has); a null
+/// score (not finite: docs/summary.schema.json) gives an empty cell, and the "nan" / "inf" /
+/// "-inf" strings summaries before schema version 2 wrote decode as those numbers.
 /// A radio case's source_metrics.json (numbers, "nan" for an empty denominator) decodes with the
 /// same `decoder` as [String: Double].
 struct StudyCaseSummary: Decodable {

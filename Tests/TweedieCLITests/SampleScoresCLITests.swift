@@ -56,9 +56,24 @@ import TweediePriors
         let sc = s["scores"] as! [String: Any]
         #expect(sc["observedBands"] as? [String] == ["r"])
         #expect(sc["unobservedBands"] as? [String] == ["g", "i"])
-        let per = try #require(sc["apertureVarianceRatioPerBand"] as? [String: Double])
-        let med = try #require(sc["medianVarianceRatioPerBand"] as? [String: Double])
-        #expect(Set(per.keys) == ["g", "r", "i"] && Set(med.keys) == ["g", "r", "i"])
+        let bands = try #require(sc["priorBands"] as? [[String: Any]])
+        #expect(bands.map { $0["name"] as? String } == ["g", "r", "i"])
+        #expect(bands.map { $0["observed"] as? Bool } == [false, true, false])
+        var per: [String: Double] = [:], med: [String: Double] = [:]
+        for b in bands {
+            let name = try #require(b["name"] as? String)
+            per[name] = try #require(b["apertureVarianceRatio"] as? Double)
+            med[name] = try #require(b["medianVarianceRatio"] as? Double)
+            // Per-band coverage lies in [0, 1] and the 95 % interval holds the 50 % one.
+            let t = try #require(b["truth"] as? [String: Any])
+            let c50 = try #require(t["coverage50"] as? Double), c95 = try #require(t["coverage95"] as? Double)
+            #expect(c50 >= 0 && c50 <= c95 && c95 <= 1, "\(name) coverage \(c50) \(c95)")
+        }
+        // The observation is the r band alone: one χ² entry, over every usable value.
+        let obsBands = try #require(sc["observationBands"] as? [[String: Any]])
+        #expect(obsBands.count == 1 && obsBands[0]["usableValues"] as? Int == sc["usableValues"] as? Int)
+        let chi2 = try #require(obsBands[0]["reducedChiSquaredOfMean"] as? Double)
+        #expect(abs(chi2 - (sc["reducedChiSquaredOfMean"] as! Double)) < 1e-9 * max(1, chi2))
         let headline = try #require(sc["apertureVarianceRatio"] as? Double)
         #expect(abs(headline - per["r"]!) < 1e-12, "headline \(headline) is r's \(per["r"]!)")
         // Unobserved bands keep the prior's variance: ratio 1 up to the noise of 40 draws of strongly

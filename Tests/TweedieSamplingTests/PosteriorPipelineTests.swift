@@ -39,7 +39,8 @@ import TweediePriors
         let y = p.problem.observation
         #expect(y.shape == ImageShape(channels: 1, height: 16, width: 16))
         #expect(y.data[0] == Float(100 * 2 + 4 - 5) && y.data[16 * 15 + 15] == Float(100 * 17 + 19 - 5))
-        #expect(p.description.noise["sigma"] == "2" && p.description.noise["source"]?.contains("given") == true)
+        #expect(p.description.noise.sigma == [2] && p.description.noise.source.contains("given"))
+        #expect(p.description.noise.background.method == .given && p.description.noise.background.values == [5])
         // An analytic prior's values are physical: s = 1 without estimation.
         #expect(p.problem.fluxScale == 1 && p.description.fluxScaleSource.hasPrefix("1 (analytic prior"))
         // The analytic prior declares no split-Gibbs settings: the overrides over the calibrated preset.

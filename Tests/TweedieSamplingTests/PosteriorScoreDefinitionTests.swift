@@ -157,17 +157,18 @@ import TweedieTestSupport
                                               priorVariance: (pv, .network), aperture: (1, (2, 2)))
         let sc = p.scores
         #expect(sc.observedBands == ["r"] && sc.unobservedBands == ["g", "i"])
-        let per = try #require(sc.apertureVarianceRatioPerBand)
-        for (c, b) in ["g", "r", "i"].enumerated() { #expect(abs(per[b]! - inside[c]) < 1e-6, "\(b): \(per[b]!)") }
+        #expect(sc.priorBands.map(\.name) == ["g", "r", "i"] && sc.priorBands.map(\.observed) == [false, true, false])
+        for (c, b) in sc.priorBands.enumerated() {
+            #expect(abs(b.apertureVarianceRatio! - inside[c]) < 1e-6, "\(b.name): \(b.apertureVarianceRatio!)")
+        }
         // Headline: r's 0.1 alone (all three bands pooled would give 0.6).
         #expect(abs(sc.apertureVarianceRatio! - 0.1) < 1e-6)
-        let med = try #require(sc.medianVarianceRatioPerBand)
-        for (c, b) in ["g", "r", "i"].enumerated() { #expect(abs(med[b]! - outside[c]) < 1e-6) }   // 20 of 25 pixels
+        for (c, b) in sc.priorBands.enumerated() { #expect(abs(b.medianVarianceRatio! - outside[c]) < 1e-6) }   // 20 of 25 pixels
         #expect(abs(sc.medianVarianceRatio! - 0.2) < 1e-6)
         #expect(sc.varianceRatioScope?.contains("observed bands [r]") == true)
-        // Without band names the keys are the band indices.
+        // Without band names the bands are named by their indices.
         let q = try PosteriorProducts.compute(acc, problem: problem, bands: [], priorVariance: (pv, .network),
                                               aperture: (1, (2, 2)))
-        #expect(q.scores.observedBands == ["1"] && Set(q.scores.apertureVarianceRatioPerBand!.keys) == ["0", "1", "2"])
+        #expect(q.scores.observedBands == ["1"] && q.scores.priorBands.map(\.name) == ["0", "1", "2"])
     }
 }
