@@ -8,7 +8,7 @@
 //                   "gauss_newton_steps": 2,
 //                   "prior_step_variance": "analytic",   (posterior | analytic | local)
 //                   "cg_error_tolerance": 0.1,           likelihood solves' error, posterior σ
-//                   "gauss_newton_error_tolerance": 10,  the MH steps' Gauss–Newton solves' error
+//                   "gauss_newton_error_tolerance": 100, the MH steps' Gauss–Newton solves' error
 //                   "coupling": "midpoint",              annealing coupling (level | midpoint)
 //                   "prior_step_variance_scale": 0.5}    weight λ of the Analytic-DPM term
 //   "x0_clip": [-1.2, 1.2]                               range of x̂0 in network space
