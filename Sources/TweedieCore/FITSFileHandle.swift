@@ -75,6 +75,14 @@ final class FITSFileHandle {
         var status: Int32 = 0
         ffthdu(file, &n, &status)
         try check(status, "cannot count the HDUs")
+        // ffthdu stops quietly at an extension it cannot read: move one past the count, and call a
+        // failure other than the file's end (or trailing bytes that are no extension) damage.
+        var type: Int32 = 0
+        var next: Int32 = 0
+        ffmahd(file, n + 1, &type, &next)
+        if next != 0 && next != END_OF_FILE && next != NO_XTENSION {
+            throw FITSFileHandle.error(path, next, doing: "HDU \(n) (after \(n) readable HDUs) is damaged")
+        }
         return Int(n)
     }
 
@@ -114,6 +122,10 @@ final class FITSFileHandle {
         try check(status, "cannot locate the HDU's data")
         return (h, d, e)
     }
+
+    /// The size in bytes of the file as CFITSIO holds it: the disk file's size, or the
+    /// decompressed size of a gzip file (which CFITSIO inflates in memory).
+    var logicalFileSize: Int64 { file.pointee.Fptr.pointee.logfilesize }
 
     /// True when the current HDU is a tile-compressed image.
     var isCompressedImage: Bool {
