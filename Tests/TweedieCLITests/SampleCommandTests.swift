@@ -55,7 +55,7 @@ import TweediePriors
         let lock = dir.appendingPathComponent("run.lock")
         let fd = try CLIRunner.holdLock(lock.path)
         let held = try CLIRunner.run(Self.args(dir, "run", ["--sampler", "split-gibbs", "--samples", "2", "--gibbs-iterations", "2"]))
-        #expect(held.status != 0 && held.stderr.contains("run directory \(dir.appendingPathComponent("run").path) is in use by another tweedie process (pid \(getpid())"), "\(held)")
+        #expect(held.status != 0 && held.stderr.contains("run directory \(dir.appendingPathComponent("run").path): is in use by another tweedie process (pid \(getpid())"), "\(held)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("run").path))
         close(fd)  // the file stays, unlocked, as a SIGKILLed run leaves it
         let free = try CLIRunner.run(Self.args(dir, "run", ["--sampler", "split-gibbs", "--samples", "2", "--gibbs-iterations", "2"]))
