@@ -138,6 +138,10 @@ public enum PosteriorJob {
     public static func readRecord(in dir: URL) throws -> PosteriorJobRecord {
         let url = dir.appendingPathComponent(recordName)
         guard let data = FileManager.default.contents(atPath: url.path) else {
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            if FileManager.default.fileExists(atPath: dir.path), contents.allSatisfy(isStartLeftover) {
+                throw TweedieError.io(path: dir.path, problem: "holds no \(recordName): its run stopped before it began and recorded nothing to resume; start it again with -o \(dir.path)")
+            }
             throw TweedieError.io(path: dir.path, problem: "holds no \(recordName); it is not a tweedie run directory, so it cannot be resumed")
         }
         do { return try JSONDecoder().decode(PosteriorJobRecord.self, from: data) }

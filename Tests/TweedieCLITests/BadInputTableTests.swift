@@ -59,6 +59,8 @@ import TweedieCore
             "binary.yaml": "\u{1}\u{2}GARBAGE\u{7f}: : :\n",
         ]
         for (name, text) in texts { try text.write(toFile: path(name), atomically: true, encoding: .utf8) }
+        // A run directory made by a run killed before it wrote anything.
+        try FileManager.default.createDirectory(atPath: path("emptyrun"), withIntermediateDirectories: true)
     }
 
     static func rows(_ dir: URL) -> [Row] {
@@ -88,6 +90,8 @@ import TweedieCore
             Row(sample + ["--batch", "-2"], "--batch must be ≥ 1, got -2"),
             Row(["sources", path("stars.fits"), "--min-pixels", "-1"], "--min-pixels"),
             Row(["sources", path("stars.fits"), "--threshold", "-2"], "--threshold must be > 0"),
+            Row(["psf", "--from-stars", path("stars.fits"), "--threshold", "-1", "-o", path("psf.fits")], "--threshold must be > 0 (in units of σ), got -1.0"),
+            Row(["sample", "--resume", path("emptyrun")], "its run stopped before it began and recorded nothing to resume; start it again with -o"),
             Row(clean + ["--max-iterations", "-1"], "--max-iterations must be ≥ 0, got -1"),
             // --box in FITS pixels (1-based, inclusive): 0 and N + 1 are outside.
             Row(clean + ["--box", "0,0,10,10"], "1 ≤ X0 ≤ X1 ≤ 64"),
@@ -168,6 +172,35 @@ import TweedieCore
             #expect(r.status == 0, "\(name): \(r)")
             #expect(FileManager.default.fileExists(atPath: early.appendingPathComponent("summary.json").path), "\(name)")
             #expect(!FileManager.default.fileExists(atPath: early.appendingPathComponent(".checkpoint.json.tmp-1-2").path), "\(name)")
+        }
+    }
+
+    /// A handful of seeded header mutations (the library's fuzz test has hundreds) through the
+    /// command: `info` either reports the file (exit 0) or prints one error line naming it (exit 1).
+    @Test func mutatedHeadersThroughInfo() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        var state: UInt64 = 2024
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let hostile = ["9223372036854775807", "-1", "0", "4294967296", "-9223372036854775808", "1E30"]
+        for i in 0..<16 {
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: CLIRunner.coreFixture(["bitpix16.fits", "compressed.fits", "cube3.fits", "int32_blank.fits"][i % 4]))))
+            switch next(4) {
+            case 0: _ = Self.setCard(&bytes, ["NAXIS1", "NAXIS2", "ZNAXIS1", "NAXIS3"][next(4)], hostile[next(hostile.count)])
+            case 1: _ = Self.setCard(&bytes, ["BITPIX", "ZBITPIX", "NAXIS"][next(3)], ["7", "-1", "999", "64", "-9223372036854775808"][next(5)])
+            case 2: bytes = Array(bytes[0..<next(bytes.count)])
+            default: for _ in 0..<4 { bytes[next(2880)] ^= UInt8(1 << next(8)) }
+            }
+            let path = dir.appendingPathComponent("m\(i).fits").path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let r = try CLIRunner.run(["info", path])
+            if r.status == 0 {
+                #expect(r.stdout.contains("size") && r.stderr.isEmpty, "case \(i): \(r)")
+            } else {
+                #expect(r.status == 1 && r.stderrLines.count == 1 && r.stderr.hasPrefix("error: \(path): "), "case \(i): \(r)")
+            }
         }
     }
 
