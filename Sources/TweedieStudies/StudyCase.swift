@@ -50,7 +50,7 @@ struct StudyCase {
     func validate() throws {
         try checkKeys()
         for k in ["truth", "magnitude", "zero_point", "flux", "redshift", "pixel_scale", "psf_fwhm", "psf_beta", "psf_size",
-                  "psf_pixel_scale", "noise_seed", "aperture_radius", "steps", "guidance", "dps_eta"] {
+                  "psf_pixel_scale", "noise_seed", "aperture_radius"] {
             _ = try number(k)
         }
         if let problem = PosteriorDefaults.samplesProblem(try whole("samples") ?? PosteriorDefaults.samples, name: "study parameter samples") {

@@ -119,7 +119,7 @@ enum CLIRunner {
     /// Holds an exclusive flock on `path` as a running tweedie would (the file records this
     /// process's PID); close the returned descriptor to let go.
     static func holdLock(_ path: String) throws -> Int32 {
-        let fd = open(path, O_CREAT | O_RDWR, 0o644)
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw CocoaError(.fileLocking) }
         let text = "\(getpid()) test\n"
         _ = text.withCString { write(fd, $0, strlen($0)) }
