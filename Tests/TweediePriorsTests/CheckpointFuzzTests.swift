@@ -67,6 +67,21 @@ import TweedieTestSupport
         #expect(tally["error", default: 0] == 0 && tally["refused", default: 0] > 20, "\(tally)")
     }
 
+    /// A config.json whose sizes would overflow the channel and parameter products (or the
+    /// downsampling factor 2^(levels − 1)) is refused by name, not trapped on.
+    @Test func damagedUNetConfigSizesAreRefused() {
+        let cases: [(UNetConfig, String)] = [
+            (UNetConfig(imageSize: 64, inChannels: 1, numChannels: 1 << 40, numResBlocks: 2, channelMult: [1, 2]), "num_channels"),
+            (UNetConfig(imageSize: 64, inChannels: 1, numChannels: 64, numResBlocks: 2, channelMult: Array(repeating: 1, count: 70)), "channel_mult length"),
+            (UNetConfig(imageSize: Int.max, inChannels: 1, numChannels: 64, numResBlocks: 2, channelMult: [1, 2]), "image_size"),
+            (UNetConfig(imageSize: 64, inChannels: 1, numChannels: 64, numResBlocks: 2, channelMult: [1, Int.max]), "channel_mult entry"),
+        ]
+        for (config, word) in cases {
+            #expect(throws: TweedieError.self) { try config.validate() }
+            do { try config.validate() } catch { #expect("\(error)".contains(word) && "\(error)".contains("damaged"), "\(error)") }
+        }
+    }
+
     /// "read", "refused" (a TweedieError of one non-empty line naming the file) or "error" (recorded).
     static func check(_ outcome: TimeLimitedCall.Outcome, label: String, mentioning name: String) -> String {
         switch outcome {
