@@ -15,9 +15,7 @@ import TweedieTestSupport
     static let bases = ["bitpix8.fits", "bitpix16.fits", "bitpix32.fits", "bitpix64.fits", "bitpix_m32.fits", "bitpix_m64.fits",
                         "cube3.fits", "extensions.fits", "compressed.fits", "int32_blank.fits", "scaled16_blank.fits", "uint16.fits"]
 
-    /// Values that break size arithmetic or the standard's ranges.
-    static let hostileIntegers = ["9223372036854775807", "-9223372036854775808", "-1", "0", "2147483648", "4294967296",
-                                  "99999999999", "3037000500", "1E30", "-0", "7", "999"]
+    static let sizeKeys = ["NAXIS1", "NAXIS2", "NAXIS3", "ZNAXIS1", "ZNAXIS2", "PCOUNT", "THEAP", "ZTILE1", "ZTILE2", "GCOUNT"]
     static let hostileCards = ["CRPIX2  =                 8.0j", "BLANK   =               1E300", "BSCALE  =                   0",
                                "BZERO   =                 NaN", "BSCALE  =              1E400", "BLANK   = 9223372036854775807",
                                "CDELT1  = 'degrees'", "BAND1   = '", "CONTINUE  '&'", "HIERARCH = 3", "NAXIS   =  -3",
@@ -32,7 +30,8 @@ import TweedieTestSupport
         let started = Date()
         for i in 0..<cases {
             let b = i % originals.count
-            let (bytes, what) = Self.mutate(originals[b], using: &rng)
+            let (bytes, what) = FITSMutation.mutate(originals[b], using: &rng, sizeKeys: Self.sizeKeys,
+                                                    typeKeys: ["BITPIX", "ZBITPIX", "NAXIS", "ZNAXIS"], cards: Self.hostileCards)
             let path = dir.appendingPathComponent("case\(i).fits").path
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let label = "case \(i) (\(Self.bases[b]), \(what))"
@@ -75,8 +74,8 @@ import TweedieTestSupport
         if ProcessInfo.processInfo.physicalMemory < 90 << 30 { sizes.append((90_000, "GiB")) }
         for (side, expected) in sizes {
             var bytes = original
-            for key in ["ZNAXIS1", "ZNAXIS2"] { #expect(Self.setCard(&bytes, key, "\(side)")) }
-            for key in ["ZTILE1", "ZTILE2"] { #expect(Self.setCard(&bytes, key, "\(side / 3)")) }
+            for key in ["ZNAXIS1", "ZNAXIS2"] { #expect(FITSMutation.setCard(&bytes, key, "\(side)")) }
+            for key in ["ZTILE1", "ZTILE2"] { #expect(FITSMutation.setCard(&bytes, key, "\(side / 3)")) }
             let path = dir.appendingPathComponent("z.fits").path
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             do {
@@ -92,7 +91,7 @@ import TweedieTestSupport
     @Test func unparsableNumberIsRefused() throws {
         let dir = try Fixtures.temporaryDirectory(); defer { Fixtures.removeDirectory(dir) }
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("bitpix_m32.fits"))))
-        #expect(Self.insertCard(&bytes, "CRPIX2  =                 8.0j"))
+        #expect(FITSMutation.insertCard(&bytes, "CRPIX2  =                 8.0j"))
         let path = dir.appendingPathComponent("crpix.fits").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         do {
@@ -104,94 +103,5 @@ import TweedieTestSupport
         #expect(FITSCardCoding.isNumericKeyword("CRPIX2") && FITSCardCoding.isNumericKeyword("CD1_2")
                 && FITSCardCoding.isNumericKeyword("CRVAL1A") && !FITSCardCoding.isNumericKeyword("PCOUNT")
                 && !FITSCardCoding.isNumericKeyword("OBJECT") && !FITSCardCoding.isNumericKeyword("CTYPE1"))
-    }
-
-    // MARK: - Mutations
-
-    /// One seeded mutation of a file, and what it was.
-    static func mutate(_ original: [UInt8], using rng: inout SplitMix64Generator) -> ([UInt8], String) {
-        var bytes = original
-        let headerEnd = min(bytes.count, endOfFirstHeaders(bytes))
-        switch Int.random(in: 0..<9, using: &rng) {
-        case 0:
-            let flips = Int.random(in: 1...8, using: &rng)
-            for _ in 0..<flips {
-                let at = Int.random(in: 0..<headerEnd, using: &rng)
-                bytes[at] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &rng)
-            }
-            return (bytes, "\(flips) bit flips in the headers")
-        case 1:
-            let keep = Int.random(in: 0..<bytes.count, using: &rng)
-            return (Array(bytes[0..<keep]), "truncated to \(keep) bytes")
-        case 2, 3:
-            let keys = ["NAXIS1", "NAXIS2", "NAXIS3", "ZNAXIS1", "ZNAXIS2", "PCOUNT", "THEAP", "ZTILE1", "ZTILE2", "GCOUNT"]
-            let key = keys.randomElement(using: &rng)!, value = hostileIntegers.randomElement(using: &rng)!
-            return setCard(&bytes, key, value) ? (bytes, "\(key) = \(value)") : (bytes, "unchanged (no \(key))")
-        case 4:
-            let key = ["BITPIX", "ZBITPIX", "NAXIS", "ZNAXIS"].randomElement(using: &rng)!
-            let value = ["7", "0", "-16", "128", "-9223372036854775808", "9223372036854775807", "'abc'", "T", "24"].randomElement(using: &rng)!
-            return setCard(&bytes, key, value) ? (bytes, "\(key) = \(value)") : (bytes, "unchanged (no \(key))")
-        case 5:
-            let card = hostileCards.randomElement(using: &rng)!
-            return insertCard(&bytes, card) ? (bytes, "card '\(card)' added") : (bytes, "unchanged (no room)")
-        case 6:
-            // A record of random bytes over a card after the first.
-            let records = headerEnd / 80
-            let r = Int.random(in: 1..<max(2, records), using: &rng)
-            for k in 0..<80 where r * 80 + k < bytes.count { bytes[r * 80 + k] = UInt8.random(in: 0...255, using: &rng) }
-            return (bytes, "random bytes over record \(r)")
-        case 7:
-            // The first END record blanked: the header runs into the data.
-            if let r = records(bytes, upTo: headerEnd).first(where: { keyword(bytes, $0) == "END" }) {
-                for k in 0..<3 { bytes[r * 80 + k] = 0x20 }
-                return (bytes, "END removed")
-            }
-            return (bytes, "unchanged (no END)")
-        default:
-            // A data-range slice of garbage (the header intact): data mutations must not confuse the reader.
-            let start = Int.random(in: 0..<bytes.count, using: &rng)
-            for k in start..<min(bytes.count, start + 64) { bytes[k] = UInt8.random(in: 0...255, using: &rng) }
-            return (bytes, "64 random bytes from byte \(start)")
-        }
-    }
-
-    /// The byte where the data of the file's second HDU would end: enough to cover the headers the
-    /// mutations aim at (the primary one and a first extension's).
-    static func endOfFirstHeaders(_ bytes: [UInt8]) -> Int {
-        let ends = records(bytes, upTo: bytes.count).filter { keyword(bytes, $0) == "END" }.prefix(2)
-        return ((ends.last ?? (bytes.count / 80 - 1)) + 1) * 80
-    }
-
-    static func records(_ bytes: [UInt8], upTo end: Int) -> [Int] { Array(0..<(min(end, bytes.count) / 80)) }
-
-    static func keyword(_ bytes: [UInt8], _ record: Int) -> String {
-        String(decoding: bytes[(record * 80)..<(record * 80 + 8)], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-    }
-
-    /// Sets every `key` card in the headers to `value` (right-justified to column 30, as fixed format).
-    static func setCard(_ bytes: inout [UInt8], _ key: String, _ value: String) -> Bool {
-        var found = false
-        for r in records(bytes, upTo: endOfFirstHeaders(bytes)) where keyword(bytes, r) == key {
-            let text = key.padding(toLength: 8, withPad: " ", startingAt: 0) + "= "
-                + String(repeating: " ", count: max(0, 20 - value.count)) + value
-            let card = Array(text.padding(toLength: 80, withPad: " ", startingAt: 0).utf8.prefix(80))
-            bytes.replaceSubrange((r * 80)..<(r * 80 + 80), with: card)
-            found = true
-        }
-        return found
-    }
-
-    /// Writes `card` over the first blank record before the primary header's END (the fixtures'
-    /// headers have room), nil-free: false when there is no blank record.
-    static func insertCard(_ bytes: inout [UInt8], _ card: String) -> Bool {
-        guard let end = records(bytes, upTo: bytes.count).first(where: { keyword(bytes, $0) == "END" }) else { return false }
-        let text = Array(card.padding(toLength: 80, withPad: " ", startingAt: 0).utf8.prefix(80))
-        // Move END down one record into the padding when it is blank, and put the card in its place.
-        let next = end + 1
-        guard next * 80 + 80 <= bytes.count, bytes[(next * 80)..<(next * 80 + 80)].allSatisfy({ $0 == 0x20 }),
-              next % 36 != 0 else { return false }
-        bytes.replaceSubrange((next * 80)..<(next * 80 + 80), with: bytes[(end * 80)..<(end * 80 + 80)])
-        bytes.replaceSubrange((end * 80)..<(end * 80 + 80), with: text)
-        return true
     }
 }
