@@ -85,7 +85,7 @@ let package = Package(
         // Test-only references shared by the test targets (dense linear algebra, a seeded generator).
         .target(name: "TweedieTestSupport", dependencies: ["TweedieCore"], path: "Tests/TweedieTestSupport"),
 
-        .testTarget(name: "TweedieCoreTests", dependencies: ["TweedieCore"],
+        .testTarget(name: "TweedieCoreTests", dependencies: ["TweedieCore", "TweedieTestSupport"],
                     path: "Tests/TweedieCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TweedieOperatorsTests", dependencies: ["TweedieCore", "TweedieOperators", "TweedieTestSupport"],
                     path: "Tests/TweedieOperatorsTests",

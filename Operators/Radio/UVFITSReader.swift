@@ -105,7 +105,11 @@ public enum UVFITSReader {
             throw TweedieError.fits(path: path, problem: "not a random-groups UVFITS file (NAXIS1 = \(naxis > 0 ? naxes[0] : -1), GROUPS \(groups ? "T" : "absent")); give visibilities in UVFITS random-groups form")
         }
         guard gcount > 0 else {
-            throw TweedieError.fits(path: path, problem: "the random-groups array has no rows (GCOUNT = 0)")
+            throw TweedieError.fits(path: path, problem: "the random-groups array has no rows (GCOUNT = \(gcount))")
+        }
+        // Header sizes are checked before they index or allocate anything (a damaged header).
+        guard naxis <= 16, pcount >= 0, pcount <= 1000 else {
+            throw TweedieError.fits(path: path, problem: "damaged header: NAXIS = \(naxis), PCOUNT = \(pcount); random groups have at most 16 axes and a few group parameters")
         }
 
         // Group parameters: find UU, VV, WW and their scalings.
@@ -133,7 +137,11 @@ public enum UVFITSReader {
             axes.append(Axis(type: type, length: naxes[a], stride: stride,
                              crval: double(f, "CRVAL\(k)") ?? 0, cdelt: double(f, "CDELT\(k)") ?? 1,
                              crpix: double(f, "CRPIX\(k)") ?? 1))
-            stride *= naxes[a]
+            let (next, overflow) = stride.multipliedReportingOverflow(by: naxes[a])
+            guard naxes[a] >= 1, !overflow, next <= 1 << 24 else {
+                throw TweedieError.fits(path: path, problem: "damaged header: the axes NAXIS2…NAXIS\(naxis) = \(naxes[1..<Int(naxis)].map(String.init).joined(separator: " × ")) give \(overflow ? "more values than an Int holds" : "\(next) values") per visibility row; a UVFITS row holds complex × Stokes × channels × IFs (at most 2²⁴)")
+            }
+            stride = next
         }
         let perRow = stride
         func axis(_ name: String) -> Axis? { axes.first { $0.type.hasPrefix(name) } }
@@ -154,7 +162,11 @@ public enum UVFITSReader {
         }
 
         // Which correlations make Stokes I.
-        let codes = (0..<stokesAxis.length).map { Int(stokesAxis.value($0).rounded()) }
+        // Codes outside the standard's −8…4 become 0 (no Stokes parameter), whatever CRVAL/CDELT say.
+        let codes = (0..<stokesAxis.length).map { k -> Int in
+            let v = stokesAxis.value(k).rounded()
+            return v >= -8 && v <= 4 ? Int(v) : 0
+        }
         var pair: [Int]
         var stokesSource: String
         if let i = codes.firstIndex(of: 1) {

@@ -24,7 +24,7 @@ public struct SafeTensorsEntry: Sendable, Equatable {
     /// Byte range [begin, end) within the data buffer.
     public var begin: Int
     public var end: Int
-    public var elementCount: Int { shape.reduce(1, *) }
+    public var elementCount: Int { checkedElementCount(shape) ?? 0 }  // checked when the header is read
 }
 
 /// The parsed, validated header of a safetensors file.

@@ -153,6 +153,14 @@ extension UNetConfig {
         guard numResBlocks >= 1 else { throw bad("num_res_blocks", "must be at least 1, got \(numResBlocks)") }
         let mult = resolvedChannelMult
         guard mult.allSatisfy({ $0 >= 1 }) else { throw bad("channel_mult", "entries must be ≥ 1, got \(mult)") }
+        // Sizes far beyond any network this runs (a damaged config.json): refused before the channel
+        // and parameter products below could overflow.
+        for (name, value, limit) in [("image_size", imageSize, 1 << 16), ("in_channels", inChannels, 1 << 12),
+                                     ("num_channels", numChannels, 1 << 14), ("num_res_blocks", numResBlocks, 64),
+                                     ("channel_mult length", mult.count, 16), ("channel_mult entry", mult.max() ?? 1, 64)]
+        where value > limit {
+            throw bad(name, "\(value) is beyond any U-Net Tweedie runs (at most \(limit)); the config is damaged")
+        }
         for m in mult where (m * numChannels) % 32 != 0 {
             throw bad("num_channels", "\(m)·\(numChannels) = \(m * numChannels) channels is not divisible by GroupNorm's 32 groups; use a multiple of 32")
         }

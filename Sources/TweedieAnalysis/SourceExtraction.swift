@@ -199,8 +199,10 @@ public enum SourceExtractor {
     /// Σ v over a circle of `radius` about (x, y), pixels weighted by their area inside (5×5 sub-samples).
     public static func apertureSum(_ v: [Float], width: Int, height: Int, x: Double, y: Double, radius r: Double) -> Double {
         let sub = 5
-        let x0 = max(0, Int((x - r - 1).rounded(.down))), x1 = min(width - 1, Int((x + r + 1).rounded(.up)))
-        let y0 = max(0, Int((y - r - 1).rounded(.down))), y1 = min(height - 1, Int((y + r + 1).rounded(.up)))
+        // Bounds clamped to the image in Double first, so any radius (1e20) converts to Int safely.
+        func clamped(_ d: Double, _ n: Int) -> Int { d.isNaN ? 0 : Int(min(max(d, -1), Double(n))) }
+        let x0 = max(0, clamped((x - r - 1).rounded(.down), width)), x1 = min(width - 1, clamped((x + r + 1).rounded(.up), width))
+        let y0 = max(0, clamped((y - r - 1).rounded(.down), height)), y1 = min(height - 1, clamped((y + r + 1).rounded(.up), height))
         guard x0 <= x1, y0 <= y1 else { return 0 }
         let r2 = r * r, inner = max(r - 0.7072, 0), inner2 = inner * inner, outer = r + 0.7072, outer2 = outer * outer
         var sum = 0.0

@@ -125,6 +125,40 @@ enum FITSCardCoding {
         return .string(raw)
     }
 
+    /// The first card whose keyword the FITS standard (§4.4, §8; WCS Papers I–II) defines as a
+    /// number but whose value is not one (`CRPIX2 = 8.0j`), as (keyword, value text); nil when
+    /// every such card holds a number. Other keywords may hold anything.
+    static func firstUnparsableNumber(in cards: [FITSCard]) -> (keyword: String, value: String)? {
+        for card in cards where isNumericKeyword(card.keyword) {
+            if case let .string(text) = card.value,
+               Double(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "D", with: "E")) == nil {
+                return (card.keyword, text)
+            }
+            if case .bool = card.value { return (card.keyword, card.value == .bool(true) ? "T" : "F") }
+        }
+        return nil
+    }
+
+    /// Scaling, data-range, beam and WCS keywords whose values are numbers: BSCALE, BZERO, BLANK,
+    /// DATAMIN/MAX, LONPOLE, LATPOLE, MJD-OBS, BMAJ, BMIN, BPA, RESTFRQ and the
+    /// indexed CRPIXn, CRVALn, CDELTn, CROTAn, CDi_j, PCi_j, PVi_m (with an optional alternate letter).
+    static func isNumericKeyword(_ keyword: String) -> Bool {
+        // (EQUINOX and EPOCH are left out: old files write 'J2000', which WCS readers translate.)
+        let plain: Set<String> = ["BSCALE", "BZERO", "BLANK", "DATAMIN", "DATAMAX", "LONPOLE", "LATPOLE", "MJD-OBS", "BMAJ", "BMIN", "BPA", "RESTFRQ", "RESTFREQ"]
+        if plain.contains(keyword) { return true }
+        var k = Substring(keyword)
+        if let last = k.last, last.isLetter, k.count > 5 { k = k.dropLast() }  // alternate WCS letter
+        for stem in ["CRPIX", "CRVAL", "CDELT", "CROTA"] where k.hasPrefix(stem) {
+            let index = k.dropFirst(stem.count)
+            return !index.isEmpty && index.allSatisfy(\.isNumber)
+        }
+        for stem in ["CD", "PC", "PV"] where k.hasPrefix(stem) {
+            let parts = k.dropFirst(2).split(separator: "_", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        }
+        return false
+    }
+
     /// A real value as FITS text: the shortest decimal that reads back to the same
     /// Double, always with a decimal point and an upper-case exponent ("1.0E-05").
     static func formatReal(_ d: Double) -> String {

@@ -75,6 +75,19 @@ final class FITSFileHandle {
         var status: Int32 = 0
         ffthdu(file, &n, &status)
         try check(status, "cannot count the HDUs")
+        // ffthdu stops quietly at an extension it cannot read. When the last HDU it counted ends
+        // inside the file, move one past it: a failure other than trailing bytes that are no
+        // extension (END_OF_FILE, NO_XTENSION, UNKNOWN_REC) is a damaged extension.
+        var type: Int32 = 0
+        var moved: Int32 = 0
+        ffmahd(file, n, &type, &moved)
+        if moved == 0, n > 0, let address = try? hduAddresses(), address.end < logicalFileSize {
+            var next: Int32 = 0
+            ffmahd(file, n + 1, &type, &next)
+            if next != 0 && next != END_OF_FILE && next != NO_XTENSION && next != UNKNOWN_REC {
+                throw FITSFileHandle.error(path, next, doing: "HDU \(n) (after \(n) readable HDUs) is damaged")
+            }
+        }
         return Int(n)
     }
 
@@ -114,6 +127,10 @@ final class FITSFileHandle {
         try check(status, "cannot locate the HDU's data")
         return (h, d, e)
     }
+
+    /// The size in bytes of the file as CFITSIO holds it: the disk file's size, or the
+    /// decompressed size of a gzip file (which CFITSIO inflates in memory).
+    var logicalFileSize: Int64 { file.pointee.Fptr.pointee.logfilesize }
 
     /// True when the current HDU is a tile-compressed image.
     var isCompressedImage: Bool {

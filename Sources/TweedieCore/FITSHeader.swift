@@ -64,7 +64,7 @@ public struct FITSHeader: Equatable, Sendable {
     public func int(_ keyword: String) -> Int? {
         switch self[keyword] {
         case let .int(i)?: return i
-        case let .double(d)? where d == d.rounded(): return Int(d)
+        case let .double(d)?: return Int(exactly: d)  // nil for a fraction or beyond Int (BLANK = 1E300)
         default: return nil
         }
     }

@@ -170,15 +170,27 @@ public enum FITSReader {
         let shape = ImageShape(channels: naxes.count >= 3 ? naxes[2] : 1, height: naxes[1], width: naxes[0])
         let count = naxes.count >= 4 ? naxes[3] : 1
 
-        // 3. Header, scaling, truncation, data.
+        // 3. Truncation, size, header, scaling, data.
         try handle.moveTo(hdu: chosen.index)
-        let header = try readHeader(handle)
-        let compression = chosen.kind == .compressedImage ? handle.storedString("ZCMPTYPE") : nil
         try checkComplete(handle, path: path, fileSize: fileSize, hdu: chosen)
-        // A compressed image's size comes from ZNAXISn, not from the stored table checked above.
+        // A compressed image's size comes from ZNAXISn, not from the stored table checked above; it is
+        // checked before the header is read (CFITSIO reconstructs a compressed image's header in a
+        // memory file that it sizes for the whole image).
         guard let n = checkedElementCount([count, shape.channels, shape.height, shape.width]), n <= 1 << 33 else {
             throw TweedieError.fits(path: path, problem: "damaged header: HDU \(chosen.index) declares \(sizeCards(chosen)) values, more than any image Tweedie can hold; its NAXISn cards are wrong")
         }
+        // Reading takes 6 bytes a value (Float32, a null flag, a mask flag); a tile-compressed
+        // image's size is not bounded by the file's, so it is bounded by the machine's memory.
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if UInt64(n) * 6 > memory / 2 {
+            let gib = { (b: UInt64) in String(format: "%.1f GiB", Double(b) / 1_073_741_824) }
+            throw TweedieError.fits(path: path, problem: "HDU \(chosen.index) declares \(sizeCards(chosen)) = \(n) values, which need \(gib(UInt64(n) * 6)) to read, more than half of this machine's \(gib(memory)); its NAXISn (ZNAXISn) cards are wrong, or read it on a larger machine")
+        }
+        let header = try readHeader(handle)
+        if let bad = FITSCardCoding.firstUnparsableNumber(in: header.cards) {
+            throw TweedieError.fits(path: path, problem: "HDU \(chosen.index) card \(bad.keyword) = '\(bad.value)' is not a number (FITS writes numbers as 8.5, 8.5E0 or 8.5D0); correct the card (e.g. with astropy's fits.setval) and read again")
+        }
+        let compression = chosen.kind == .compressedImage ? handle.storedString("ZCMPTYPE") : nil
         var data = [Float](repeating: 0, count: n)
         var nulls = [CChar](repeating: 0, count: n)
         var anyNull: Int32 = 0
@@ -335,7 +347,8 @@ public enum FITSReader {
 
     /// Throws when the file ends before the current HDU's data do.
     static func checkComplete(_ handle: FITSFileHandle, path: String, fileSize: Int64?, hdu: FITSHDUSummary) throws {
-        guard let fileSize else { return }
+        // A gzip file's size says nothing about its FITS data: CFITSIO's inflated copy does.
+        let fileSize = fileSize ?? handle.logicalFileSize
         let address = try handle.hduAddresses()
         // Sizes from the header are multiplied with overflow checks (checkedElementCount): a damaged
         // header may declare axes whose product exceeds any integer (NAXIS1 = 2⁶³ − 1).

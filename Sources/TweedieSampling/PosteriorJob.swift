@@ -44,7 +44,15 @@ public enum PosteriorJob {
     /// An adaptive SMC population's state between tempering steps (SMCPopulationCheckpoint); removed when the run ends.
     public static let smcPopulationCheckpointName = "smc-population.ckpt"
 
-    /// Prepares a fresh output directory: it may exist only if empty.
+    /// True for what a run that stopped before its first checkpoint leaves (killed in its first
+    /// moments, or out of disk space): run.json and hidden temporary files of atomic writes.
+    /// Such a directory holds no samples, so a new run may take it.
+    static func isStartLeftover(_ name: String) -> Bool {
+        name == recordName || (name.hasPrefix(".") && name.contains(".tmp-"))
+    }
+
+    /// Prepares a fresh output directory: it may exist only if empty, or holding only what a run
+    /// that stopped before its first checkpoint left (removed here).
     public static func createOutputDirectory(_ dir: URL) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
@@ -52,9 +60,13 @@ public enum PosteriorJob {
             guard isDir.boolValue else {
                 throw TweedieError.io(path: dir.path, problem: "exists and is not a directory; choose another output directory")
             }
-            let contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
+            var contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
             if contents.contains(checkpointName) {
                 throw TweedieError.io(path: dir.path, problem: "already holds a run; resume it, or choose another output directory")
+            }
+            if !contents.isEmpty && contents.allSatisfy(isStartLeftover) {
+                for name in contents { try? fm.removeItem(at: dir.appendingPathComponent(name)) }
+                contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
             }
             guard contents.isEmpty else {
                 throw TweedieError.io(path: dir.path, problem: "is not empty; choose a new or empty output directory")
@@ -80,6 +92,10 @@ public enum PosteriorJob {
     public static func readRecord(in dir: URL) throws -> PosteriorJobRecord {
         let url = dir.appendingPathComponent(recordName)
         guard let data = FileManager.default.contents(atPath: url.path) else {
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            if FileManager.default.fileExists(atPath: dir.path), contents.allSatisfy(isStartLeftover) {
+                throw TweedieError.io(path: dir.path, problem: "holds no \(recordName): its run stopped before it began and recorded nothing to resume; start it again with -o \(dir.path)")
+            }
             throw TweedieError.io(path: dir.path, problem: "holds no \(recordName); it is not a tweedie run directory, so it cannot be resumed")
         }
         do { return try JSONDecoder().decode(PosteriorJobRecord.self, from: data) }

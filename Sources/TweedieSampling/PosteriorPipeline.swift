@@ -36,6 +36,9 @@ public enum PosteriorPipeline {
         guard r.samples >= 1, r.batch >= 1 else {
             throw TweedieError.invalidInput(what: "samples / batch", problem: "must be ≥ 1, got \(r.samples) and \(r.batch)")
         }
+        if let problem = PosteriorDefaults.samplesProblem(r.samples, name: "samples") {
+            throw TweedieError.invalidInput(what: "posterior request", problem: problem)
+        }
         try r.sampler.validate(what: names.sampler)
         let prior = try SamplingPrior.resolve(r.prior)
         let shape = prior.denoiser.imageShape

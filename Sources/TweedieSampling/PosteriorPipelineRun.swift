@@ -53,7 +53,9 @@ extension PosteriorPipeline {
         let p = prepared, problem = p.problem
         let ckpt = dir.appendingPathComponent(PosteriorJob.checkpointName)
         var state: PosteriorAccumulator
-        if resuming {
+        // A run stopped before its first checkpoint (killed at once, or the disk full) has no sample
+        // to keep: resuming it is starting it again in the same directory.
+        if resuming && FileManager.default.fileExists(atPath: ckpt.path) {
             state = try PosteriorRun.readCheckpoint(ckpt)
             guard state.fingerprint == p.fingerprint else {
                 throw TweedieError.invalidInput(what: dir.path, problem: "the checkpoint was made with other settings or inputs (they changed since); start a new run")

@@ -71,11 +71,7 @@ public struct SBCSpec: Decodable, Sendable {
         do { text = try String(contentsOfFile: specPath, encoding: .utf8) } catch {
             throw TweedieError.io(path: specPath, problem: "cannot be read as UTF-8 text")
         }
-        do { return try YAMLDecoder().decode(SBCSpec.File.self, from: text).sbc } catch let e as TweedieError {
-            throw TweedieError.invalidInput(what: specPath, problem: e.description)
-        } catch {
-            throw TweedieError.invalidInput(what: specPath, problem: "is not a valid SBC spec (\(error)); see `tweedie calibrate --help`")
-        }
+        return try SpecFile.decode(SBCSpec.File.self, text: text, path: specPath, kind: "SBC spec").sbc
     }
 }
 

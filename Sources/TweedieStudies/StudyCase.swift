@@ -35,14 +35,49 @@ struct StudyCase {
         var metadata: [String: Any]
     }
 
-    func writeInputs(into dir: URL) throws -> Inputs {
+    /// A parameter that must be a whole number (samples, batch, seed).
+    func whole(_ k: String) throws -> Int? {
+        guard let v = try number(k) else { return nil }
+        guard v == v.rounded(), abs(v) < 1e15 else {
+            throw TweedieError.invalidInput(what: "study parameter \(k)", problem: "must be a whole number, got \(v)")
+        }
+        return Int(v)
+    }
+
+    /// Checks what can be checked before any file is read or written, so that a spec with a wrong
+    /// value is refused before the study directory exists: parameter names, numbers where numbers
+    /// go, the sample count and the sampler with its settings.
+    func validate() throws {
+        try checkKeys()
+        for k in ["truth", "magnitude", "zero_point", "flux", "redshift", "pixel_scale", "psf_fwhm", "psf_beta", "psf_size",
+                  "psf_pixel_scale", "noise_seed", "aperture_radius"] {
+            _ = try number(k)
+        }
+        if let problem = PosteriorDefaults.samplesProblem(try whole("samples") ?? PosteriorDefaults.samples, name: "study parameter samples") {
+            throw TweedieError.invalidInput(what: "study spec", problem: problem)
+        }
+        if let b = try whole("batch"), b < 1 {
+            throw TweedieError.invalidInput(what: "study parameter batch", problem: "must be ≥ 1, got \(b)")
+        }
+        if let s = try whole("seed"), s < 0 {
+            throw TweedieError.invalidInput(what: "study parameter seed", problem: "must be ≥ 0, got \(s)")
+        }
+        try samplerRequest().validate(what: "study parameter sampler")
+    }
+
+    /// Every parameter is known, and radio parameters come only with uv:.
+    func checkKeys() throws {
         for k in parameters.keys where !Self.known.contains(k) && !Self.radioKeys.contains(k) && !k.hasPrefix("sampler.") {
             throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "unknown; known: \(Self.known.union(Self.radioKeys).sorted().joined(separator: ", "))")
         }
-        if isRadio { return try writeRadioInputs(into: dir) }
-        if let k = parameters.keys.filter({ Self.radioKeys.contains($0) }).sorted().first {
+        if !isRadio, let k = parameters.keys.filter({ Self.radioKeys.contains($0) }).sorted().first {
             throw TweedieError.invalidInput(what: "study parameter '\(k)'", problem: "belongs to a radio case; add uv: (an antenna configuration) or remove it")
         }
+    }
+
+    func writeInputs(into dir: URL) throws -> Inputs {
+        try checkKeys()
+        if isRadio { return try writeRadioInputs(into: dir) }
         // Truth: image `truth` of the truths cube, unit flux in flux_band → scaled.
         var truth = try selectedTruth(describing: "a FITS cube of truth images on the prior grid")
         let cube = truth, shape = truth.shape, t = Int(try number("truth") ?? 0)
@@ -180,18 +215,11 @@ struct StudyCase {
     /// The posterior request of this case: its inputs, and the sampler parameters over the
     /// defaults of `tweedie sample` (PosteriorDefaults), so a study case runs as that command would.
     func request(inputs: Inputs, prior: String, caseIndex: Int) throws -> PosteriorRequest {
-        func whole(_ k: String) throws -> Int? {
-            guard let v = try number(k) else { return nil }
-            guard v == v.rounded(), abs(v) < 1e15 else {
-                throw TweedieError.invalidInput(what: "study parameter \(k)", problem: "must be a whole number, got \(v)")
-            }
-            return Int(v)
-        }
         var r = PosteriorRequest(prior: prior, observation: inputs.observation, operatorSpec: try loadOperatorSpec(inputs.spec),
                                  operatorSpecPath: inputs.spec, samples: try whole("samples") ?? PosteriorDefaults.samples,
                                  command: "tweedie study run \(context.specPath) (case \(caseIndex): \(context.caseLabel(caseIndex)))")
         r.batch = try whole("batch") ?? PosteriorDefaults.batch
-        r.seed = UInt64(try whole("seed") ?? 0)
+        r.seed = UInt64(max(0, try whole("seed") ?? 0))
         r.truth = inputs.truth
         if !inputs.sigma.isEmpty { r.noise = .sigma(inputs.sigma) }
         r.apertureRadius = try number("aperture_radius")

@@ -1,57 +1,74 @@
-// A lock file for work that two processes must not do at once: a case of `tweedie study run`
+// A lock for work that two processes must not do at once: a case of `tweedie study run`
 // (processes sharing a study directory: shards, or two given the same shard by mistake) and a
-// `tweedie sample` run directory (a second `--resume` while the first still runs).
+// `tweedie sample` run directory (a second `--resume` or `-o` while the first still runs).
 //
-// The lock is a file (cases/case-NNNN.lock; DIR.lock beside a run directory), created with O_CREAT | O_EXCL (atomic on a local
-// file system) and holding "PID HOST". A lock whose process no longer exists on this host (kill
-// with signal 0 fails with ESRCH: the run was killed, even by SIGKILL) is stale and taken over; a
-// lock from another host cannot be checked and is respected, with an error that names the file.
-// The lock is removed when the case returns, finished or failed.
+// The lock is an exclusive flock(2) on a lock file (cases/case-NNNN.lock; DIR.lock beside a run
+// directory, so that a run refused before it starts leaves no directory behind). The kernel
+// releases it when its process exits, however it ends (SIGKILL included), so a lock file left by a
+// killed run is simply taken by the next one; there is nothing stale to clean. The file holds
+// "PID HOST" of its holder, for messages. `release()` removes the file and then drops the lock; a
+// taker that locked a file just removed this way sees that the path no longer names its file and
+// tries again. On NFS, Linux maps flock to byte-range locks that the server arbitrates.
 
 import Foundation
 import TweedieCore
 
-/// A held lock file (see above); `release()` removes it.
+/// A held lock (see above); `release()` gives it back.
 public struct StudyCaseLock {
     public let path: String
+    /// The open lock file; closing it drops the flock.
+    let descriptor: Int32
 
     public enum Outcome {
         case acquired(StudyCaseLock)
-        /// Held by a live process on this host.
+        /// Held by another live process (its PID as the lock file records it; 0 when unreadable).
         case heldBy(pid: Int32)
     }
 
-    /// `holder` names, in messages, what takes such locks (e.g. "`tweedie study run`").
+    /// Takes the lock at `path` without waiting. `holder` names, in messages, what takes such
+    /// locks (e.g. "`tweedie study run`").
     public static func acquire(at path: String, holder: String = "`tweedie study run`") throws -> Outcome {
-        // One word: the lock is "PID HOST".
         let name = ProcessInfo.processInfo.hostName.filter { !$0.isWhitespace }
         let host = name.isEmpty ? "localhost" : name
-        for _ in 0..<2 {
-            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
-            if fd >= 0 {
-                let text = "\(getpid()) \(host)\n"
-                _ = text.withCString { write(fd, $0, strlen($0)) }
+        for _ in 0..<4 {
+            let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw TweedieError.io(path: path, problem: "cannot create the lock file for \(holder) (\(String(cString: strerror(errno)))); check that its directory is writable")
+            }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let busy = errno == EWOULDBLOCK
+                let reason = String(cString: strerror(errno))
+                let pid = busy ? recordedPID(fd) : 0
                 close(fd)
-                return .acquired(StudyCaseLock(path: path))
+                if busy { return .heldBy(pid: pid) }
+                throw TweedieError.io(path: path, problem: "cannot lock (\(reason)); the file system may not support locks: run \(holder) from a local directory")
             }
-            guard errno == EEXIST else {
-                throw TweedieError.io(path: path, problem: "cannot create the lock (\(String(cString: strerror(errno))))")
+            // Locked: make sure the path still names this file (its last holder may have removed it
+            // between our open and our flock); if not, the lock guards nothing, so try again.
+            var mine = stat(), named = stat()
+            if fstat(fd, &mine) == 0, stat(path, &named) == 0, mine.st_ino == named.st_ino, mine.st_dev == named.st_dev {
+                let text = "\(getpid()) \(host)\n"
+                _ = ftruncate(fd, 0)
+                _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+                return .acquired(StudyCaseLock(path: path, descriptor: fd))
             }
-            let owner = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            let fields = owner.split(whereSeparator: { $0 == " " || $0 == "\n" })
-            guard fields.count >= 2, let pid = Int32(fields[0]) else {
-                // Being written this instant, or damaged: treat as held rather than race its writer.
-                throw TweedieError.invalidInput(what: path, problem: "is an unreadable lock; if no \(holder) is running, delete it and rerun")
-            }
-            guard String(fields[1]) == host else {
-                throw TweedieError.invalidInput(what: path, problem: "is held by process \(pid) on \(fields[1]); if that run has stopped, delete the lock and rerun")
-            }
-            if kill(pid, 0) == 0 || errno == EPERM { return .heldBy(pid: pid) }
-            // Stale: its process is gone. Remove it and try once more (one of two racing takers wins).
-            unlink(path)
+            close(fd)
         }
-        throw TweedieError.invalidInput(what: path, problem: "lock changed hands twice while being taken over; rerun")
+        throw TweedieError.invalidInput(what: path, problem: "lock changed hands four times while being taken; rerun")
     }
 
-    public func release() { unlink(path) }
+    /// The PID written in an open lock file, 0 when it cannot be read (being written this instant).
+    private static func recordedPID(_ fd: Int32) -> Int32 {
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 127, 0) }
+        guard n > 0 else { return 0 }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.flatMap { Int32($0) } ?? 0
+    }
+
+    /// Removes the lock file and drops the lock.
+    public func release() {
+        unlink(path)
+        close(descriptor)
+    }
 }

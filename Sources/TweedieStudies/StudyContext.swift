@@ -31,9 +31,7 @@ public struct StudyContext {
         guard let text = try? String(contentsOfFile: specPath, encoding: .utf8) else {
             throw TweedieError.io(path: specPath, problem: specIsCopy ? "no study spec copy here; is this a study directory?" : "cannot read the study spec")
         }
-        do { spec = try YAMLDecoder().decode(StudySpec.self, from: text) } catch {
-            throw TweedieError.invalidInput(what: specPath, problem: "is not a valid study spec (\(error))")
-        }
+        spec = try SpecFile.decode(StudySpec.self, text: text, path: specPath, kind: "study spec")
         self.specPath = specPath
         self.directory = URL(fileURLWithPath: directory)
         // Paths in a copied spec stay relative to the original spec's folder, recorded beside it.
@@ -60,15 +58,31 @@ public struct StudyContext {
         spec.grid.keys.sorted().map { "\($0)=\(cases[i][$0]?.description ?? "")" }.joined(separator: ", ")
     }
 
+    /// Checks every case's parameters before anything is written (StudyCase.validate); errors name
+    /// the case.
+    public func validateCases() throws {
+        for i in cases.indices {
+            do { try StudyCase(parameters: cases[i], context: self).validate() } catch let e as TweedieError {
+                throw TweedieError.invalidInput(what: specPath, problem: "case \(i) (\(caseLabel(i).isEmpty ? "fixed values" : caseLabel(i))): \(e.description)")
+            }
+        }
+    }
+
     /// Creates the study directory (or checks that it belongs to this spec) and copies the spec.
+    /// A directory where no case run has started (no cases/case-NNNN/run: an earlier spec was
+    /// refused, its inputs could not be made, or the run stopped at once) takes the new spec.
     public func prepareDirectory() throws {
         let fm = FileManager.default
-        try fm.createDirectory(at: directory.appendingPathComponent("cases"), withIntermediateDirectories: true)
         let copy = directory.appendingPathComponent("spec.yaml")
         let text = try String(contentsOfFile: specPath, encoding: .utf8)
         if let old = try? String(contentsOf: copy, encoding: .utf8), Self.significantLines(old) != Self.significantLines(text) {
-            throw TweedieError.invalidInput(what: directory.path, problem: "holds a study made from a different spec; use a new -o directory")
+            let started = ((try? fm.contentsOfDirectory(atPath: directory.appendingPathComponent("cases").path)) ?? [])
+                .contains { $0.hasPrefix("case-") && fm.fileExists(atPath: directory.appendingPathComponent("cases/\($0)/run").path) }
+            if started {
+                throw TweedieError.invalidInput(what: directory.path, problem: "holds a study made from a different spec (its cases have started); use a new -o directory, or the spec in \(copy.path)")
+            }
         }
+        try fm.createDirectory(at: directory.appendingPathComponent("cases"), withIntermediateDirectories: true)
         try AtomicFileWrite.write(to: copy.path) { try Data(text.utf8).write(to: URL(fileURLWithPath: $0)) }
         try AtomicFileWrite.write(to: directory.appendingPathComponent("spec-origin.txt").path) {
             try Data(self.specDir.path.utf8).write(to: URL(fileURLWithPath: $0))

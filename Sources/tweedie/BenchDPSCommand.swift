@@ -36,7 +36,10 @@ struct BenchDPS: TweedieCommand {
 
     func validate() throws {
         if reference == (prior != nil) { throw ValidationError("give one of --reference or --prior DIR") }
-        if batch < 1 || steps < 1 || repeats < 1 { throw ValidationError("--batch, --steps and --repeats must be ≥ 1") }
+        for (name, value) in [("--batch", batch), ("--steps", steps), ("--repeats", repeats)] where value < 1 {
+            throw ValidationError("\(name) must be ≥ 1, got \(value)")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
     }
 
     func execute() throws {

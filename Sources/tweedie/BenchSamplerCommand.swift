@@ -32,7 +32,9 @@ struct BenchSampler: TweedieCommand {
     var models: String?
 
     func validate() throws {
-        guard samples >= 1, steps >= 1 else { throw ValidationError("--samples and --steps must be ≥ 1") }
+        if let problem = PosteriorDefaults.samplesProblem(samples, name: "--samples") { throw ValidationError(problem) }
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
     }
 
     func execute() throws {

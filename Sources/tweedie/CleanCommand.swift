@@ -20,10 +20,11 @@ struct CleanCommand: TweedieCommand {
         (synthetic coverage) the dirty image is that of the --sky model (N×N,
         Jy/pixel), noiseless.
         CLEAN subtracts --gain × the peak × the dirty beam (on the padded 2N grid, so
-        it shifts to any pixel) until the largest |residual| inside the window (--box,
-        default everywhere) is below --threshold × σ, σ given by --sigma or re-
-        estimated from the residual (1.4826·MAD after 3σ clipping), or after --max-
-        iterations.
+        it shifts to any pixel) until the largest |residual| inside the window is
+        below --threshold × σ, σ given by --sigma or re-estimated from the residual
+        (1.4826·MAD after 3σ clipping), or after --max-iterations. The window is the
+        union of the --box options (default everywhere), in FITS pixels: 1-based and
+        inclusive, as --cutout and `tweedie psf` count them (pixel 1,1 is the first).
         The restoring beam is an elliptical Gaussian fitted (GSL nonlinear least
         squares) to the dirty beam's main lobe above half maximum. Writes HDUs
         RESTORED (model ⊛ restoring beam + residual, Jy/beam, with BMAJ/BMIN/BPA),
@@ -55,7 +56,7 @@ struct CleanCommand: TweedieCommand {
     @Option(name: .customLong("max-iterations"), help: ArgumentHelp("Maximum number of CLEAN iterations.", valueName: "N"))
     var maxIterations: Int = 10_000
 
-    @Option(help: ArgumentHelp("Clean window: a box of 0-based pixels X0,Y0,X1,Y1 (inclusive); repeat for several.",
+    @Option(help: ArgumentHelp("Clean window: a box of FITS pixels X0,Y0,X1,Y1 (1-based as --cutout and psf, inclusive); repeat for several.",
                                valueName: "X0,Y0,X1,Y1"))
     var box: [String] = []
 
@@ -91,10 +92,11 @@ struct CleanCommand: TweedieCommand {
         for b in box {
             let v = b.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard v.count == 4, let x0 = v[0], let y0 = v[1], let x1 = v[2], let y1 = v[3],
-                  0 <= x0, x0 <= x1, x1 < n, 0 <= y0, y0 <= y1, y1 < n else {
-                throw ValidationError("--box must be X0,Y0,X1,Y1 with 0 ≤ X0 ≤ X1 < \(n) and 0 ≤ Y0 ≤ Y1 < \(n) (got '\(b)')")
+                  1 <= x0, x0 <= x1, x1 <= n, 1 <= y0, y0 <= y1, y1 <= n else {
+                throw ValidationError("--box must be X0,Y0,X1,Y1 in FITS pixels (1-based, inclusive) with 1 ≤ X0 ≤ X1 ≤ \(n) and 1 ≤ Y0 ≤ Y1 ≤ \(n) (got '\(b)')")
             }
-            for y in y0...y1 { for x in x0...x1 { w[y * n + x] = true } }
+            // FITS pixel (x, y) is element (y − 1)·N + (x − 1) of the row-major image.
+            for y in y0...y1 { for x in x0...x1 { w[(y - 1) * n + (x - 1)] = true } }
         }
         return w
     }
@@ -141,7 +143,7 @@ struct CleanCommand: TweedieCommand {
         print(String(format: "restoring beam: %.4f″ × %.4f″, PA %.1f° (Gaussian fit to the dirty beam's main lobe above half maximum)",
                      restoring.majorFWHM * cell, restoring.minorFWHM * cell, restoring.positionAngle))
         let peak = restored.indices.max { restored[$0] < restored[$1] }!
-        print(String(format: "restored: peak %.6g Jy/beam at pixel (%d, %d)", restored[peak], peak % n, peak / n))
+        print(String(format: "restored: peak %.6g Jy/beam at FITS pixel (%d, %d)", restored[peak], peak % n + 1, peak / n + 1))
         print("wrote \(output): RESTORED, MODEL, RESIDUAL, DIRTY \(n)×\(n)")
         if let png {
             let panels = [try PreviewPanel(values: dirty, width: n, height: n, stretch: .asinh),

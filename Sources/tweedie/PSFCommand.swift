@@ -86,6 +86,8 @@ struct PSFCommand: TweedieCommand {
             if moffatFWHM != nil && beta == nil { throw ValidationError("--moffat-fwhm needs --beta") }
             if airyWavelength != nil && diameter == nil { throw ValidationError("--airy-wavelength needs --diameter (metres)") }
         }
+        guard threshold > 0, threshold.isFinite else { throw ValidationError("--threshold must be > 0 (in units of σ), got \(threshold)") }
+        if let saturation, !saturation.isFinite { throw ValidationError("--saturation must be a finite level, got \(saturation)") }
         if beta != nil && moffatFWHM == nil { throw ValidationError("--beta goes with --moffat-fwhm") }
         if diameter != nil && airyWavelength == nil { throw ValidationError("--diameter goes with --airy-wavelength") }
         if fromStars == nil && (fitRadius != nil || saturation != nil || fitBackground || hdu != nil) {

@@ -23,7 +23,7 @@ enum PosteriorSetup {
         switch try StudyCaseLock.acquire(at: lockPath, holder: "`tweedie sample`") {
         case let .acquired(l): lock = l
         case let .heldBy(pid):
-            throw TweedieError.invalidInput(what: dir.path, problem: "is being written by process \(pid) (lock \(lockPath)); wait for it to finish, or stop it and --resume")
+            throw TweedieError.invalidInput(what: "run directory \(dir.path)", problem: "is in use by another tweedie process (\(pid > 0 ? "pid \(pid)" : "pid not yet recorded"), lock \(lockPath)); wait for it or choose another -o")
         }
         defer { lock.release() }
         let prepared = try PosteriorPipeline.prepare(try request(o), warn: { printNote("warning: \($0)") })

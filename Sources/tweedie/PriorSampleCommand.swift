@@ -120,6 +120,13 @@ struct PriorSampleCommand: TweedieCommand {
     func execute() throws {
         let (resolved, sampler) = try options.makeSampler()
         let n = options.samples
+        // The cube is held in memory until it is written (the batches, their stack and the physical
+        // copy: 12 bytes a value); refuse a count that cannot fit before sampling for hours.
+        let perSample = resolved.denoiser.imageShape.count * 12
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory / 2)
+        if checkedElementCount([n, perSample]).map({ $0 > memory }) ?? true {
+            throw TweedieError.invalidInput(what: "--samples", problem: "\(n) samples of \(resolved.denoiser.imageShape) need \(String(format: "%.1f", Double(n) * Double(perSample) / 1_073_741_824)) GiB in memory, more than half of this machine's \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; give at most \(memory / perSample), or run several times with different --seed")
+        }
         let progress = ProgressLine(what: "samples", whenNotATerminal: .lines)
         var parts: [ImageBatch] = []
         var start = 0

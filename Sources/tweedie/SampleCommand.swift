@@ -129,7 +129,7 @@ struct SampleCommand: TweedieCommand {
         guard observation != nil else { throw ValidationError("--observation FILE is required") }
         guard spec != nil else { throw ValidationError("--spec OPERATOR.yaml is required") }
         guard output != nil else { throw ValidationError("-o DIR is required (or --resume DIR)") }
-        guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
+        if let problem = PosteriorDefaults.samplesProblem(samples, name: "--samples") { throw ValidationError(problem) }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
         if let steps, steps < 1 { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
         guard SamplerRequest.kindNames.contains(sampler) else {

@@ -88,6 +88,7 @@ struct StudyRun: TweedieCommand {
         // A case run recorded as a command line (before studies used typed requests) resumes as `tweedie sample`.
         study.legacyResume = SampleCommand.resumeRecordedRun
         let (k, n) = try parseShard(shard)
+        try study.validateCases()
         try study.prepareDirectory()
         let mine = study.cases.indices.filter { $0 % n == k }
         var done = 0

@@ -91,6 +91,25 @@ import TweedieCore
         #expect(abs(near(24, 20) / 0.8 - 1) < 0.02 && abs(near(44, 40) / 0.3 - 1) < 0.02, "\(near(24, 20)), \(near(44, 40))")
     }
 
+    /// --box counts FITS pixels (1-based, inclusive): a one-pixel box on FITS pixel (25, 21) holds
+    /// the 0.8 Jy source stored at 0-based column 24, row 20, and every component lands there.
+    @Test func cleanBoxIsInFITSPixels() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let sky = dir.appendingPathComponent("sky.fits").path, out = dir.appendingPathComponent("clean.fits").path
+        var data = [Float](repeating: 0, count: 64 * 64)
+        data[20 * 64 + 24] = 0.8; data[40 * 64 + 44] = 0.3
+        try FITSWriter.write(ImageBatch(count: 1, shape: ImageShape(channels: 1, height: 64, width: 64), data: data), to: sky)
+        let r = try CLIRunner.run(["clean", "--cfg", "../shared/data/antennas/alma.cycle10.3.cfg", "--dec=-30", "--ha-range=-1,1",
+                                   "--freq", "230e9", "--integration", "300", "--sky", sky, "--size", "64", "--cell", "0.1",
+                                   "--sigma", "1e-4", "--max-iterations", "300", "--box", "25,21,25,21", "-o", out])
+        #expect(r.status == 0 && r.stderr.isEmpty, "\(r)")
+        let model = try FITSReader.read(out, hdu: .name("MODEL"))
+        let nonzero = model.data.indices.filter { model.data[$0] != 0 }
+        #expect(nonzero == [20 * 64 + 24], "components at \(nonzero.map { ($0 % 64 + 1, $0 / 64 + 1) }) (FITS pixels)")
+        #expect(abs(Double(model[0, 0, 20, 24]) / 0.8 - 1) < 0.05, "\(model[0, 0, 20, 24])")
+        #expect(r.stdout.contains("at FITS pixel (25, 21)"), "\(r)")
+    }
+
     @Test func badInputGivesOneErrorAndNoFile() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let out = dir.appendingPathComponent("out.csv").path, fits = dir.appendingPathComponent("out.fits").path

@@ -116,6 +116,16 @@ enum CLIRunner {
 
     static func removeDirectory(_ url: URL) { try? FileManager.default.removeItem(at: url) }
 
+    /// Holds an exclusive flock on `path` as a running tweedie would (the file records this
+    /// process's PID); close the returned descriptor to let go.
+    static func holdLock(_ path: String) throws -> Int32 {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw CocoaError(.fileLocking) }
+        let text = "\(getpid()) test\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        return fd
+    }
+
     /// Runs `tweedie arguments` and kills it with SIGKILL once the run's checkpoint (`checkpoint`,
     /// a checkpoint.json) records at least `atLeast` samples done; nil when the process ended or
     /// two minutes passed first. Returns the checkpoint's nextIndex at the kill.

@@ -46,18 +46,18 @@ import TweediePriors
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    /// A run directory another live process is writing (its DIR.lock names a live PID on this host)
-    /// is refused before anything is read or written; the lock is the run's own and goes when it ends.
+    /// A run directory another live process is writing (it holds the flock on DIR.lock) is refused
+    /// before anything is read or written; a lock file left behind without a holder (a killed run)
+    /// is taken, and the run's own lock goes when it ends.
     @Test func aRunDirectoryInUseIsRefused() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         try Self.makeProblem(in: dir)
-        let name = ProcessInfo.processInfo.hostName.filter { !$0.isWhitespace }
         let lock = dir.appendingPathComponent("run.lock")
-        try "\(getpid()) \(name.isEmpty ? "localhost" : name)\n".write(to: lock, atomically: true, encoding: .utf8)
+        let fd = try CLIRunner.holdLock(lock.path)
         let held = try CLIRunner.run(Self.args(dir, "run", ["--sampler", "split-gibbs", "--samples", "2", "--gibbs-iterations", "2"]))
-        #expect(held.status != 0 && held.stderr.contains("is being written by process \(getpid())"), "\(held)")
+        #expect(held.status != 0 && held.stderr.contains("run directory \(dir.appendingPathComponent("run").path): is in use by another tweedie process (pid \(getpid())"), "\(held)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("run").path))
-        try FileManager.default.removeItem(at: lock)
+        close(fd)  // the file stays, unlocked, as a SIGKILLed run leaves it
         let free = try CLIRunner.run(Self.args(dir, "run", ["--sampler", "split-gibbs", "--samples", "2", "--gibbs-iterations", "2"]))
         #expect(free.status == 0, "\(free)")
         #expect(!FileManager.default.fileExists(atPath: lock.path))

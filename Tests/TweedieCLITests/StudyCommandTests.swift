@@ -95,20 +95,16 @@ import TweediePriors
         let out = dir.appendingPathComponent("out")
         let lock = out.appendingPathComponent("cases/case-0001.lock").path
         try FileManager.default.createDirectory(at: out.appendingPathComponent("cases"), withIntermediateDirectories: true)
-        // The lock's host word, as StudyCaseLock writes it.
-        let name = ProcessInfo.processInfo.hostName.filter { !$0.isWhitespace }
-        let host = name.isEmpty ? "localhost" : name
-        // Held by a live process on this host (this test's own).
-        try "\(getpid()) \(host)\n".write(toFile: lock, atomically: true, encoding: .utf8)
+        // Held by a live process (this test's own flock).
+        let fd = try CLIRunner.holdLock(lock)
         let held = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
+        close(fd)
         #expect(held.status == 0 && held.stderr.contains("case 2/4 running in process \(getpid()), skipped"), "\(held)")
         #expect(held.stdout.contains("3 of 4 cases finished"), "\(held)")
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("cases/case-0001/run").path))
-        // Left by a process that has exited: taken over, and removed when the case is done.
-        let gone = Process()
-        gone.executableURL = URL(fileURLWithPath: "/bin/true")
-        try gone.run(); gone.waitUntilExit()
-        try "\(gone.processIdentifier) \(host)\n".write(toFile: lock, atomically: true, encoding: .utf8)
+        // Left by a process that has exited (the file remains, nobody holds its lock): taken, and
+        // removed when the case is done.
+        #expect(FileManager.default.fileExists(atPath: lock))
         let stale = try CLIRunner.run(["study", "run", spec, "-o", out.path, "--quiet"])
         #expect(stale.status == 0 && stale.stderr.contains("case 2/4 done") && stale.stdout.contains("4 of 4 cases finished"), "\(stale)")
         #expect(!FileManager.default.fileExists(atPath: lock))

@@ -95,7 +95,7 @@ public enum StarPSFEstimation {
             throw TweedieError.setting(name: "band", problem: "band \(band) does not exist in \(source) (\(image.shape.channels) band(s), 0-based)")
         }
         guard options.detectionSigma > 0, options.neighbourSigma > 0, options.clipSigma > 0 else {
-            throw TweedieError.invalidInput(what: "star detection thresholds", problem: "must be > 0")
+            throw TweedieError.invalidInput(what: "star detection thresholds", problem: "must be > 0, got detection \(options.detectionSigma)σ, neighbour \(options.neighbourSigma)σ, clip \(options.clipSigma)σ")
         }
         if let s = options.psfSize, s < 1 || s % 2 == 0 {
             throw TweedieError.setting(name: "size", problem: "the PSF size must be an odd number ≥ 1, got \(s)")
