@@ -1,5 +1,5 @@
 // A FITS header kept whole: every card in file order, with typed accessors,
-// and the celestial WCS summary derived from it (FITS WCS paper I/II keywords).
+// and its world coordinate system as wcslib parses it (WorldCoordinateSystem.swift).
 //
 // Conventions: keywords are upper case; CRPIX stays 1-based as in the file.
 
@@ -92,8 +92,9 @@ public struct FITSHeader: Equatable, Sendable {
         cards.append(FITSCard(keyword: "HISTORY", value: .none, comment: text))
     }
 
-    /// The celestial WCS described by this header, if it has one (CRVAL/CRPIX and CDELT or CD).
-    public var wcs: WCS? { WCS(header: self) }
+    /// The primary WCS described by this header as wcslib parses it; nil when it has no WCS keywords
+    /// or wcslib rejects them (`WCS.parse` says why).
+    public var wcs: WCS? { try? WCS.parse(self) }
 
     /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|CDELT1·CDELT2|, for an image in `unit` Jy/beam that
     /// carries its beam (BMAJ, BMIN, CDELT1, CDELT2); nil otherwise.
@@ -104,12 +105,10 @@ public struct FITSHeader: Equatable, Sendable {
         return Double.pi / (4 * log(2.0)) * bmaj * bmin / abs(c1 * c2)
     }
 
-    /// Pixel scale in arcsec/px from the WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1; nil if none.
+    /// Pixel scale in arcsec/px from a celestial WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1;
+    /// nil if none. A linear WCS (blank or non-celestial CTYPE, e.g. CDELT = 1 pixel units) has no sky scale.
     public var pixelScaleArcsec: Double? {
-        if let w = wcs {
-            let s = w.pixelScaleArcsec
-            if s.x > 0, s.y > 0 { return 0.5 * (s.x + s.y) }
-        }
+        if let s = wcs?.pixelScaleArcsec, s.x > 0, s.y > 0 { return 0.5 * (s.x + s.y) }
         for k in ["PIXSCALE", "SECPIX", "PIXSCAL1"] { if let v = double(k), v > 0 { return v } }
         return nil
     }
@@ -117,51 +116,43 @@ public struct FITSHeader: Equatable, Sendable {
 
 import Foundation
 
-/// A linear celestial WCS summary (FITS WCS paper II, TAN and friends): the
-/// reference pixel (1-based, as in FITS), reference world coordinates, and
-/// the pixel → intermediate-world matrix in degrees per pixel, from CD or PC × CDELT or CDELT.
-public struct WCS: Equatable, Sendable {
-    public var ctype: [String]
-    public var crpix: [Double]
-    public var crval: [Double]
-    /// 2×2 matrix [[CD1_1, CD1_2], [CD2_1, CD2_2]] in degrees per pixel.
-    public var cd: [[Double]]
-
-    public init?(header h: FITSHeader) {
-        guard let crval1 = h.double("CRVAL1"), let crval2 = h.double("CRVAL2") else { return nil }
-        crval = [crval1, crval2]
-        crpix = [h.double("CRPIX1") ?? 0, h.double("CRPIX2") ?? 0]
-        ctype = [h.string("CTYPE1") ?? "", h.string("CTYPE2") ?? ""]
-        if h.double("CD1_1") != nil || h.double("CD2_2") != nil {
-            cd = [[h.double("CD1_1") ?? 0, h.double("CD1_2") ?? 0],
-                  [h.double("CD2_1") ?? 0, h.double("CD2_2") ?? 0]]
-        } else if let c1 = h.double("CDELT1"), let c2 = h.double("CDELT2") {
-            let pc = [[h.double("PC1_1") ?? 1, h.double("PC1_2") ?? 0],
-                      [h.double("PC2_1") ?? 0, h.double("PC2_2") ?? 1]]
-            cd = [[pc[0][0] * c1, pc[0][1] * c1], [pc[1][0] * c2, pc[1][1] * c2]]
-        } else {
-            return nil
-        }
-    }
-
-    /// Pixel scale along x and y in arcseconds per pixel (column norms of CD).
-    public var pixelScaleArcsec: (x: Double, y: Double) {
-        let sx = (cd[0][0] * cd[0][0] + cd[1][0] * cd[1][0]).squareRoot() * 3600
-        let sy = (cd[0][1] * cd[0][1] + cd[1][1] * cd[1][1]).squareRoot() * 3600
-        return (sx, sy)
-    }
-}
-
 extension FITSCard {
-    /// A FITS header string (printable ASCII only): the symbols Tweedie's summaries use
-    /// spelled out, anything else non-ASCII replaced by '?'.
+    /// A FITS header string (printable ASCII only, FITS Standard §4.2.1): Greek letters spelled
+    /// out (σ → "sigma", ζ → "zeta"), the symbols Tweedie's summaries use written in ASCII
+    /// (× → "x", ″ → "arcsec", ≤ → "<="), accents dropped (é → e), anything else replaced by '?'.
     public static func asciiText(_ s: String) -> String {
-        let words: [Character: String] = ["×": "x", "″": "arcsec", "°": "deg", "β": "beta", "λ": "lambda", "→": "->",
-                                          "ᵀ": "T", "≈": "~", "σ": "sigma", "²": "^2", "∘": "o", "θ": "theta", "−": "-"]
         var out = ""
         for ch in s {
-            if let w = words[ch] { out += w } else if ch.isASCII, let a = ch.asciiValue, a >= 32, a < 127 { out.append(ch) } else { out += "?" }
+            if ch.isASCII, let a = ch.asciiValue {
+                out.append(a >= 32 && a < 127 ? ch : " ")
+            } else if let w = asciiWords[ch] {
+                out += w
+            } else {
+                let folded = String(ch).folding(options: [.diacriticInsensitive, .widthInsensitive], locale: nil)
+                out += folded.allSatisfy({ $0.isASCII && ($0.asciiValue ?? 0) >= 32 }) && !folded.isEmpty ? folded : "?"
+            }
         }
         return out
     }
+
+    /// ASCII spellings of the non-ASCII characters header strings meet: the Greek alphabet and the
+    /// mathematical and typographic symbols of Tweedie's summaries.
+    static let asciiWords: [Character: String] = {
+        var w: [Character: String] = [
+            "×": "x", "·": "*", "″": "arcsec", "′": "arcmin", "°": "deg", "→": "->", "←": "<-", "ᵀ": "T", "≈": "~",
+            "≤": "<=", "≥": ">=", "≠": "!=", "±": "+/-", "²": "^2", "³": "^3", "¹": "^1", "⁻": "^-", "½": "1/2",
+            "∘": "o", "−": "-", "–": "-", "—": "-", "‘": "'", "’": "'", "“": "\"", "”": "\"", "…": "...",
+            "√": "sqrt", "∞": "inf", "∑": "sum", "∫": "int", "∇": "grad", "∂": "d", "⊙": "sun", "☉": "sun", "Å": "Angstrom",
+            "µ": "mu", "ℓ": "l",
+        ]
+        let greek = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+                     "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"]
+        let lower = Array("αβγδεζηθικλμνξοπρστυφχψω"), upper = Array("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ")
+        for (i, name) in greek.enumerated() {
+            w[lower[i]] = name
+            w[upper[i]] = name.prefix(1).uppercased() + name.dropFirst()
+        }
+        w["ς"] = "sigma"; w["ϵ"] = "epsilon"; w["ϑ"] = "theta"; w["ϕ"] = "phi"
+        return w
+    }()
 }

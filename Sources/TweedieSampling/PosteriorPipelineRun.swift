@@ -112,7 +112,7 @@ extension PosteriorPipeline {
             FITSCard(keyword: "TWSAMPLR", value: .string(sampler.name), comment: String(sampler.summary.prefix(40))),
             FITSCard(keyword: "TWNSAMP", value: .int(state.nextIndex), comment: "posterior samples"),
             FITSCard(keyword: "TWFLUXS", value: .double(problem.fluxScale), comment: "flux scale s"),
-            FITSCard(keyword: "TWOPER", value: .string(String(problem.forwardOperator.summary.prefix(60))), comment: "operator"),
+            FITSCard(keyword: "TWOPER", value: .string(problem.forwardOperator.summary), comment: "forward operator"),
         ])
         var residual: (ImageBatch, String)? = nil, previewObservation: ImageBatch? = nil
         if let uv = p.uv {
