@@ -119,40 +119,52 @@ import Foundation
 extension FITSCard {
     /// A FITS header string (printable ASCII only, FITS Standard §4.2.1): Greek letters spelled
     /// out (σ → "sigma", ζ → "zeta"), the symbols Tweedie's summaries use written in ASCII
-    /// (× → "x", ″ → "arcsec", ≤ → "<="), accents dropped (é → e), anything else replaced by '?'.
+    /// (× → "x", ″ → "arcsec", ≤ → "<=", ² → "^2", ₜ → "_t"), accents on Latin letters dropped
+    /// (é → e), a tilde / hat / bar / dot over a symbol spelled as a suffix (β̃ → "beta-tilde"),
+    /// control characters as blanks, anything else as '?'.
     public static func asciiText(_ s: String) -> String {
         var out = ""
-        for ch in s {
-            if ch.isASCII, let a = ch.asciiValue {
-                out.append(a >= 32 && a < 127 ? ch : " ")
-            } else if let w = asciiWords[ch] {
+        var lastWasWord = false  // the previous scalar became a spelled-out word (a mark may follow)
+        for scalar in s.decomposedStringWithCanonicalMapping.unicodeScalars {
+            if scalar.isASCII {
+                out.append(scalar.value >= 32 && scalar.value < 127 ? Character(scalar) : " ")
+                lastWasWord = false
+            } else if let w = asciiWords[scalar] {
                 out += w
+                lastWasWord = true
+            } else if (0x300...0x36F).contains(scalar.value) {
+                // A combining mark: dropped on a Latin letter (é → e), spelled on a symbol (β̃ → beta-tilde).
+                if lastWasWord, let mark = combiningMarks[scalar.value] { out += "-" + mark }
             } else {
-                let folded = String(ch).folding(options: [.diacriticInsensitive, .widthInsensitive], locale: nil)
-                out += folded.allSatisfy({ $0.isASCII && ($0.asciiValue ?? 0) >= 32 }) && !folded.isEmpty ? folded : "?"
+                out += "?"
+                lastWasWord = false
             }
         }
         return out
     }
 
-    /// ASCII spellings of the non-ASCII characters header strings meet: the Greek alphabet and the
-    /// mathematical and typographic symbols of Tweedie's summaries.
-    static let asciiWords: [Character: String] = {
-        var w: [Character: String] = [
+    static let combiningMarks: [UInt32: String] = [0x303: "tilde", 0x302: "hat", 0x304: "bar", 0x305: "bar", 0x307: "dot"]
+
+    /// ASCII spellings of the non-ASCII characters header strings meet: the Greek alphabet, super- and
+    /// subscripts, and the mathematical and typographic symbols of Tweedie's summaries.
+    static let asciiWords: [Unicode.Scalar: String] = {
+        var w: [Unicode.Scalar: String] = [
             "×": "x", "·": "*", "″": "arcsec", "′": "arcmin", "°": "deg", "→": "->", "←": "<-", "ᵀ": "T", "≈": "~",
-            "≤": "<=", "≥": ">=", "≠": "!=", "±": "+/-", "²": "^2", "³": "^3", "¹": "^1", "⁻": "^-", "½": "1/2",
-            "∘": "o", "−": "-", "–": "-", "—": "-", "‘": "'", "’": "'", "“": "\"", "”": "\"", "…": "...",
-            "√": "sqrt", "∞": "inf", "∑": "sum", "∫": "int", "∇": "grad", "∂": "d", "⊙": "sun", "☉": "sun", "Å": "Angstrom",
-            "µ": "mu", "ℓ": "l",
+            "≤": "<=", "≥": ">=", "≠": "!=", "±": "+/-", "½": "1/2", "∘": "o", "−": "-", "–": "-", "—": "-",
+            "‘": "'", "’": "'", "“": "\"", "”": "\"", "…": "...", "√": "sqrt", "∞": "inf", "∑": "sum", "∫": "int",
+            "∇": "grad", "∂": "d", "⊙": "sun", "☉": "sun", "µ": "mu", "ℓ": "l", "\u{00A0}": " ", "⋅": "*", "∈": " in ",
+            "⁺": "^+", "⁻": "^-", "ₜ": "_t", "ᵢ": "_i", "ⱼ": "_j", "ₖ": "_k", "ₙ": "_n", "ₓ": "_x", "ᵧ": "_y",
         ]
+        for (i, d) in ["⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"].enumerated() { w[d.unicodeScalars.first!] = "^\(i)" }
+        for (i, d) in ["₀", "₁", "₂", "₃", "₄", "₅", "₆", "₇", "₈", "₉"].enumerated() { w[d.unicodeScalars.first!] = "_\(i)" }
         let greek = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
                      "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"]
-        let lower = Array("αβγδεζηθικλμνξοπρστυφχψω"), upper = Array("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ")
+        let lower = Array("αβγδεζηθικλμνξοπρστυφχψω".unicodeScalars), upper = Array("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ".unicodeScalars)
         for (i, name) in greek.enumerated() {
             w[lower[i]] = name
             w[upper[i]] = name.prefix(1).uppercased() + name.dropFirst()
         }
-        w["ς"] = "sigma"; w["ϵ"] = "epsilon"; w["ϑ"] = "theta"; w["ϕ"] = "phi"
+        w["ς"] = "sigma"; w["ϵ"] = "epsilon"; w["ϑ"] = "theta"; w["ϕ"] = "phi"; w["Å"] = "Angstrom"; w["Å"] = "Angstrom"
         return w
     }()
 }

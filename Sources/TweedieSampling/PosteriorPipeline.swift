@@ -213,8 +213,8 @@ public enum PosteriorPipeline {
                                                     noise.summary, "\(s)", sampler.summary, "\(r.seed)", "\(r.samples)"])
         return PreparedPosterior(prior: prior, observation: y, problem: problem, sampler: sampler, truth: truth,
                                  aperture: aperture, description: description, fingerprint: fingerprint,
-                                 wcs: ProductHeader.carried(from: obsHeader, observationShape: y.shape, priorShape: shape),
-                                 observationWCS: ProductHeader.carried(from: obsHeader, observationShape: y.shape, priorShape: y.shape),
+                                 wcs: ProductHeader.carried(from: obsHeader, sourceShape: y.shape, productShape: shape),
+                                 observationWCS: ProductHeader.carried(from: obsHeader, sourceShape: y.shape, productShape: y.shape),
                                  uv: built.uv)
     }
 }

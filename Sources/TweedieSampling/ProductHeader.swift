@@ -1,9 +1,11 @@
-// The header the posterior products (mean, std, variance ratio, samples, residual) carry from the
-// observation: its WCS mapped onto the product's grid, and the observation's identity keywords.
+// The header an image made from another on a grid of the same field carries from it: the
+// posterior products (mean, std, variance ratio, samples, residual) from the observation, a
+// simulated observation from its truth. It holds the source's WCS mapped onto the product's grid
+// and the source's identity keywords (OBJECT, FILTER, DATE-OBS, …).
 //
 // WCS (FITS WCS paper I §2.1, parsed by wcslib): the operator chain maps the whole prior field
-// onto the whole observed field (resampling keeps the field), so with r = m/n per axis (observed
-// pixels per product pixel) the product pixel centre k (1-based) sits at observed pixel
+// onto the whole observed field (resampling keeps the field), so with r = m/n per axis (source
+// pixels per product pixel) the product pixel centre k (1-based) sits at source pixel
 // (k − 0.5)·r + 0.5. The projection acts after the linear part, so this is exact for any
 // projection: CRPIX' = (CRPIX − 0.5)/r + 0.5 and column j of the pixel → intermediate matrix
 // scales by r_j. The matrix is written as CDi_j (wcslib's PCi_j·CDELTi, or CD, with CROTA folded
@@ -20,13 +22,13 @@ public enum ProductHeader {
     /// Frame and projection keywords carried unchanged with the WCS.
     static let frameKeywords = ["RADESYS", "RADECSYS", "EQUINOX", "EPOCH", "LONPOLE", "LATPOLE", "MJDREF", "DATEREF"]
 
-    /// The product header for a product of `priorShape` made from an observation of
-    /// `observationShape` with `header`; nil when there is nothing to carry.
-    public static func carried(from header: FITSHeader, observationShape: ImageShape, priorShape: ImageShape) -> FITSHeader? {
+    /// The header for a product of `productShape` made from a source image of `sourceShape` with
+    /// `header`, both covering the same field; nil when there is nothing to carry.
+    public static func carried(from header: FITSHeader, sourceShape: ImageShape, productShape: ImageShape) -> FITSHeader? {
         var h = FITSHeader()
         if let w = header.wcs, w.axisCount >= 2 {
-            let r = [Double(observationShape.width) / Double(priorShape.width),
-                     Double(observationShape.height) / Double(priorShape.height)]
+            let r = [Double(sourceShape.width) / Double(productShape.width),
+                     Double(sourceShape.height) / Double(productShape.height)]
             for i in 0..<2 {
                 let n = i + 1
                 h.cards.append(FITSCard(keyword: "CTYPE\(n)", value: .string(w.ctype[i])))
@@ -43,7 +45,7 @@ public enum ProductHeader {
                 || frameKeywords.contains(card.keyword) {
                 h.cards.append(card)
             }
-            if r != [1, 1] { h.addHistory("WCS mapped from the observation by the operator's field mapping (m/n = \(r[0]), \(r[1]))") }
+            if r != [1, 1] { h.addHistory("WCS mapped onto this grid by the operator's field mapping (\(r[0]), \(r[1]) source pixels per pixel)") }
         }
         for k in observationKeywords {
             if let card = header.card(k), h.card(k) == nil { h.cards.append(card) }
