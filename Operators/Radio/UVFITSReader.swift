@@ -37,9 +37,10 @@ public struct UVFITSData: Sendable {
     /// Equinox of the phase centre in years (EQUINOX, else the AIPS EPOCH keyword), when given:
     /// 1950 means FK4 B1950 coordinates, as in old VLA data.
     public var equinox: Double?
-    /// OBJECT and TELESCOP keywords.
+    /// OBJECT and TELESCOP keywords, and DATE-OBS as written (nil when absent).
     public var object: String
     public var telescope: String
+    public var dateObs: String?
     /// Rows (groups) in the file, and correlations dropped as flagged (weight ≤ 0 or non-finite).
     public var rowCount: Int
     public var flaggedCount: Int
@@ -228,10 +229,11 @@ public enum UVFITSReader {
         let equinox = (double(f, "EQUINOX") ?? double(f, "EPOCH")).flatMap { $0 > 0 ? $0 : nil }
         let object = string(f, "OBJECT") ?? ""
         let telescope = string(f, "TELESCOP") ?? ""
+        let dateObs = string(f, "DATE-OBS")
         let samples = UVSamples(u: us, v: vs, w: ws, weight: wts, real: res, imag: ims, frequencies: allFreqs,
                                 origin: "\((path as NSString).lastPathComponent) (\(object), \(telescope), Stokes I from \(stokesSource), \(us.count) visibilities)")
         return UVFITSData(samples: samples, phaseCentreRA: ra, phaseCentreDec: dec, equinox: equinox, object: object,
-                          telescope: telescope, rowCount: gcount, flaggedCount: flagged, stokesSource: stokesSource)
+                          telescope: telescope, dateObs: dateObs, rowCount: gcount, flaggedCount: flagged, stokesSource: stokesSource)
     }
 
     /// The 'IF FREQ' offsets (Hz) of row 1 of the AIPS FQ table.

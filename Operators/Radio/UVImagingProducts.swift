@@ -22,6 +22,8 @@ public struct UVImagingProducts: Sendable {
     public let dec: Double?
     /// Equinox of the phase centre (years) when the data give one; nil means ICRS.
     public let equinox: Double?
+    /// The observation's OBJECT, TELESCOP and DATE-OBS (UVFITS data), carried into every HDU.
+    public let observationCards: [FITSCard]
     /// Main-lobe FWHM of the dirty beam along x and y, arcsec.
     public let beamFWHM: (x: Double, y: Double)
     /// Lines describing the run (stdout of the CLI).
@@ -33,7 +35,7 @@ public struct UVImagingProducts: Sendable {
         let cfg = try AntennaConfiguration(contentsOf: path)
         let samples = try EarthRotationSynthesis.coverage(of: cfg, setup: setup)
         return try make(samples: samples, size: size, cellArcsec: cellArcsec, weighting: weighting,
-                        ra: nil, dec: setup.declinationDegrees, equinox: nil, header: ["array: \(cfg.summary)"])
+                        ra: nil, dec: setup.declinationDegrees, equinox: nil, observationCards: [], header: ["array: \(cfg.summary)"])
     }
 
     /// Dirty image and beam of the Stokes I visibilities of a UVFITS file.
@@ -42,11 +44,13 @@ public struct UVImagingProducts: Sendable {
         let data = try UVFITSReader.read(path: path)
         return try make(samples: data.samples, size: size, cellArcsec: cellArcsec, weighting: weighting,
                         ra: data.phaseCentreRA, dec: data.phaseCentreDec, equinox: data.equinox,
+                        observationCards: identityCards(data),
                         header: ["data: \(data.rowCount) rows, \(data.samples.count) Stokes I visibilities from \(data.stokesSource), \(data.flaggedCount) flagged correlations dropped"])
     }
 
     static func make(samples: UVSamples, size: Int, cellArcsec: Double, weighting: UVWeighting,
-                     ra: Double?, dec: Double?, equinox: Double?, header: [String]) throws -> UVImagingProducts {
+                     ra: Double?, dec: Double?, equinox: Double?, observationCards: [FITSCard],
+                     header: [String]) throws -> UVImagingProducts {
         guard cellArcsec.isFinite, cellArcsec > 0 else {
             throw TweedieError.setting(name: "cell", problem: "\(cellArcsec)″ must be > 0")
         }
@@ -68,7 +72,7 @@ public struct UVImagingProducts: Sendable {
             lines.append(String(format: "dirty image: peak %.4g Jy/beam at pixel (%d, %d), offset (%+.2f″ W, %+.2f″ N) from the phase centre",
                                 p.value, p.x, p.y, Double(p.x - size / 2) * cellArcsec, Double(p.y - size / 2) * cellArcsec))
         }
-        return UVImagingProducts(grid: grid, samples: samples, beam: beam, dirty: dirty, ra: ra, dec: dec, equinox: equinox,
+        return UVImagingProducts(grid: grid, samples: samples, beam: beam, dirty: dirty, ra: ra, dec: dec, equinox: equinox, observationCards: observationCards,
                                  beamFWHM: fwhm, report: lines)
     }
 
@@ -132,9 +136,18 @@ public struct UVImagingProducts: Sendable {
                 FITSCard(keyword: "EQUINOX", value: .double(equinox), comment: "equinox of the phase centre, years")]
     }
 
+    /// OBJECT, TELESCOP and DATE-OBS of UVFITS data, those it gives.
+    static func identityCards(_ data: UVFITSData) -> [FITSCard] {
+        var cards: [FITSCard] = []
+        if !data.object.isEmpty { cards.append(FITSCard(keyword: "OBJECT", value: .string(data.object), comment: "source observed")) }
+        if !data.telescope.isEmpty { cards.append(FITSCard(keyword: "TELESCOP", value: .string(data.telescope), comment: "telescope")) }
+        if let date = data.dateObs, !date.isEmpty { cards.append(FITSCard(keyword: "DATE-OBS", value: .string(date), comment: "date of the observation")) }
+        return cards
+    }
+
     /// Keywords shared by every HDU.
     private var common: [FITSCard] {
-        var cards = [
+        var cards = observationCards + [
             FITSCard(keyword: "WEIGHTNG", value: .string(grid.weighting.description), comment: "visibility weighting"),
             FITSCard(keyword: "NVIS", value: .int(grid.griddedSamples), comment: "samples gridded"),
             FITSCard(keyword: "NDROPPED", value: .int(grid.droppedSamples), comment: "samples beyond the grid"),

@@ -113,7 +113,7 @@ extension PosteriorPipeline {
             FITSCard(keyword: "TWNSAMP", value: .int(state.nextIndex), comment: "posterior samples"),
             FITSCard(keyword: "TWFLUXS", value: .double(problem.fluxScale), comment: "flux scale s"),
             FITSCard(keyword: "TWOPER", value: .string(problem.forwardOperator.summary), comment: "forward operator"),
-        ])
+        ] + Self.noiseCards(description.noise))
         var residual: (ImageBatch, String)? = nil, previewObservation: ImageBatch? = nil
         if let uv = p.uv {
             // Visibilities: residual.fits is the dirty image of y − A(mean) and the preview shows the dirty image of y.
@@ -128,6 +128,21 @@ extension PosteriorPipeline {
                                                    residualImage: residual, previewObservation: previewObservation)
         if keepRaw { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         return PosteriorRunOutcome(scores: products.scores, summary: summary, files: files)
+    }
+
+    /// The noise and sky summary as header cards (where known): σ per band (TWSIGMA) and its source,
+    /// the noise model (TWNOISE), the sky background subtracted (TWSKY), masked values (TWMASKED).
+    static func noiseCards(_ noise: [String: String]) -> [FITSCard] {
+        var cards: [FITSCard] = []
+        if let sigma = noise["sigma"] {
+            cards.append(FITSCard(keyword: "TWSIGMA", value: .string(sigma), comment: "noise sigma per band, " + (noise["source"] ?? "")))
+        }
+        if let model = noise["model"] { cards.append(FITSCard(keyword: "TWNOISE", value: .string(model), comment: "noise model")) }
+        if let sky = noise["background"] { cards.append(FITSCard(keyword: "TWSKY", value: .string(sky), comment: "sky background")) }
+        if let masked = noise["masked_values"], let n = Int(masked) {
+            cards.append(FITSCard(keyword: "TWMASKED", value: .int(n), comment: "masked observation values (NaN in residual.fits)"))
+        }
+        return cards
     }
 
     /// The warning for a reduced χ² of the mean outside [0.7, 1.5] (nil inside, or when not finite).

@@ -54,7 +54,9 @@ import TweedieCore
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         try Self.spec.write(toFile: path("spec.yaml"), atomically: true, encoding: .utf8)
-        try FITSWriter.write(try Self.image(size: 8, scaleArcsec: 0.2, seed: 1), to: path("obs.fits"))
+        var observation = try Self.image(size: 8, scaleArcsec: 0.2, seed: 1)
+        observation.data[2 * 8 + 5] = .nan  // a masked pixel: band g, x = 5, y = 2
+        try FITSWriter.write(observation, to: path("obs.fits"))
         try FITSWriter.write(try Self.image(size: 16, scaleArcsec: 0.1, seed: 2), to: path("truth.fits"))
         let uvfits = "../shared/data/real/vla_3C273_Xband_C.uvfits"
 
@@ -98,8 +100,16 @@ import TweedieCore
         #expect(h.double("EXPTIME") == 30 && h.string("DATE-OBS") == "2020-01-02T03:04:05" && mean.unit == "nanomaggy")
         #expect((h.string("TWOPER") ?? "").hasSuffix("periodic boundary)"), "TWOPER \(h.string("TWOPER") ?? "none")")
         #expect(h.cards.allSatisfy { $0.comment.allSatisfy(\.isASCII) && $0.value.description.allSatisfy(\.isASCII) })
+        #expect(h.string("TWSIGMA") == "0.1,0.1" && h.int("TWMASKED") == 1)
         let sampler = try #require(h.card("TWSAMPLR"))
         #expect(sampler.comment.contains("zeta=") && !sampler.comment.contains("?"), "TWSAMPLR comment \(sampler.comment)")
+        // The masked pixel is NaN in residual.fits (not 0, a perfect fit), every other value finite.
+        let residual = try FITSReader.read(path("post/residual.fits"))
+        #expect(residual[0, 0, 2, 5].isNaN && residual.data.filter { !$0.isFinite }.count == 1)
+        // The clean image keeps the UVFITS frame and identity: B1950 FK4, 3C273, VLA, 1989-06-27.
+        let restored = try #require(try FITSReader.read(path("clean.fits"), hdu: .name("RESTORED")).header)
+        #expect(restored.string("RADESYS") == "FK4" && restored.double("EQUINOX") == 1950)
+        #expect(restored.string("OBJECT") == "3C273" && restored.string("TELESCOP") == "VLA" && restored.string("DATE-OBS") == "1989-06-27")
     }
 
     /// Runs python3 with `arguments` in the repository root; status and stdout + stderr.
