@@ -96,13 +96,16 @@ public struct FITSHeader: Equatable, Sendable {
     /// or wcslib rejects them (`WCS.parse` says why).
     public var wcs: WCS? { try? WCS.parse(self) }
 
-    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|CDELT1·CDELT2|, for an image in `unit` Jy/beam that
-    /// carries its beam (BMAJ, BMIN, CDELT1, CDELT2); nil otherwise.
+    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|det CD| (the pixel's solid angle from the celestial
+    /// block of the WCS, wcslib), for an image in `unit` Jy/beam that carries its beam (BMAJ, BMIN)
+    /// and a celestial WCS; nil otherwise.
     public func beamAreaPixels(unit: String?) -> Double? {
         guard let unit, unit.lowercased().contains("/beam"),
-              let bmaj = double("BMAJ"), let bmin = double("BMIN"),
-              let c1 = double("CDELT1"), let c2 = double("CDELT2"), c1 != 0, c2 != 0, bmaj > 0, bmin > 0 else { return nil }
-        return Double.pi / (4 * log(2.0)) * bmaj * bmin / abs(c1 * c2)
+              let bmaj = double("BMAJ"), let bmin = double("BMIN"), bmaj > 0, bmin > 0,
+              let w = wcs, let lng = w.longitudeAxis, let lat = w.latitudeAxis else { return nil }
+        let pixelArea = abs(w.cd[lng][0] * w.cd[lat][1] - w.cd[lng][1] * w.cd[lat][0])
+        guard pixelArea > 0 else { return nil }
+        return Double.pi / (4 * log(2.0)) * bmaj * bmin / pixelArea
     }
 
     /// Pixel scale in arcsec/px from a celestial WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1;
