@@ -1,6 +1,7 @@
 // Every FITS file the CLI writes, opened by astropy (scripts/check_fits_astropy.py) with every
 // warning an error: `sample` (a 2-band observation with a TAN WCS, resampled 2× and convolved),
-// `simulate`, `clean` and `uv` on the real VLA 3C273 UVFITS, `psf` and `prior sample`.
+// `simulate` and `operator apply` (a truth with a TAN WCS), `clean` and `uv` on the real VLA 3C273
+// UVFITS, `psf`, `prior sample` and `prior variance`.
 // Oracles, independent of Tweedie's WCS code:
 // - the field mapping of the operator chain: prior pixel k (0-based) covers observed pixel
 //   (k + 0.5)·r − 0.5 with r = observed/prior pixels, so astropy's sky position of a product pixel
@@ -68,6 +69,8 @@ import TweedieCore
             ["uv", "--uvfits", uvfits, "--size", "128", "--cell", "0.2", "-o", path("dirty.fits")],
             ["psf", "--moffat-fwhm", "0.6", "--beta", "3", "--pixel-scale", "0.168", "--size", "41", "-o", path("psf.fits")],
             ["prior", "sample", "--prior", Self.prior, "--samples", "2", "--steps", "2", "-o", path("prior.fits")],
+            ["prior", "variance", "--prior", Self.prior, "--samples", "3", "--steps", "2", "-o", path("variance.fits")],
+            ["operator", "apply", "--spec", path("spec.yaml"), "--input", path("truth.fits"), "-o", path("applied.fits")],
         ]
         for arguments in runs {
             let r = try CLIRunner.run(arguments)
@@ -85,6 +88,8 @@ import TweedieCore
         files.append(["path": path("dirty.fits")])
         files.append(["path": path("psf.fits"), "celestial": false])
         files.append(["path": path("prior.fits"), "celestial": false])
+        files.append(["path": path("variance.fits"), "celestial": false])
+        files.append(Self.mapped(path("applied.fits"), source: path("truth.fits"), r: 2))
         let checks = try JSONSerialization.data(withJSONObject: ["files": files], options: [.prettyPrinted])
         try checks.write(to: dir.appendingPathComponent("checks.json"))
 
