@@ -21,7 +21,7 @@ final class WCSHandle: @unchecked Sendable {
     deinit { tweedie_wcs_release(prm) }
 }
 
-/// wcspih's scanner is serialised: older wcslib builds keep scanner state in globals.
+/// wcspih calls are serialised: whether its header scanner is re-entrant depends on the wcslib build.
 private let wcspihLock = NSLock()
 
 /// A FITS WCS as wcslib reads it: axis types and units, reference pixel and value, the

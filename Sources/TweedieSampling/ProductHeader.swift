@@ -11,7 +11,8 @@
 // scales by r_j. The matrix is written as CDi_j (wcslib's PCi_j·CDELTi, or CD, with CROTA folded
 // in), so an anisotropic r stays correct with a rotated PC matrix. CTYPE, CUNIT, CRVAL, PVi_m,
 // LONPOLE/LATPOLE, RADESYS/EQUINOX/EPOCH and the observation date carry over unchanged; axes beyond
-// the first two (an input cube's third axis) are not carried — the writer adds the band axis.
+// the first two (an input cube's third axis) are not carried — the writer adds the band axis — nor
+// are SIP distortions (CTYPE loses its '-SIP'; a HISTORY card says so).
 import Foundation
 import TweedieCore
 
@@ -29,9 +30,12 @@ public enum ProductHeader {
         if let w = header.wcs, w.axisCount >= 2 {
             let r = [Double(sourceShape.width) / Double(productShape.width),
                      Double(sourceShape.height) / Double(productShape.height)]
+            // SIP distortion polynomials act on pixel offsets and do not survive rescaling: not carried.
+            let sip = w.ctype.prefix(2).contains { $0.hasSuffix("-SIP") }
             for i in 0..<2 {
                 let n = i + 1
-                h.cards.append(FITSCard(keyword: "CTYPE\(n)", value: .string(w.ctype[i])))
+                let type = w.ctype[i].hasSuffix("-SIP") ? String(w.ctype[i].dropLast(4)) : w.ctype[i]
+                h.cards.append(FITSCard(keyword: "CTYPE\(n)", value: .string(type)))
                 if !w.cunit[i].isEmpty { h.cards.append(FITSCard(keyword: "CUNIT\(n)", value: .string(w.cunit[i]))) }
                 h.cards.append(FITSCard(keyword: "CRPIX\(n)", value: .double((w.crpix[i] - 0.5) / r[i] + 0.5)))
                 h.cards.append(FITSCard(keyword: "CRVAL\(n)", value: .double(w.crval[i])))
@@ -45,6 +49,7 @@ public enum ProductHeader {
                 || frameKeywords.contains(card.keyword) {
                 h.cards.append(card)
             }
+            if sip { h.addHistory("SIP distortion of the source WCS not carried (linear part and projection only)") }
             if r != [1, 1] { h.addHistory("WCS mapped onto this grid by the operator's field mapping (\(r[0]), \(r[1]) source pixels per pixel)") }
         }
         for k in observationKeywords {
