@@ -18,9 +18,8 @@ demo: build
 
 # The Swift suite, then the smallest study notebook end to end through the release CLI.
 # About ten tests read the real data in ../shared/data (M51, VLA 3C273 visibilities, antenna
-# layouts): the clone must sit beside the project's shared/ directory. The Python packages come
-# first: AstropyReadsOutputsTests opens every CLI output with astropy.
-test: setup setup-python
+# layouts): the clone must sit beside the project's shared/ directory.
+test: setup
 	@[ -d ../shared/data ] || { echo "make test: ../shared/data not found beside this clone; the tests that read the real M51 and VLA 3C273 data need it (clone next to shared/)" >&2; exit 1; }
 	swift build --build-tests
 	swift test --skip-build
