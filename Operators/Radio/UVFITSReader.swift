@@ -34,9 +34,13 @@ public struct UVFITSData: Sendable {
     /// Phase-centre right ascension and declination, degrees (RA/DEC axes or OBSRA/OBSDEC).
     public var phaseCentreRA: Double?
     public var phaseCentreDec: Double?
-    /// OBJECT and TELESCOP keywords.
+    /// Equinox of the phase centre in years (EQUINOX, else the AIPS EPOCH keyword), when given:
+    /// 1950 means FK4 B1950 coordinates, as in old VLA data.
+    public var equinox: Double?
+    /// OBJECT and TELESCOP keywords, and DATE-OBS as written (nil when absent).
     public var object: String
     public var telescope: String
+    public var dateObs: String?
     /// Rows (groups) in the file, and correlations dropped as flagged (weight ≤ 0 or non-finite).
     public var rowCount: Int
     public var flaggedCount: Int
@@ -234,12 +238,14 @@ public enum UVFITSReader {
         }
         let ra = axis("RA").map(\.crval) ?? double(f, "OBSRA")
         let dec = axis("DEC").map(\.crval) ?? double(f, "OBSDEC")
+        let equinox = (double(f, "EQUINOX") ?? double(f, "EPOCH")).flatMap { $0 > 0 ? $0 : nil }
         let object = string(f, "OBJECT") ?? ""
         let telescope = string(f, "TELESCOP") ?? ""
+        let dateObs = string(f, "DATE-OBS")
         let samples = UVSamples(u: us, v: vs, w: ws, weight: wts, real: res, imag: ims, frequencies: allFreqs,
                                 origin: "\((path as NSString).lastPathComponent) (\(object), \(telescope), Stokes I from \(stokesSource), \(us.count) visibilities)")
-        return UVFITSData(samples: samples, phaseCentreRA: ra, phaseCentreDec: dec, object: object,
-                          telescope: telescope, rowCount: gcount, flaggedCount: flagged, stokesSource: stokesSource)
+        return UVFITSData(samples: samples, phaseCentreRA: ra, phaseCentreDec: dec, equinox: equinox, object: object,
+                          telescope: telescope, dateObs: dateObs, rowCount: gcount, flaggedCount: flagged, stokesSource: stokesSource)
     }
 
     /// The 'IF FREQ' offsets (Hz) of row 1 of the AIPS FQ table.

@@ -20,6 +20,10 @@ public struct UVImagingProducts: Sendable {
     /// Phase centre (degrees), when known.
     public let ra: Double?
     public let dec: Double?
+    /// Equinox of the phase centre (years) when the data give one; nil means ICRS.
+    public let equinox: Double?
+    /// The observation's OBJECT, TELESCOP and DATE-OBS (UVFITS data), carried into every HDU.
+    public let observationCards: [FITSCard]
     /// Main-lobe FWHM of the dirty beam along x and y, arcsec.
     public let beamFWHM: (x: Double, y: Double)
     /// Lines describing the run (stdout of the CLI).
@@ -31,7 +35,7 @@ public struct UVImagingProducts: Sendable {
         let cfg = try AntennaConfiguration(contentsOf: path)
         let samples = try EarthRotationSynthesis.coverage(of: cfg, setup: setup)
         return try make(samples: samples, size: size, cellArcsec: cellArcsec, weighting: weighting,
-                        ra: nil, dec: setup.declinationDegrees, header: ["array: \(cfg.summary)"])
+                        ra: nil, dec: setup.declinationDegrees, equinox: nil, observationCards: [], header: ["array: \(cfg.summary)"])
     }
 
     /// Dirty image and beam of the Stokes I visibilities of a UVFITS file.
@@ -39,12 +43,14 @@ public struct UVImagingProducts: Sendable {
                              weighting: UVWeighting) throws -> UVImagingProducts {
         let data = try UVFITSReader.read(path: path)
         return try make(samples: data.samples, size: size, cellArcsec: cellArcsec, weighting: weighting,
-                        ra: data.phaseCentreRA, dec: data.phaseCentreDec,
+                        ra: data.phaseCentreRA, dec: data.phaseCentreDec, equinox: data.equinox,
+                        observationCards: identityCards(data),
                         header: ["data: \(data.rowCount) rows, \(data.samples.count) Stokes I visibilities from \(data.stokesSource), \(data.flaggedCount) flagged correlations dropped"])
     }
 
     static func make(samples: UVSamples, size: Int, cellArcsec: Double, weighting: UVWeighting,
-                     ra: Double?, dec: Double?, header: [String]) throws -> UVImagingProducts {
+                     ra: Double?, dec: Double?, equinox: Double?, observationCards: [FITSCard],
+                     header: [String]) throws -> UVImagingProducts {
         guard cellArcsec.isFinite, cellArcsec > 0 else {
             throw TweedieError.setting(name: "cell", problem: "\(cellArcsec)″ must be > 0")
         }
@@ -66,7 +72,7 @@ public struct UVImagingProducts: Sendable {
             lines.append(String(format: "dirty image: peak %.4g Jy/beam at pixel (%d, %d), offset (%+.2f″ W, %+.2f″ N) from the phase centre",
                                 p.value, p.x, p.y, Double(p.x - size / 2) * cellArcsec, Double(p.y - size / 2) * cellArcsec))
         }
-        return UVImagingProducts(grid: grid, samples: samples, beam: beam, dirty: dirty, ra: ra, dec: dec,
+        return UVImagingProducts(grid: grid, samples: samples, beam: beam, dirty: dirty, ra: ra, dec: dec, equinox: equinox, observationCards: observationCards,
                                  beamFWHM: fwhm, report: lines)
     }
 
@@ -79,7 +85,7 @@ public struct UVImagingProducts: Sendable {
             out.append(("DIRTY", try ImageBatch(count: 1, shape: shape, data: dirty, unit: "Jy/beam",
                                                 header: skyHeader([FITSCard(keyword: "COMMENT", value: .none, comment: "dirty image F^-1[W V]/sum W")]))))
         }
-        out.append(("BEAM", try ImageBatch(count: 1, shape: shape, data: beam,
+        out.append(("BEAM", try ImageBatch(count: 1, shape: shape, data: beam, unit: "",
                                            header: skyHeader([FITSCard(keyword: "COMMENT", value: .none, comment: "dirty beam F^-1[W]/sum W, peak 1")]))))
         let du = grid.cellWavelengths
         let uvHeader = FITSHeader(cards: [
@@ -94,7 +100,7 @@ public struct UVImagingProducts: Sendable {
             FITSCard(keyword: "COMMENT", value: .none, comment: "imaging weights W on the padded uv grid, both halves"),
         ] + common)
         out.append(("COVERAGE", try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: m, width: m),
-                                               data: grid.coverageMap, header: uvHeader)))
+                                               data: grid.coverageMap, unit: "", header: uvHeader)))
         return out
     }
 
@@ -114,15 +120,34 @@ public struct UVImagingProducts: Sendable {
             FITSCard(keyword: "CRVAL2", value: .double(dec ?? 0), comment: "phase-centre declination"),
             FITSCard(keyword: "CDELT2", value: .double(cellDeg)),
             FITSCard(keyword: "CUNIT2", value: .string("deg")),
-        ]
+        ] + frameCards
         cards += common
         cards += extra
         return FITSHeader(cards: cards)
     }
 
+    /// The reference frame of the phase centre (FITS WCS paper II §3.1): the data's equinox kept
+    /// as given — FK4 before 1984 (B1950 for old VLA data), FK5 after — or ICRS when none is given.
+    private var frameCards: [FITSCard] {
+        guard let equinox else {
+            return [FITSCard(keyword: "RADESYS", value: .string("ICRS"), comment: "no equinox in the data: ICRS")]
+        }
+        return [FITSCard(keyword: "RADESYS", value: .string(equinox < 1984 ? "FK4" : "FK5"), comment: "frame of the data's phase centre"),
+                FITSCard(keyword: "EQUINOX", value: .double(equinox), comment: "equinox of the phase centre, years")]
+    }
+
+    /// OBJECT, TELESCOP and DATE-OBS of UVFITS data, those it gives.
+    static func identityCards(_ data: UVFITSData) -> [FITSCard] {
+        var cards: [FITSCard] = []
+        if !data.object.isEmpty { cards.append(FITSCard(keyword: "OBJECT", value: .string(data.object), comment: "source observed")) }
+        if !data.telescope.isEmpty { cards.append(FITSCard(keyword: "TELESCOP", value: .string(data.telescope), comment: "telescope")) }
+        if let date = data.dateObs, !date.isEmpty { cards.append(FITSCard(keyword: "DATE-OBS", value: .string(date), comment: "date of the observation")) }
+        return cards
+    }
+
     /// Keywords shared by every HDU.
     private var common: [FITSCard] {
-        var cards = [
+        var cards = observationCards + [
             FITSCard(keyword: "WEIGHTNG", value: .string(grid.weighting.description), comment: "visibility weighting"),
             FITSCard(keyword: "NVIS", value: .int(grid.griddedSamples), comment: "samples gridded"),
             FITSCard(keyword: "NDROPPED", value: .int(grid.droppedSamples), comment: "samples beyond the grid"),

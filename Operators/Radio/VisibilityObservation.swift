@@ -50,7 +50,7 @@ public enum VisibilityObservation {
             table[4 * c] = Float(grid.fx[c]); table[4 * c + 1] = Float(grid.fy[c])
             table[4 * c + 2] = Float(noise.cellSigma[c]); table[4 * c + 3] = Float(grid.naturalWeight[c])
         }
-        let cells = try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: k, width: 4), data: table,
+        let cells = try ImageBatch(count: 1, shape: ImageShape(channels: 1, height: k, width: 4), data: table, unit: "",
                                    header: FITSHeader(cards: [FITSCard(keyword: "COMMENT", value: .none,
                                                                        comment: "columns: fx, fy, sigma_c (Jy), natural weight N_c")]))
         return [("VIS", v), ("CELLS", cells)]

@@ -1,5 +1,5 @@
 // A FITS header kept whole: every card in file order, with typed accessors,
-// and the celestial WCS summary derived from it (FITS WCS paper I/II keywords).
+// and its world coordinate system as wcslib parses it (WorldCoordinateSystem.swift).
 //
 // Conventions: keywords are upper case; CRPIX stays 1-based as in the file.
 
@@ -92,24 +92,26 @@ public struct FITSHeader: Equatable, Sendable {
         cards.append(FITSCard(keyword: "HISTORY", value: .none, comment: text))
     }
 
-    /// The celestial WCS described by this header, if it has one (CRVAL/CRPIX and CDELT or CD).
-    public var wcs: WCS? { WCS(header: self) }
+    /// The primary WCS described by this header as wcslib parses it; nil when it has no WCS keywords
+    /// or wcslib rejects them (`WCS.parse` says why).
+    public var wcs: WCS? { try? WCS.parse(self) }
 
-    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|CDELT1·CDELT2|, for an image in `unit` Jy/beam that
-    /// carries its beam (BMAJ, BMIN, CDELT1, CDELT2); nil otherwise.
+    /// Beam area in pixels, π/(4 ln 2)·BMAJ·BMIN/|det CD| (the pixel's solid angle from the celestial
+    /// block of the WCS, wcslib), for an image in `unit` Jy/beam that carries its beam (BMAJ, BMIN)
+    /// and a celestial WCS; nil otherwise.
     public func beamAreaPixels(unit: String?) -> Double? {
         guard let unit, unit.lowercased().contains("/beam"),
-              let bmaj = double("BMAJ"), let bmin = double("BMIN"),
-              let c1 = double("CDELT1"), let c2 = double("CDELT2"), c1 != 0, c2 != 0, bmaj > 0, bmin > 0 else { return nil }
-        return Double.pi / (4 * log(2.0)) * bmaj * bmin / abs(c1 * c2)
+              let bmaj = double("BMAJ"), let bmin = double("BMIN"), bmaj > 0, bmin > 0,
+              let w = wcs, let lng = w.longitudeAxis, let lat = w.latitudeAxis else { return nil }
+        let pixelArea = abs(w.cd[lng][0] * w.cd[lat][1] - w.cd[lng][1] * w.cd[lat][0])
+        guard pixelArea > 0 else { return nil }
+        return Double.pi / (4 * log(2.0)) * bmaj * bmin / pixelArea
     }
 
-    /// Pixel scale in arcsec/px from the WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1; nil if none.
+    /// Pixel scale in arcsec/px from a celestial WCS (mean of the axes) or PIXSCALE / SECPIX / PIXSCAL1;
+    /// nil if none. A linear WCS (blank or non-celestial CTYPE, e.g. CDELT = 1 pixel units) has no sky scale.
     public var pixelScaleArcsec: Double? {
-        if let w = wcs {
-            let s = w.pixelScaleArcsec
-            if s.x > 0, s.y > 0 { return 0.5 * (s.x + s.y) }
-        }
+        if let s = wcs?.pixelScaleArcsec, s.x > 0, s.y > 0 { return 0.5 * (s.x + s.y) }
         for k in ["PIXSCALE", "SECPIX", "PIXSCAL1"] { if let v = double(k), v > 0 { return v } }
         return nil
     }
@@ -117,51 +119,55 @@ public struct FITSHeader: Equatable, Sendable {
 
 import Foundation
 
-/// A linear celestial WCS summary (FITS WCS paper II, TAN and friends): the
-/// reference pixel (1-based, as in FITS), reference world coordinates, and
-/// the pixel → intermediate-world matrix in degrees per pixel, from CD or PC × CDELT or CDELT.
-public struct WCS: Equatable, Sendable {
-    public var ctype: [String]
-    public var crpix: [Double]
-    public var crval: [Double]
-    /// 2×2 matrix [[CD1_1, CD1_2], [CD2_1, CD2_2]] in degrees per pixel.
-    public var cd: [[Double]]
-
-    public init?(header h: FITSHeader) {
-        guard let crval1 = h.double("CRVAL1"), let crval2 = h.double("CRVAL2") else { return nil }
-        crval = [crval1, crval2]
-        crpix = [h.double("CRPIX1") ?? 0, h.double("CRPIX2") ?? 0]
-        ctype = [h.string("CTYPE1") ?? "", h.string("CTYPE2") ?? ""]
-        if h.double("CD1_1") != nil || h.double("CD2_2") != nil {
-            cd = [[h.double("CD1_1") ?? 0, h.double("CD1_2") ?? 0],
-                  [h.double("CD2_1") ?? 0, h.double("CD2_2") ?? 0]]
-        } else if let c1 = h.double("CDELT1"), let c2 = h.double("CDELT2") {
-            let pc = [[h.double("PC1_1") ?? 1, h.double("PC1_2") ?? 0],
-                      [h.double("PC2_1") ?? 0, h.double("PC2_2") ?? 1]]
-            cd = [[pc[0][0] * c1, pc[0][1] * c1], [pc[1][0] * c2, pc[1][1] * c2]]
-        } else {
-            return nil
-        }
-    }
-
-    /// Pixel scale along x and y in arcseconds per pixel (column norms of CD).
-    public var pixelScaleArcsec: (x: Double, y: Double) {
-        let sx = (cd[0][0] * cd[0][0] + cd[1][0] * cd[1][0]).squareRoot() * 3600
-        let sy = (cd[0][1] * cd[0][1] + cd[1][1] * cd[1][1]).squareRoot() * 3600
-        return (sx, sy)
-    }
-}
-
 extension FITSCard {
-    /// A FITS header string (printable ASCII only): the symbols Tweedie's summaries use
-    /// spelled out, anything else non-ASCII replaced by '?'.
+    /// A FITS header string (printable ASCII only, FITS Standard §4.2.1): Greek letters spelled
+    /// out (σ → "sigma", ζ → "zeta"), the symbols Tweedie's summaries use written in ASCII
+    /// (× → "x", ″ → "arcsec", ≤ → "<=", ² → "^2", ₜ → "_t"), accents on Latin letters dropped
+    /// (é → e), a tilde / hat / bar / dot over a symbol spelled as a suffix (β̃ → "beta-tilde"),
+    /// control characters as blanks, anything else as '?'.
     public static func asciiText(_ s: String) -> String {
-        let words: [Character: String] = ["×": "x", "″": "arcsec", "°": "deg", "β": "beta", "λ": "lambda", "→": "->",
-                                          "ᵀ": "T", "≈": "~", "σ": "sigma", "²": "^2", "∘": "o", "θ": "theta", "−": "-"]
         var out = ""
-        for ch in s {
-            if let w = words[ch] { out += w } else if ch.isASCII, let a = ch.asciiValue, a >= 32, a < 127 { out.append(ch) } else { out += "?" }
+        var lastWasWord = false  // the previous scalar became a spelled-out word (a mark may follow)
+        for scalar in s.decomposedStringWithCanonicalMapping.unicodeScalars {
+            if scalar.isASCII {
+                out.append(scalar.value >= 32 && scalar.value < 127 ? Character(scalar) : " ")
+                lastWasWord = false
+            } else if let w = asciiWords[scalar] {
+                out += w
+                lastWasWord = true
+            } else if (0x300...0x36F).contains(scalar.value) {
+                // A combining mark: dropped on a Latin letter (é → e), spelled on a symbol (β̃ → beta-tilde).
+                if lastWasWord, let mark = combiningMarks[scalar.value] { out += "-" + mark }
+            } else {
+                out += "?"
+                lastWasWord = false
+            }
         }
         return out
     }
+
+    static let combiningMarks: [UInt32: String] = [0x303: "tilde", 0x302: "hat", 0x304: "bar", 0x305: "bar", 0x307: "dot"]
+
+    /// ASCII spellings of the non-ASCII characters header strings meet: the Greek alphabet, super- and
+    /// subscripts, and the mathematical and typographic symbols of Tweedie's summaries.
+    static let asciiWords: [Unicode.Scalar: String] = {
+        var w: [Unicode.Scalar: String] = [
+            "×": "x", "·": "*", "″": "arcsec", "′": "arcmin", "°": "deg", "→": "->", "←": "<-", "ᵀ": "T", "≈": "~",
+            "≤": "<=", "≥": ">=", "≠": "!=", "±": "+/-", "½": "1/2", "∘": "o", "−": "-", "–": "-", "—": "-",
+            "‘": "'", "’": "'", "“": "\"", "”": "\"", "…": "...", "√": "sqrt", "∞": "inf", "∑": "sum", "∫": "int",
+            "∇": "grad", "∂": "d", "⊙": "sun", "☉": "sun", "µ": "mu", "ℓ": "l", "\u{00A0}": " ", "⋅": "*", "∈": " in ",
+            "⁺": "^+", "⁻": "^-", "ₜ": "_t", "ᵢ": "_i", "ⱼ": "_j", "ₖ": "_k", "ₙ": "_n", "ₓ": "_x", "ᵧ": "_y",
+        ]
+        for (i, d) in ["⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"].enumerated() { w[d.unicodeScalars.first!] = "^\(i)" }
+        for (i, d) in ["₀", "₁", "₂", "₃", "₄", "₅", "₆", "₇", "₈", "₉"].enumerated() { w[d.unicodeScalars.first!] = "_\(i)" }
+        let greek = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+                     "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"]
+        let lower = Array("αβγδεζηθικλμνξοπρστυφχψω".unicodeScalars), upper = Array("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ".unicodeScalars)
+        for (i, name) in greek.enumerated() {
+            w[lower[i]] = name
+            w[upper[i]] = name.prefix(1).uppercased() + name.dropFirst()
+        }
+        w["ς"] = "sigma"; w["ϵ"] = "epsilon"; w["ϑ"] = "theta"; w["ϕ"] = "phi"; w["Å"] = "Angstrom"; w["Å"] = "Angstrom"
+        return w
+    }()
 }

@@ -63,11 +63,20 @@ extension FITSImage {
     }
 
     private static func wcsText(_ header: FITSHeader) -> String {
-        guard let w = header.wcs else { return "none (no CRVAL1/CRVAL2 with CD or CDELT)" }
-        let scale = w.pixelScaleArcsec
-        let types = w.ctype.allSatisfy(\.isEmpty) ? "" : w.ctype.joined(separator: " / ") + ", "
+        let w: WCS
+        do {
+            guard let parsed = try WCS.parse(header) else { return "none (no WCS keywords)" }
+            w = parsed
+        } catch {
+            return "unreadable: \(error)"
+        }
         let deg = { (d: Double) in String(format: "%.10g", d) }
-        return "\(types)CRVAL \(deg(w.crval[0])), \(deg(w.crval[1])) at CRPIX \(g(w.crpix[0])), \(g(w.crpix[1])); "
-            + "pixel scale \(String(format: "%.4g", scale.x))″ × \(String(format: "%.4g", scale.y))″"
+        let types = w.ctype.allSatisfy(\.isEmpty) ? "" : w.ctype.map { $0.isEmpty ? "(blank)" : $0 }.joined(separator: " / ") + ", "
+        let reference = "\(types)CRVAL \(w.crval.map(deg).joined(separator: ", ")) at CRPIX \(w.crpix.map(g).joined(separator: ", "))"
+        guard let scale = w.pixelScaleArcsec else {
+            return reference + "; linear (no celestial axes): no sky scale"
+        }
+        let frame = w.radesys.isEmpty ? "" : "; " + w.radesys + (w.equinox.map { " equinox \(g($0))" } ?? "")
+        return reference + frame + "; pixel scale \(String(format: "%.4g", scale.x))″ × \(String(format: "%.4g", scale.y))″"
     }
 }

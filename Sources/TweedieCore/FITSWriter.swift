@@ -11,8 +11,10 @@
 // 1. every card of the batch's `header` except the structural ones CFITSIO
 //    regenerates (`FITSHeader.structuralKeywords`, NAXISn, Z*/T* table keys),
 //    EXTNAME, BUNIT, BANDn, DATE and the provenance keywords below — so WCS,
-//    observation keywords, COMMENT and HISTORY carry over from the input;
-// 2. BUNIT from `unit`, BAND1…BANDn from `bands` (when one per channel);
+//    observation keywords, COMMENT and HISTORY carry over from the input; the WCS is
+//    completed for the written array (a third axis for band cubes, RADESYS/EQUINOX;
+//    FITSHeader.completingWCS);
+// 2. BUNIT from `unit` (written when non-nil; '' = dimensionless or unknown), BAND1…BANDn from `bands` (when one per channel);
 // 3. provenance: CREATOR = 'tweedie <version>', TWVERSN = '<version>',
 //    TWCMD = '<command line>' (long-string CONTINUE convention when needed),
 //    the caller's extra cards (they replace carried cards of the same keyword),
@@ -82,21 +84,23 @@ public enum FITSWriter {
             try check(status, path, "cannot write keyword \(keyword) in HDU \(index)")
         }
         let extraKeys = Set(provenance.extraCards.map(\.keyword))
-        // 1. Carried-over cards.
-        for card in image.header?.cards ?? [] where carries(card) && !extraKeys.contains(card.keyword) {
+        // 1. Carried-over cards, the WCS completed for this array (FITSWCSCompletion.swift).
+        let carried = image.header?.completingWCS(axisCount: naxes.count)
+        for card in carried?.cards ?? [] where carries(card) && !extraKeys.contains(card.keyword) {
             try writeCard(f, card, &status)
             try fail(status, card.keyword)
         }
         // 2. Name, unit, bands.
         if let name, !name.isEmpty {
-            ffpkls(f, "EXTNAME", name, "name of this HDU", &status); try fail(status, "EXTNAME")
+            ffpkls(f, "EXTNAME", FITSCard.asciiText(name), "name of this HDU", &status); try fail(status, "EXTNAME")
         }
-        if let unit = image.unit, !unit.isEmpty {
-            ffpkls(f, "BUNIT", unit, "physical unit of the values", &status); try fail(status, "BUNIT")
+        if let unit = image.unit {
+            ffpkls(f, "BUNIT", FITSCard.asciiText(unit), unit.isEmpty ? "dimensionless, or no unit given" : "physical unit of the values", &status)
+            try fail(status, "BUNIT")
         }
         if image.bands.count == s.channels {
             for (b, band) in image.bands.enumerated() {
-                ffpkls(f, "BAND\(b + 1)", band, "band of plane \(b + 1) along NAXIS3", &status)
+                ffpkls(f, "BAND\(b + 1)", FITSCard.asciiText(band), "band of plane \(b + 1) along NAXIS3", &status)
                 try fail(status, "BAND\(b + 1)")
             }
         }
@@ -106,7 +110,7 @@ public enum FITSWriter {
         ffpkls(f, "TWVERSN", TweedieVersion.string, "Tweedie version", &status)
         try fail(status, "TWVERSN")
         if let command = provenance.commandLine {
-            ffpkls(f, "TWCMD", command, "command line", &status)
+            ffpkls(f, "TWCMD", FITSCard.asciiText(command), "command line", &status)
             try fail(status, "TWCMD")
         }
         for card in provenance.extraCards {
@@ -140,33 +144,35 @@ public enum FITSWriter {
     static let cfitsioBoilerplate = ["  FITS (Flexible Image Transport System) format is defined in 'Astronomy",
                                      "  and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H"]
 
-    /// Writes one card with CFITSIO (strings through the long-string writer).
+    /// Writes one card with CFITSIO: strings through the long-string (CONTINUE) writer, every
+    /// string and comment made printable ASCII first (`FITSCard.asciiText`).
     static func writeCard(_ f: UnsafeMutablePointer<fitsfile>, _ card: FITSCard, _ status: inout Int32) throws {
+        let comment = FITSCard.asciiText(card.comment)
         switch card.keyword {
         case "COMMENT":
-            ffpcom(f, card.comment, &status); return
+            ffpcom(f, comment, &status); return
         case "HISTORY":
-            ffphis(f, card.comment, &status); return
+            ffphis(f, comment, &status); return
         case "":
-            let text = String(("        " + card.comment).prefix(80))
+            let text = String(("        " + comment).prefix(80))
             ffprec(f, text, &status); return
         default:
             break
         }
         switch card.value {
         case let .string(s):
-            ffpkls(f, card.keyword, s, card.comment, &status)
+            ffpkls(f, card.keyword, FITSCard.asciiText(s), comment, &status)
         case .none:
-            ffpkyu(f, card.keyword, card.comment, &status)
+            ffpkyu(f, card.keyword, comment, &status)
         case let .int(i):
-            try writeFormatted(f, card.keyword, String(i), card.comment, &status)
+            try writeFormatted(f, card.keyword, String(i), comment, &status)
         case let .bool(b):
-            try writeFormatted(f, card.keyword, b ? "T" : "F", card.comment, &status)
+            try writeFormatted(f, card.keyword, b ? "T" : "F", comment, &status)
         case let .double(d):
             if d.isFinite {
-                try writeFormatted(f, card.keyword, FITSCardCoding.formatReal(d), card.comment, &status)
+                try writeFormatted(f, card.keyword, FITSCardCoding.formatReal(d), comment, &status)
             } else {
-                ffpkls(f, card.keyword, "\(d)", card.comment, &status)  // FITS has no NaN/Inf literal
+                ffpkls(f, card.keyword, "\(d)", comment, &status)  // FITS has no NaN/Inf literal
             }
         }
     }

@@ -138,25 +138,33 @@ public enum PosteriorJob {
             try FITSWriter.write(img, to: dir.appendingPathComponent(name).path, provenance: provenance)
             files.append(name)
         }
-        try fits("mean.fits", p.mean, unit: nil, comment: "posterior mean, physical units, prior grid")
-        try fits("std.fits", p.std, unit: nil, comment: "posterior standard deviation, physical units")
+        // BUNIT: the observation's unit for physical images ('' when it gave none), '' (dimensionless)
+        // for the variance ratio and the whitened residual.
+        let unit = problem.observation.unit ?? ""
+        try fits("mean.fits", p.mean, unit: unit, comment: "posterior mean, physical units, prior grid")
+        try fits("std.fits", p.std, unit: unit, comment: "posterior standard deviation, physical units")
         if let r = p.varianceRatio {
-            try fits("variance_ratio.fits", r, unit: nil, comment: "var_post/var_prior in the prior's network space")
+            try fits("variance_ratio.fits", r, unit: "", comment: "var_post/var_prior in the prior's network space (dimensionless)")
         }
         if let r = residualImage {
             // An observation that is not an image (visibilities): the caller's image of the residual.
-            try fits("residual.fits", r.image, unit: r.image.unit, comment: r.comment)
+            try fits("residual.fits", r.image, unit: r.image.unit ?? unit, comment: r.comment)
         } else {
             var res = p.residual
             res.bands = problem.observation.bands
-            try fits("residual.fits", res, unit: nil, comment: "whitened residual sqrt(W)(y - A(mean)); masked = 0",
+            // Masked observation values (zero weight) carry no residual: NaN, not a perfect fit of 0.
+            let w = problem.noise.sqrtWeights
+            if w.count == res.data.count {
+                for j in res.data.indices where w[j] == 0 { res.data[j] = .nan }
+            }
+            try fits("residual.fits", res, unit: "", comment: "whitened residual sqrt(W)(y - A(mean)), in units of sigma; masked = NaN",
                      header: observationWCS ?? FITSHeader())
         }
         if let s = samples {
             var cube = ImageBatch(count: s.count / sampleShape.count, shape: sampleShape)
             cube.data = s
             cube.bands = p.mean.bands
-            try fits("samples.fits", cube, unit: nil, comment: "posterior samples, physical units, index order")
+            try fits("samples.fits", cube, unit: unit, comment: "posterior samples, physical units, index order")
         }
         try writePreview(p, observation: previewObservation ?? problem.observation, to: dir.appendingPathComponent("preview.png").path)
         files.append("preview.png")

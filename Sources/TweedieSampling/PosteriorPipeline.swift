@@ -217,8 +217,8 @@ public enum PosteriorPipeline {
                                                     noise.summary, "\(s)", sampler.summary, "\(r.seed)", "\(r.samples)"])
         return PreparedPosterior(prior: prior, observation: y, problem: problem, sampler: sampler, truth: truth,
                                  aperture: aperture, description: description, fingerprint: fingerprint,
-                                 wcs: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: shape),
-                                 observationWCS: wcsCards(from: obsHeader, observationShape: y.shape, priorShape: y.shape),
+                                 wcs: ProductHeader.carried(from: obsHeader, sourceShape: y.shape, productShape: shape),
+                                 observationWCS: ProductHeader.carried(from: obsHeader, sourceShape: y.shape, productShape: y.shape),
                                  uv: built.uv)
     }
 }
@@ -256,30 +256,4 @@ private func subtractPerBand(_ y: inout ImageBatch, _ values: [Double]) {
         let v = Float(values[c])
         for j in (c * n)..<((c + 1) * n) { y.data[j] -= v }
     }
-}
-
-/// The observation's celestial WCS carried to the prior grid. The operator chain maps the whole
-/// prior field onto the whole observed field (resampling keeps the field), so with r = m/n per axis
-/// the prior pixel centre k (1-based FITS) sits at observed pixel (k − 0.5)·r + 0.5:
-/// CRPIX' = (CRPIX − 0.5)/r + 0.5 and the CD / CDELT column of that axis scales by r.
-private func wcsCards(from header: FITSHeader, observationShape: ImageShape, priorShape: ImageShape) -> FITSHeader? {
-    guard header.wcs != nil else { return nil }
-    let r = [Double(observationShape.width) / Double(priorShape.width),
-             Double(observationShape.height) / Double(priorShape.height)]
-    var h = FITSHeader()
-    let prefixes = ["CTYPE", "CRPIX", "CRVAL", "CDELT", "CD1_", "CD2_", "CUNIT", "PC1_", "PC2_", "EQUINOX", "RADESYS", "CROTA", "LONPOLE", "LATPOLE"]
-    for card in header.cards where prefixes.contains(where: { card.keyword.hasPrefix($0) }) {
-        let k = card.keyword
-        if k.hasSuffix("3") || k.hasPrefix("CD3") || k.hasPrefix("PC3") { continue }
-        var c = card
-        if let v = header.double(k) {
-            if k == "CRPIX1" { c.value = .double((v - 0.5) / r[0] + 0.5) }
-            if k == "CRPIX2" { c.value = .double((v - 0.5) / r[1] + 0.5) }
-            if k == "CDELT1" || k == "CD1_1" || k == "CD2_1" { c.value = .double(v * r[0]) }
-            if k == "CDELT2" || k == "CD1_2" || k == "CD2_2" { c.value = .double(v * r[1]) }
-        }
-        h.cards.append(c)
-    }
-    if r != [1, 1] { h.addHistory("WCS rescaled from the observation by the operator's field mapping (m/n = \(r[0]), \(r[1]))") }
-    return h
 }

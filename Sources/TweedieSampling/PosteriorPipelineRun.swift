@@ -114,8 +114,8 @@ extension PosteriorPipeline {
             FITSCard(keyword: "TWSAMPLR", value: .string(sampler.name), comment: String(sampler.summary.prefix(40))),
             FITSCard(keyword: "TWNSAMP", value: .int(state.nextIndex), comment: "posterior samples"),
             FITSCard(keyword: "TWFLUXS", value: .double(problem.fluxScale), comment: "flux scale s"),
-            FITSCard(keyword: "TWOPER", value: .string(String(problem.forwardOperator.summary.prefix(60))), comment: "operator"),
-        ])
+            FITSCard(keyword: "TWOPER", value: .string(problem.forwardOperator.summary), comment: "forward operator"),
+        ] + Self.noiseCards(problem.noise))
         var residual: (ImageBatch, String)? = nil, previewObservation: ImageBatch? = nil
         if let uv = p.uv {
             // Visibilities: residual.fits is the dirty image of y − A(mean) and the preview shows the dirty image of y.
@@ -130,6 +130,27 @@ extension PosteriorPipeline {
                                                    residualImage: residual, previewObservation: previewObservation)
         if keepRaw { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         return PosteriorRunOutcome(scores: products.scores, summary: summary, files: files)
+    }
+
+    /// The noise summary as header cards: σ per band (TWSIGMA, the median of 1/√W over the band's
+    /// usable values: the given σ for a constant-σ model), the noise model (TWNOISE) and the number
+    /// of masked observation values (TWMASKED, NaN in residual.fits).
+    static func noiseCards(_ noise: any NoiseModel) -> [FITSCard] {
+        let w = noise.sqrtWeights, plane = noise.shape.planeCount
+        var sigmas: [String] = []
+        for c in 0..<noise.shape.channels where plane > 0 && w.count >= (c + 1) * plane {
+            let band = w[(c * plane)..<((c + 1) * plane)].filter { $0 > 0 }.map { 1 / Double($0) }.sorted()
+            guard !band.isEmpty else { continue }
+            let median = band.count % 2 == 1 ? band[band.count / 2] : 0.5 * (band[band.count / 2 - 1] + band[band.count / 2])
+            sigmas.append(String(format: "%.6g", median))
+        }
+        var cards: [FITSCard] = []
+        if sigmas.count == noise.shape.channels {
+            cards.append(FITSCard(keyword: "TWSIGMA", value: .string(sigmas.joined(separator: ",")), comment: "noise sigma per band (median over usable pixels)"))
+        }
+        cards.append(FITSCard(keyword: "TWNOISE", value: .string(noise.summary), comment: "noise model"))
+        cards.append(FITSCard(keyword: "TWMASKED", value: .int(w.count - noise.usableCount), comment: "masked observation values (NaN in residual.fits)"))
+        return cards
     }
 
     /// The warning for a reduced χ² of the mean outside [0.7, 1.5] (nil inside, or when not finite).

@@ -3,7 +3,7 @@
 //   mean, std         physical units s·T(u), prior grid (Welford, Double);
 //   variance ratio    var_post(u) / var_prior(u) pixel-wise in the prior's
 //                     declared (network) space u, as paper 003 §3.4;
-//   residual          √W (y − A(mean)) on the observation grid (masked = 0);
+//   residual          √W (y − A(mean)) on the observation grid (masked = 0; residual.fits writes NaN there);
 // and the scores: the variance ratio averaged over a disk (paper 003 Table 2)
 // per band, and over the bands the data observe (a band the operator chain
 // drops, or whose data are all masked, keeps its prior variance and would

@@ -100,6 +100,7 @@ struct StudyCase {
             scale = f / unit
             truth.data = truth.data.map { Float(Double($0) * scale) }
         }
+        truth.unit = truth.unit ?? ""  // the truths cube's BUNIT, '' when it gives none
         let truthPath = dir.appendingPathComponent("truth.fits").path
         try FITSWriter.write(truth, to: truthPath)
 
@@ -174,6 +175,7 @@ struct StudyCase {
             for j in (c * os.planeCount)..<((c + 1) * os.planeCount) { noisy.data[j] += Float(sig[c]) * z[j] }
         }
         noisy.bands = built.outputBands
+        noisy.unit = truth.unit
         let obsPath = dir.appendingPathComponent("observation.fits").path
         try FITSWriter.write(noisy, to: obsPath)
 

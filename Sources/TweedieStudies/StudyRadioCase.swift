@@ -82,12 +82,12 @@ extension StudyCase {
         return Inputs(truth: truthPath, observation: obsPath, spec: specPath, sigma: [], flux: 1, metadata: meta)
     }
 
-    /// The truths' pixel scale (PIXSCALE, or |CDELT2| in degrees), else the prior's arcsec scale.
+    /// The truths' pixel scale (PIXSCALE, or the y scale of a celestial WCS read by wcslib), else the prior's arcsec scale.
     private func radioPixelScale(_ header: FITSHeader?, prior: SamplingPrior) throws -> Double {
         if let p = header?.double("PIXSCALE"), p > 0 { return p }
-        if let c = header?.double("CDELT2"), c != 0 { return abs(c) * 3600 }
+        if let s = header?.wcs?.pixelScaleArcsec, s.y > 0 { return s.y }
         if let ps = prior.pixelScale, ps.unit.hasPrefix("arcsec") || ps.unit == "\"/px" || ps.unit == "″/px" { return ps.value }
-        throw TweedieError.invalidInput(what: "study truths \(context.spec.truths ?? "")", problem: "carry no pixel scale (PIXSCALE in arcsec or CDELT2) and the prior has no arcsec scale; add PIXSCALE to the cube")
+        throw TweedieError.invalidInput(what: "study truths \(context.spec.truths ?? "")", problem: "carry no pixel scale (PIXSCALE in arcsec or a celestial WCS) and the prior has no arcsec scale; add PIXSCALE to the cube")
     }
 
     /// The catalogue's sources of cube image `t` (column `sky` = cube index).

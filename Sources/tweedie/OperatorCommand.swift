@@ -7,6 +7,7 @@ import Foundation
 import TweedieCore
 import TweedieStudies
 import TweedieOperators
+import TweedieSampling
 
 struct OperatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -106,7 +107,9 @@ struct OperatorIOOptions: ParsableArguments {
         let x = try readOperatorImage(input, hdu: hdu, expected: adjoint ? op.outputShape : op.inputShape,
                                       role: adjoint ? "output (observation grid; the adjoint maps it back)" : "input (prior grid)")
         var y = adjoint ? try op.adjoint(x) : try op.apply(x)
-        y.unit = x.unit
+        // The input's unit and its WCS mapped onto the output grid (the chain keeps the field).
+        y.unit = x.unit ?? ""
+        y.header = x.header.flatMap { ProductHeader.carried(from: $0, sourceShape: x.shape, productShape: y.shape) }
         y.bands = adjoint ? (try loadOperatorSpec(spec.spec).priorShape().bands) : built.outputBands
         if y.bands.count != y.shape.channels { y.bands = [] }
         var cards = [FITSCard(keyword: "TWOPER", value: .string(FITSCard.asciiText((adjoint ? "adjoint of " : "") + op.summary)),

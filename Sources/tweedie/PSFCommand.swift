@@ -145,7 +145,9 @@ struct PSFCommand: TweedieCommand {
     }
 
     private func write(_ psf: PointSpreadFunction, cards: [FITSCard]) throws {
-        try FITSWriter.write(psf.kernels, to: output!,
+        var kernels = psf.kernels
+        kernels.unit = ""  // a unit-sum kernel: dimensionless
+        try FITSWriter.write(kernels, to: output!,
                              provenance: FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards))
     }
 }

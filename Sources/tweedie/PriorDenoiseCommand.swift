@@ -69,6 +69,7 @@ struct PriorDenoiseCommand: TweedieCommand {
             what = "exact ε̂ of the analytic prior"
         }
         if out.shape.channels == denoiser.bands.count { out.bands = denoiser.bands }
+        out.unit = ""  // network space: dimensionless
         var cards = resolved.provenanceCards
         cards.append(FITSCard(keyword: "TIMESTEP", value: .int(timestep), comment: "original timestep t of x_t"))
         cards.append(FITSCard(keyword: "ALPHABAR", value: .double(denoiser.schedule.alphasCumprod[timestep]),

@@ -140,6 +140,7 @@ struct PriorSampleCommand: TweedieCommand {
         var samples = try ImageBatch.stack(parts)
         if space == .physical { samples = sampler.physical(samples) }
         if samples.shape.channels == resolved.denoiser.bands.count { samples.bands = resolved.denoiser.bands }
+        samples.unit = ""  // the network's space, or the prior's physical space, whose unit a prior does not declare
         // The grid is rendered before anything is written, so a failure leaves no file.
         let picture = try grid.map { _ in try PreviewGrid.render(samples) }
         var cards = resolved.provenanceCards + sampler.provenanceCards(seed: options.seed, count: n)

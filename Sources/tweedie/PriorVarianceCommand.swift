@@ -64,8 +64,13 @@ struct PriorVarianceCommand: TweedieCommand {
         var cards = resolved.provenanceCards + sampler.provenanceCards(seed: options.seed, count: n)
         cards.append(FITSCard(keyword: "SPACE", value: .string("network"), comment: "primary HDU: variance of u (network space)"))
         let provenance = FITSProvenance(commandLine: commandLineForProvenance, extraCards: cards)
+        // BUNIT '': network space is dimensionless, and a prior declares no physical flux unit.
         let hdus: [(name: String?, image: ImageBatch)] = [("VARIANCE", net), (Self.physicalHDU, phys),
-                                                          (Self.meanHDU, estimate.physicalMeanImage(bands: bands))]
+                                                          (Self.meanHDU, estimate.physicalMeanImage(bands: bands))].map { hdu in
+            var image = hdu.1
+            image.unit = image.unit ?? ""
+            return (hdu.0, image)
+        }
         let meanVariance = estimate.network.variance.reduce(0, +) / Double(max(1, net.valueCount))
         if let output {
             try FITSWriter.write(hdus: hdus, to: output, provenance: provenance)

@@ -6,6 +6,7 @@ import Foundation
 import TweedieCore
 import TweedieStudies
 import TweedieOperators
+import TweedieSampling
 
 struct SimulateCommand: TweedieCommand {
     static let configuration = CommandConfiguration(
@@ -82,6 +83,9 @@ struct SimulateCommand: TweedieCommand {
                                                     noise: sigma.map(NoiseLevel.sigma) ?? .snr(snr!), seed: seed)
         var y = sim.noisy
         y.bands = built.outputBands.count == y.shape.channels ? built.outputBands : []
+        // The truth's unit, WCS (mapped onto the observed grid) and identity keywords carry over.
+        y.unit = x.unit ?? ""
+        y.header = x.header.flatMap { ProductHeader.carried(from: $0, sourceShape: x.shape, productShape: y.shape) }
         var cards = [
             FITSCard(keyword: "NOISESIG", value: .double(sim.sigma), comment: "Gaussian noise sigma per pixel"),
             FITSCard(keyword: "NOISESNR", value: .double(sim.snr), comment: "SNR = |A x|_2 / sigma"),

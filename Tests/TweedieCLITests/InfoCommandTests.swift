@@ -3,6 +3,7 @@
 // make_reference_values.py → reference_values.json), and one-line errors.
 import Foundation
 import Testing
+import TweedieCore
 
 @Suite struct InfoCommandTests {
     static let m51 = "../shared/data/real/m51_kpno_B_devpix.fits"
@@ -82,5 +83,18 @@ import Testing
         #expect(try CLIRunner.run(["info", "--help"]).stdout.contains("--hdu"))
         let v = try CLIRunner.run(["--version"])
         #expect(v.status == 0 && v.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(of: #"^\d+\.\d+\.\d+"#, options: .regularExpression) != nil)
+    }
+
+    /// A linear WCS with blank CTYPE and CDELT = 1 (pixel units, as an NTT/EMMI image carries) has
+    /// no sky scale: no arcsec figure, where the old reader printed 3600″ per pixel.
+    @Test func linearWCSHasNoSkyScale() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let path = dir.appendingPathComponent("linear.fits").path
+        let header = FITSHeader(cards: ["CTYPE1", "CTYPE2"].map { FITSCard(keyword: $0, value: .string("")) }
+            + ["CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2"].map { FITSCard(keyword: $0, value: .double(1)) })
+        try FITSWriter.write(ImageBatch(count: 1, shape: ImageShape(channels: 1, height: 8, width: 8), header: header), to: path)
+        let r = try CLIRunner.run(["info", path])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("no sky scale") && !r.stdout.contains("″") && !r.stdout.contains("3600"), "\(r.stdout)")
     }
 }
