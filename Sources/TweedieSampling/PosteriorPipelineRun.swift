@@ -115,7 +115,7 @@ extension PosteriorPipeline {
             FITSCard(keyword: "TWNSAMP", value: .int(state.nextIndex), comment: "posterior samples"),
             FITSCard(keyword: "TWFLUXS", value: .double(problem.fluxScale), comment: "flux scale s"),
             FITSCard(keyword: "TWOPER", value: .string(problem.forwardOperator.summary), comment: "forward operator"),
-        ] + Self.noiseCards(problem.noise))
+        ] + Self.noiseCards(problem.noise) + Self.skyCards(description.noise.background))
         var residual: (ImageBatch, String)? = nil, previewObservation: ImageBatch? = nil
         if let uv = p.uv {
             // Visibilities: residual.fits is the dirty image of y − A(mean) and the preview shows the dirty image of y.
@@ -150,6 +150,17 @@ extension PosteriorPipeline {
         }
         cards.append(FITSCard(keyword: "TWNOISE", value: .string(noise.summary), comment: "noise model"))
         cards.append(FITSCard(keyword: "TWMASKED", value: .int(w.count - noise.usableCount), comment: "masked observation values (NaN in residual.fits)"))
+        return cards
+    }
+
+    /// The sky taken off the observation before sampling (TWSKYMTH: none, sigma-clipped median or given;
+    /// TWSKY: the value per band, in the observation's unit), as summary.json's `run.noise.background`.
+    static func skyCards(_ background: BackgroundDescription) -> [FITSCard] {
+        var cards = [FITSCard(keyword: "TWSKYMTH", value: .string(background.method.rawValue), comment: "sky subtraction")]
+        if !background.values.isEmpty {
+            cards.append(FITSCard(keyword: "TWSKY", value: .string(background.values.map { String(format: "%.6g", $0) }.joined(separator: ",")),
+                                  comment: "sky subtracted per band (observation unit)"))
+        }
         return cards
     }
 

@@ -63,7 +63,8 @@ import TweedieCore
 
         let runs: [[String]] = [
             ["sample", "--prior", Self.prior, "--observation", path("obs.fits"), "--spec", path("spec.yaml"), "--sigma", "0.1",
-             "--sampler", "dps", "--steps", "20", "--samples", "4", "--seed", "3", "--keep-samples", "--quiet", "-o", path("post")],
+             "--sampler", "dps", "--steps", "20", "--samples", "4", "--seed", "3", "--keep-samples", "--quiet", "--background", "0.25",
+             "-o", path("post")],
             ["simulate", "--spec", path("spec.yaml"), "--truth", path("truth.fits"), "--sigma", "0.1", "--seed", "5", "-o", path("sim.fits")],
             ["clean", "--uvfits", uvfits, "--size", "256", "--cell", "0.2", "--weighting", "uniform", "-o", path("clean.fits")],
             ["uv", "--uvfits", uvfits, "--size", "128", "--cell", "0.2", "-o", path("dirty.fits")],
@@ -106,6 +107,7 @@ import TweedieCore
         #expect((h.string("TWOPER") ?? "").hasSuffix("periodic boundary)"), "TWOPER \(h.string("TWOPER") ?? "none")")
         #expect(h.cards.allSatisfy { $0.comment.allSatisfy(\.isASCII) && $0.value.description.allSatisfy(\.isASCII) })
         #expect(h.string("TWSIGMA") == "0.1,0.1" && h.int("TWMASKED") == 1)
+        #expect(h.string("TWSKYMTH") == "given" && h.string("TWSKY") == "0.25,0.25", "\(h.string("TWSKY") ?? "no TWSKY")")
         let sampler = try #require(h.card("TWSAMPLR"))
         #expect(sampler.comment.contains("zeta=") && !sampler.comment.contains("?"), "TWSAMPLR comment \(sampler.comment)")
         // The masked pixel is NaN in residual.fits (not 0, a perfect fit), every other value finite.
