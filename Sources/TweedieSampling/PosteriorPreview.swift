@@ -1,0 +1,101 @@
+// preview.png of a posterior run: observation | mean | std | variance ratio |
+// residual, one band (the observation's middle band; the prior band of the
+// same name), as a `PanelFigure` (titles, colour bars, a scale bar, one sky
+// scale for every panel).
+//
+// Conventions:
+// - pixel scales: the observation covers the prior's field (a resampling keeps
+//   the whole field; other operators keep the grid), so p_obs / p_prior =
+//   n_prior / n_obs along x. The unit is arcsec when a header gives one
+//   (PIXSCALE in ″, else the CD matrix or CDELT2 in degrees; the prior grid's
+//   header first), else pixels of the prior grid;
+// - stretch: asinh set by the observation's noise (sky = sigma-clipped
+//   median, σ = its robust σ; `StretchMapping.noiseAsinh`), the same mapping
+//   for the observation and the mean (the mean's values in prior pixels are
+//   the observation's times the pixel-area ratio (p_prior / p_obs)², as the
+//   resampling conserves flux), high = the brighter of the two peaks. A
+//   visibility observation's dirty image (Jy/beam) is not in the mean's units:
+//   then each has its own noise-based asinh;
+// - std: linear from 0 to its maximum; variance ratio: log₁₀ colours over
+//   10⁻³ … 10 with 1 marked; residual (whitened, image observations): ±5 σ.
+import Foundation
+import TweedieCore
+
+public enum PosteriorPreview {
+    /// Arcsec per pixel from a header: PIXSCALE (″), else √|det CD| or |CDELT2| (degrees); nil if none.
+    public static func arcsecPerPixel(_ header: FITSHeader?) -> Double? {
+        guard let h = header else { return nil }
+        if let p = h.double("PIXSCALE"), p.isFinite, p > 0 { return p }
+        if let a = h.double("CD1_1"), let d = h.double("CD2_2") {
+            let det = abs(a * d - (h.double("CD1_2") ?? 0) * (h.double("CD2_1") ?? 0))
+            if det.isFinite, det > 0 { return det.squareRoot() * 3600 }
+        }
+        if let c = h.double("CDELT2"), c.isFinite, c != 0 { return abs(c) * 3600 }
+        return nil
+    }
+
+    static func plane(_ b: ImageBatch, _ c: Int) -> [Float] {
+        let n = b.shape.planeCount
+        return Array(b.data[(c * n)..<((c + 1) * n)])
+    }
+
+    /// The figure for `p` against `observation` (an image on the observation grid; for visibilities
+    /// their dirty image, `observationIsImageData` false).
+    public static func figure(_ p: PosteriorProducts, observation: ImageBatch, priorHeader: FITSHeader?,
+                              observationHeader: FITSHeader?, observationIsImageData: Bool = true) throws -> PanelFigure {
+        let os = observation.shape, ps = p.mean.shape
+        let oc = os.channels / 2
+        let name = oc < observation.bands.count ? observation.bands[oc] : nil
+        let pc = name.flatMap { p.mean.bands.firstIndex(of: $0) } ?? min(oc, ps.channels - 1)
+        let band = name.map { " (\($0))" } ?? ""
+        // Pixel scales (prior pixels per observation pixel from the grids' widths).
+        let ratio = Double(ps.width) / Double(os.width)
+        var unit = "px", pPrior = 1.0
+        if let a = arcsecPerPixel(priorHeader) { unit = "″"; pPrior = a }
+        else if let a = arcsecPerPixel(observationHeader) { unit = "″"; pPrior = a / ratio }
+        let pObs = pPrior * ratio
+
+        let obs = plane(observation, oc), mean = plane(p.mean, pc)
+        func noiseMapping(_ v: [Float]) -> (map: StretchMapping, sky: Double, sigma: Double) {
+            let clipped = ImageStatistics.sigmaClipped(v)
+            let stats = ImageStatistics(v)
+            let sky = clipped?.median ?? stats.median, sigma = clipped?.robustSigma ?? 0
+            return (StretchMapping.noiseAsinh(sky: sky, sigma: sigma, high: stats.max), sky, sigma)
+        }
+        let (obsMap, sky, sigma) = noiseMapping(obs)
+        let area = ratio * ratio  // (p_prior / p_obs)²: observation units → prior-pixel units
+        var obsScale = ColourScale.grey(obsMap), meanScale: ColourScale
+        var meanCaption = "asinh, softening σ_obs"
+        if observationIsImageData {
+            let high = max(obsMap.high, ImageStatistics(mean).max / area)
+            let shared = StretchMapping.noiseAsinh(sky: sky, sigma: sigma, high: high)
+            obsScale = .grey(shared)
+            meanScale = .grey(StretchMapping.noiseAsinh(sky: sky, sigma: sigma, high: high, factor: area))
+            if area != 1 { meanCaption += String(format: " × %.3g (pixel area)", area) }
+        } else {
+            meanScale = .grey(noiseMapping(mean).map)
+            meanCaption = "asinh, softening its own σ"
+        }
+        var panels = [
+            try FigurePanel(title: "observation\(band)", values: obs, width: os.width, height: os.height, scale: obsScale,
+                            pixelScale: pObs, caption: "asinh, softening σ_obs = \(ColourScale.format(sigma))"),
+            try FigurePanel(title: "posterior mean", values: mean, width: ps.width, height: ps.height, scale: meanScale,
+                            pixelScale: pPrior, caption: meanCaption),
+        ]
+        let std = plane(p.std, pc)
+        let stdMax = ImageStatistics(std).max
+        panels.append(try FigurePanel(title: "posterior std", values: std, width: ps.width, height: ps.height,
+                                      scale: .grey(StretchMapping(stretch: .linear, low: 0, high: stdMax.isFinite ? stdMax : 0, softening: 0)),
+                                      pixelScale: pPrior, caption: "linear from 0"))
+        if let r = p.varianceRatio {
+            panels.append(try FigurePanel(title: "variance ratio", values: plane(r, pc), width: ps.width, height: ps.height,
+                                          scale: .logRatio(low: 1e-3, high: 10), pixelScale: pPrior,
+                                          caption: "var_post / var_prior, log scale"))
+        }
+        if observationIsImageData, p.residual.shape == os {
+            panels.append(try FigurePanel(title: "residual", values: plane(p.residual, oc), width: os.width, height: os.height,
+                                          scale: .symmetric(limit: 5), pixelScale: pObs, caption: "whitened, (y − A·mean)/σ"))
+        }
+        return PanelFigure(panels: panels, unit: unit)
+    }
+}
