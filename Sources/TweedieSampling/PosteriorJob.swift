@@ -127,7 +127,7 @@ public enum PosteriorJob {
                                      observationWCS: FITSHeader? = nil,
                                      provenance: FITSProvenance, in dir: URL,
                                      residualImage: (image: ImageBatch, comment: String)? = nil,
-                                     previewObservation: ImageBatch? = nil) throws -> [String] {
+                                     previewObservation: ImageBatch? = nil, truth: ImageBatch? = nil) throws -> [String] {
         var files: [String] = []
         func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String, header: FITSHeader? = nil) throws {
             var img = image
@@ -159,7 +159,7 @@ public enum PosteriorJob {
             try fits("samples.fits", cube, unit: nil, comment: "posterior samples, physical units, index order")
         }
         try writePreview(p, observation: previewObservation ?? problem.observation, to: dir.appendingPathComponent("preview.png").path,
-                         priorHeader: wcs, observationHeader: observationWCS, observationIsImageData: previewObservation == nil)
+                         priorHeader: wcs, observationHeader: observationWCS, observationIsImageData: previewObservation == nil, truth: truth)
         files.append("preview.png")
         files.append("summary.json")
         var full = summary
@@ -177,14 +177,14 @@ public enum PosteriorJob {
         return files
     }
 
-    /// preview.png: observation | mean | std | variance ratio | residual for one band, labelled, with
+    /// preview.png: observation | truth (when known) | mean | std | variance ratio | residual for one band, labelled, with
     /// colour bars and a scale bar, on one sky scale (`PosteriorPreview`).
     public static func writePreview(_ p: PosteriorProducts, observation: ImageBatch, to path: String,
                                     priorHeader: FITSHeader? = nil, observationHeader: FITSHeader? = nil,
-                                    observationIsImageData: Bool = true) throws {
+                                    observationIsImageData: Bool = true, truth: ImageBatch? = nil) throws {
         let figure = try PosteriorPreview.figure(p, observation: observation, priorHeader: priorHeader,
                                                  observationHeader: observationHeader,
-                                                 observationIsImageData: observationIsImageData)
+                                                 observationIsImageData: observationIsImageData, truth: truth)
         try figure.write(to: path)
     }
 }
