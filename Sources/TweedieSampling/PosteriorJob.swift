@@ -127,7 +127,8 @@ public enum PosteriorJob {
                                      observationWCS: FITSHeader? = nil,
                                      provenance: FITSProvenance, in dir: URL,
                                      residualImage: (image: ImageBatch, comment: String)? = nil,
-                                     previewObservation: ImageBatch? = nil, truth: ImageBatch? = nil) throws -> [String] {
+                                     previewObservation: ImageBatch? = nil, truth: ImageBatch? = nil,
+                                     observationPixelArcsec: Double? = nil) throws -> [String] {
         var files: [String] = []
         func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String, header: FITSHeader? = nil) throws {
             var img = image
@@ -159,7 +160,8 @@ public enum PosteriorJob {
             try fits("samples.fits", cube, unit: nil, comment: "posterior samples, physical units, index order")
         }
         try writePreview(p, observation: previewObservation ?? problem.observation, to: dir.appendingPathComponent("preview.png").path,
-                         priorHeader: wcs, observationHeader: observationWCS, observationIsImageData: previewObservation == nil, truth: truth)
+                         priorHeader: wcs, observationHeader: observationWCS, observationIsImageData: previewObservation == nil, truth: truth,
+                         observationPixelArcsec: observationPixelArcsec)
         files.append("preview.png")
         files.append("summary.json")
         var full = summary
@@ -181,10 +183,12 @@ public enum PosteriorJob {
     /// colour bars and a scale bar, on one sky scale (`PosteriorPreview`).
     public static func writePreview(_ p: PosteriorProducts, observation: ImageBatch, to path: String,
                                     priorHeader: FITSHeader? = nil, observationHeader: FITSHeader? = nil,
-                                    observationIsImageData: Bool = true, truth: ImageBatch? = nil) throws {
+                                    observationIsImageData: Bool = true, truth: ImageBatch? = nil,
+                                    observationPixelArcsec: Double? = nil) throws {
         let figure = try PosteriorPreview.figure(p, observation: observation, priorHeader: priorHeader,
                                                  observationHeader: observationHeader,
-                                                 observationIsImageData: observationIsImageData, truth: truth)
+                                                 observationIsImageData: observationIsImageData, truth: truth,
+                                                 observationPixelArcsec: observationPixelArcsec)
         try figure.write(to: path)
     }
 }

@@ -128,7 +128,7 @@ extension PosteriorPipeline {
                                                    sampleShape: problem.forwardOperator.inputShape, wcs: p.wcs,
                                                    observationWCS: p.observationWCS, provenance: provenance, in: dir,
                                                    residualImage: residual, previewObservation: previewObservation,
-                                                   truth: p.truth)
+                                                   truth: p.truth, observationPixelArcsec: p.observedPixelArcsec)
         if keepRaw { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         return PosteriorRunOutcome(scores: products.scores, summary: summary, files: files)
     }

@@ -8,7 +8,8 @@
 //   the whole field; other operators keep the grid), so p_obs / p_prior =
 //   n_prior / n_obs along x. The unit is arcsec when a header gives one
 //   (PIXSCALE in ″, else the CD matrix or CDELT2 in degrees; the prior grid's
-//   header first), else pixels of the prior grid;
+//   header first), else the observation's arcsec per pixel given by the
+//   caller (an operator spec's resample step), else pixels of the prior grid;
 // - stretch: asinh set by the observation's noise (sky = sigma-clipped
 //   median, σ = its robust σ; `StretchMapping.noiseAsinh`), the same mapping
 //   for the observation, the truth and the mean (the mean's values in prior pixels are
@@ -42,10 +43,11 @@ public enum PosteriorPreview {
     /// The figure for `p` against `observation` (an image on the observation grid; for visibilities
     /// their dirty image, `observationIsImageData` false).
     public static func figure(_ p: PosteriorProducts, observation: ImageBatch, priorHeader: FITSHeader?,
-                              observationHeader: FITSHeader?, observationIsImageData: Bool = true, truth: ImageBatch? = nil) throws -> PanelFigure {
+                              observationHeader: FITSHeader?, observationIsImageData: Bool = true, truth: ImageBatch? = nil,
+                              observationPixelArcsec: Double? = nil) throws -> PanelFigure {
         try figure(mean: p.mean, std: p.std, varianceRatio: p.varianceRatio, residual: p.residual, observation: observation,
                    priorHeader: priorHeader, observationHeader: observationHeader,
-                   observationIsImageData: observationIsImageData, truth: truth)
+                   observationIsImageData: observationIsImageData, truth: truth, observationPixelArcsec: observationPixelArcsec)
     }
 
     /// The figure from the products' images (mean, std, variance ratio on the prior grid; the whitened
@@ -53,7 +55,7 @@ public enum PosteriorPreview {
     public static func figure(mean meanBatch: ImageBatch, std stdBatch: ImageBatch, varianceRatio: ImageBatch?,
                               residual: ImageBatch, observation: ImageBatch, priorHeader: FITSHeader?,
                               observationHeader: FITSHeader?, observationIsImageData: Bool = true,
-                              truth: ImageBatch? = nil) throws -> PanelFigure {
+                              truth: ImageBatch? = nil, observationPixelArcsec: Double? = nil) throws -> PanelFigure {
         let os = observation.shape, ps = meanBatch.shape
         let oc = os.channels / 2
         let name = oc < observation.bands.count ? observation.bands[oc] : nil
@@ -64,6 +66,7 @@ public enum PosteriorPreview {
         var unit = "px", pPrior = 1.0
         if let a = arcsecPerPixel(priorHeader) { unit = "″"; pPrior = a }
         else if let a = arcsecPerPixel(observationHeader) { unit = "″"; pPrior = a / ratio }
+        else if let a = observationPixelArcsec, a.isFinite, a > 0 { unit = "″"; pPrior = a / ratio }
         let pObs = pPrior * ratio
 
         let obs = plane(observation, oc), mean = plane(meanBatch, pc)
@@ -76,7 +79,7 @@ public enum PosteriorPreview {
         let (obsMap, sky, sigma) = noiseMapping(obs)
         let area = 1 / (ratio * ratio)  // (p_prior / p_obs)²: observation units → prior-pixel units
         var obsScale = ColourScale.grey(obsMap), meanScale: ColourScale
-        var meanCaption = "asinh, softening σ_obs"
+        var meanCaption = "asinh, softening the noise σ"
         if observationIsImageData {
             let truthMax = truth.map { ImageStatistics(plane($0, pc)).max } ?? -.infinity
             let high = max(obsMap.high, max(ImageStatistics(mean).max, truthMax) / area)
@@ -86,11 +89,11 @@ public enum PosteriorPreview {
             if area != 1 { meanCaption += String(format: " × %.3g (pixel area)", area) }
         } else {
             meanScale = .grey(noiseMapping(mean).map)
-            meanCaption = "asinh, softening its own σ"
+            meanCaption = "asinh, softening its own noise σ"
         }
         var panels = [
             try FigurePanel(title: "observation\(band)", values: obs, width: os.width, height: os.height, scale: obsScale,
-                            pixelScale: pObs, caption: "asinh, softening σ_obs = \(ColourScale.format(sigma))"),
+                            pixelScale: pObs, caption: "asinh, softening the noise σ = \(ColourScale.format(sigma))"),
         ]
         if let t = truth, t.shape == ps {
             panels.append(try FigurePanel(title: "truth", values: plane(t, pc), width: ps.width, height: ps.height,
@@ -111,7 +114,7 @@ public enum PosteriorPreview {
         if let r = varianceRatio {
             panels.append(try FigurePanel(title: "variance ratio", values: plane(r, pc), width: ps.width, height: ps.height,
                                           scale: .logRatio(low: 1e-3, high: 10), pixelScale: pPrior,
-                                          caption: "var_post / var_prior, log scale"))
+                                          caption: "posterior / prior variance, log scale"))
         }
         if observationIsImageData, residual.shape == os {
             panels.append(try FigurePanel(title: "residual", values: plane(residual, oc), width: os.width, height: os.height,

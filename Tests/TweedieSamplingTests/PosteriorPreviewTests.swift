@@ -53,6 +53,14 @@ import TweedieTestSupport
         #expect(m.high >= 400)
         if case .grey(let t) = fig.panels[1].scale { #expect(t == m) } else { Issue.record("truth is not grey") }
         if case .logRatio(let lo, let hi) = fig.panels[4].scale { #expect(lo == 1e-3 && hi == 10) } else { Issue.record("VR not log") }
+        // Without a header, the observation's arcsec per pixel from the caller (an operator spec) gives the
+        // same scales; with neither, prior-grid pixels.
+        let spec = try PosteriorPreview.figure(mean: mean, std: std, varianceRatio: vr, residual: residual, observation: obs,
+                                               priorHeader: nil, observationHeader: nil, observationPixelArcsec: 0.766)
+        #expect(spec.unit == "″" && spec.panels.map(\.pixelScale) == [0.766, 1.532, 1.532, 1.532, 0.766])
+        let bare = try PosteriorPreview.figure(mean: mean, std: std, varianceRatio: nil, residual: residual, observation: obs,
+                                               priorHeader: nil, observationHeader: nil)
+        #expect(bare.unit == "px" && bare.panels.map(\.pixelScale) == [0.5, 1, 1, 0.5])
         // One sky scale: the observation and the prior-grid panels span the same figure width.
         let l = try fig.layout()
         #expect(l.images.allSatisfy { abs($0.width - l.images[0].width) < 1e-9 })
