@@ -23,18 +23,6 @@ import Foundation
 import TweedieCore
 
 public enum PosteriorPreview {
-    /// Arcsec per pixel from a header: PIXSCALE (″), else √|det CD| or |CDELT2| (degrees); nil if none.
-    public static func arcsecPerPixel(_ header: FITSHeader?) -> Double? {
-        guard let h = header else { return nil }
-        if let p = h.double("PIXSCALE"), p.isFinite, p > 0 { return p }
-        if let a = h.double("CD1_1"), let d = h.double("CD2_2") {
-            let det = abs(a * d - (h.double("CD1_2") ?? 0) * (h.double("CD2_1") ?? 0))
-            if det.isFinite, det > 0 { return det.squareRoot() * 3600 }
-        }
-        if let c = h.double("CDELT2"), c.isFinite, c != 0 { return abs(c) * 3600 }
-        return nil
-    }
-
     static func plane(_ b: ImageBatch, _ c: Int) -> [Float] {
         let n = b.shape.planeCount
         return Array(b.data[(c * n)..<((c + 1) * n)])
@@ -64,8 +52,8 @@ public enum PosteriorPreview {
         // Pixel scales (prior pixels per observation pixel from the grids' widths).
         let ratio = Double(ps.width) / Double(os.width)
         var unit = "px", pPrior = 1.0
-        if let a = arcsecPerPixel(priorHeader) { unit = "″"; pPrior = a }
-        else if let a = arcsecPerPixel(observationHeader) { unit = "″"; pPrior = a / ratio }
+        if let a = PanelFigure.arcsecPerPixel(priorHeader) { unit = "″"; pPrior = a }
+        else if let a = PanelFigure.arcsecPerPixel(observationHeader) { unit = "″"; pPrior = a / ratio }
         else if let a = observationPixelArcsec, a.isFinite, a > 0 { unit = "″"; pPrior = a / ratio }
         let pObs = pPrior * ratio
 

@@ -11,15 +11,15 @@ import TweedieTestSupport
 @Suite struct PosteriorPreviewTests {
     @Test func arcsecPerPixelFromHeaders() {
         var h = FITSHeader()
-        #expect(PosteriorPreview.arcsecPerPixel(h) == nil)
+        #expect(PanelFigure.arcsecPerPixel(h) == nil)
         h.set("CDELT2", .double(0.5 / 3600))
-        #expect(abs(PosteriorPreview.arcsecPerPixel(h)! - 0.5) < 1e-12)
+        #expect(abs(PanelFigure.arcsecPerPixel(h)! - 0.5) < 1e-12)
         // A CD matrix rotated by 30° with 0.2″ pixels: √|det| = 0.2″.
         let c = 0.2 / 3600 * cos(Double.pi / 6), s = 0.2 / 3600 * sin(Double.pi / 6)
         h.set("CD1_1", .double(-c)); h.set("CD1_2", .double(s)); h.set("CD2_1", .double(s)); h.set("CD2_2", .double(c))
-        #expect(abs(PosteriorPreview.arcsecPerPixel(h)! - 0.2) < 1e-12)
+        #expect(abs(PanelFigure.arcsecPerPixel(h)! - 0.2) < 1e-12)
         h.set("PIXSCALE", .double(0.168))
-        #expect(PosteriorPreview.arcsecPerPixel(h) == 0.168)
+        #expect(PanelFigure.arcsecPerPixel(h) == 0.168)
     }
 
     @Test func panelsShareTheSkyScaleAndTheObservationsNoise() throws {

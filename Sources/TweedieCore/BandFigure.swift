@@ -1,0 +1,41 @@
+// Figures of FITS images: one labelled panel per (image, band) of a batch,
+// each with its own `DisplayStretch` mapping, colour bar and the band's name,
+// and a scale bar in arcsec when the header gives the pixel scale.
+//
+// Pixel scale from a header: PIXSCALE (arcsec), else √|det CD| (degrees →
+// arcsec, any rotation), else |CDELT2| (degrees → arcsec); nil if none.
+import Foundation
+
+extension PanelFigure {
+    /// Arcsec per pixel from `header` (PIXSCALE, CD matrix or CDELT2), nil if it gives none.
+    public static func arcsecPerPixel(_ header: FITSHeader?) -> Double? {
+        guard let h = header else { return nil }
+        if let p = h.double("PIXSCALE"), p.isFinite, p > 0 { return p }
+        if let a = h.double("CD1_1"), let d = h.double("CD2_2") {
+            let det = abs(a * d - (h.double("CD1_2") ?? 0) * (h.double("CD2_1") ?? 0))
+            if det.isFinite, det > 0 { return det.squareRoot() * 3600 }
+        }
+        if let c = h.double("CDELT2"), c.isFinite, c != 0 { return abs(c) * 3600 }
+        return nil
+    }
+
+    /// One panel per image and band of `batch`, titled with the band name (and the image index for
+    /// several images), each band stretched by `stretch` from its own pixels.
+    public static func bands(of batch: ImageBatch, stretch: DisplayStretch, header: FITSHeader?) throws -> PanelFigure {
+        let scale = arcsecPerPixel(header)
+        let s = batch.shape
+        var panels: [FigurePanel] = []
+        for n in 0..<batch.count {
+            for c in 0..<s.channels {
+                let values = Array(batch.plane(n, c))
+                let mapping = stretch.mapping(for: values)
+                var title = c < batch.bands.count ? "band \(batch.bands[c])" : "plane \(c + 1)"
+                if batch.count > 1 { title = "image \(n + 1), " + title }
+                panels.append(try FigurePanel(title: title, values: values, width: s.width, height: s.height,
+                                              scale: .grey(mapping), pixelScale: scale ?? 1,
+                                              caption: "\(stretch.rawValue)\(batch.unit.map { ", \($0)" } ?? "")"))
+            }
+        }
+        return PanelFigure(panels: panels, unit: scale == nil ? "px" : "″")
+    }
+}
