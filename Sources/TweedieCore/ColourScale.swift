@@ -8,7 +8,7 @@
 //   for a ratio such as the posterior-to-prior variance ratio; colours run
 //   through ColorBrewer's diverging RdBu (Brewer 2003, colorbrewer2.org):
 //   blue below 1, white at 1, red above 1. Ticks at the powers of ten, and a
-//   mark at 1. x ≤ 0 shows as `low`.
+//   mark at 1 (0 < low < 1 < high). x ≤ low shows as `low`.
 // - symmetric: t = (x + limit)/(2·limit), clamped, RdBu again with white at 0
 //   (a whitened residual: ticks at −limit, −limit/2, 0, limit/2, limit).
 // NaN is black in every scale.

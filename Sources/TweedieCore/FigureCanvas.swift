@@ -30,7 +30,7 @@ public final class FigureCanvas {
     /// A `width` × `height` canvas filled with `background`.
     public init(width: Int, height: Int, background: RGB = (255, 255, 255)) throws {
         guard width > 0, height > 0, width <= 32_767, height <= 32_767 else {
-            throw TweedieError.invalidInput(what: "figure", problem: "size \(width)×\(height) is outside 1…32767 pixels per side")
+            throw TweedieError.invalidInput(what: "figure", problem: "size \(width)×\(height) is outside 1…32767 pixels per side (cairo's limit); draw fewer panels or a cutout")
         }
         guard let s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
               cairo_surface_status(s) == CAIRO_STATUS_SUCCESS else {
@@ -140,7 +140,8 @@ public final class FigureCanvas {
             cairo_pattern_set_filter(cairo_get_source(context), CAIRO_FILTER_NEAREST)
             cairo_rectangle(context, 0, 0, Double(picture.width), Double(picture.height))
             cairo_fill(context)
-            cairo_restore(context)
+            cairo_restore(context)  // the source pattern holding `img` is released here
+            cairo_surface_finish(img)
             cairo_surface_destroy(img)  // drawn: cairo no longer reads `buf`
         }
     }
