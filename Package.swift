@@ -31,11 +31,12 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CWCSLIB", path: "Sources/CWCSLIB"),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo"),
 
-        // Core: image batches, FITS, FFT, RNG, PNG, the protocols operators and priors implement.
+        // Core: image batches, FITS, FFT, RNG, PNG and labelled figures (cairo), the protocols operators and priors implement.
         .target(
             name: "TweedieCore",
-            dependencies: ["CFFTW", "COpenBLAS", "CFITSIO", "CGSL", "CPNG", "CWCSLIB"],
+            dependencies: ["CFFTW", "COpenBLAS", "CFITSIO", "CGSL", "CPNG", "CWCSLIB", "CCairo"],
             path: "Sources/TweedieCore"
         ),
         // Forward operators: PSF convolution, resampling, UV sampling, noise models.

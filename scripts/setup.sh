@@ -5,7 +5,7 @@
 # training, notebooks) is installed by scripts/setup-python.sh when asked for.
 set -euo pipefail
 
-packages=(libfftw3-dev libopenblas-dev libcfitsio-dev libgsl-dev libpng-dev zlib1g-dev wcslib-dev pkg-config)
+packages=(libfftw3-dev libopenblas-dev libcfitsio-dev libgsl-dev libpng-dev zlib1g-dev wcslib-dev libcairo2-dev fonts-dejavu-core pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

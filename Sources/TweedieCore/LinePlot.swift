@@ -6,15 +6,15 @@
 // right and y up; pixel (0, 0) is the top-left of the image, rows top to
 // bottom (PNG order). Lines are drawn by stepping along each segment at
 // sub-pixel spacing and stamping a square of the line width (no
-// anti-aliasing). Text uses a built-in 5×7 bitmap font of upper-case letters,
-// digits and common punctuation (lower case is drawn upper case; other
-// characters as '?'), scaled by an integer factor.
+// anti-aliasing). Text is set last, by cairo in the sans-serif face
+// (`FigureCanvas`): title 15 px bold, labels and ticks 11 px; a text's y is
+// its baseline.
 
 import CPNG
 import Foundation
 
 /// Drawing on an RGBImage (declared with the preview grid): a filled canvas, pixels, boxes,
-/// bitmap text, and PNG output.
+/// and PNG output.
 extension RGBImage {
     public init(width: Int, height: Int, background: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
         var p = [UInt8](repeating: 0, count: width * height * 3)
@@ -40,22 +40,6 @@ extension RGBImage {
         for y in ya...yb {
             for x in xa...xb { set(x: x, y: y, c) }
         }
-    }
-
-    /// Draws `text` with its top-left corner at (x, y); returns the width drawn in pixels.
-    @discardableResult
-    public mutating func draw(text: String, x: Int, y: Int, scale: Int = 1, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) -> Int {
-        var cx = x
-        for ch in text.uppercased() {
-            let rows = BitmapFont.glyph(ch)
-            for (r, bits) in rows.enumerated() {
-                for col in 0..<5 where bits & (1 << (4 - col)) != 0 {
-                    fill(x0: cx + col * scale, y0: y + r * scale, x1: cx + col * scale + scale - 1, y1: y + r * scale + scale - 1, colour)
-                }
-            }
-            cx += 6 * scale
-        }
-        return cx - x
     }
 
     /// Writes the picture to `path` atomically as an 8-bit RGB PNG.
@@ -110,8 +94,12 @@ public struct LinePlot: Sendable {
         return (Int(px.rounded()), Int(py.rounded()))
     }
 
-    public func render(width: Int = 640, height: Int = 480) -> RGBImage {
+    /// A text to set: string, anchor point (x, baseline y), size, alignment, weight.
+    struct Label { var text: String; var x: Double; var y: Double; var size: Double; var anchor: TextAnchor; var bold = false }
+
+    public func render(width: Int = 640, height: Int = 480) throws -> RGBImage {
         var img = RGBImage(width: width, height: height)
+        var labels: [Label] = []
         let m = Self.margins
         let left = m.left, right = width - m.right - 1, top = m.top, bottom = height - m.bottom - 1
         // Band.
@@ -132,14 +120,14 @@ public struct LinePlot: Sendable {
             for y in top...bottom where y % 3 == 0 { img.set(x: p.x, y: y, (200, 200, 200)) }
             img.fill(x0: p.x, y0: bottom, x1: p.x, y1: bottom + 4, (0, 0, 0))
             let s = tickFormat(t)
-            img.draw(text: s, x: p.x - 3 * s.count, y: bottom + 7)
+            labels.append(Label(text: s, x: Double(p.x), y: Double(bottom + 18), size: 11, anchor: .centre))
         }
         for t in yTicks {
             let p = pixel(x: xRange.lowerBound, y: t, width: width, height: height)
             for x in left...right where x % 3 == 0 { img.set(x: x, y: p.y, (200, 200, 200)) }
             img.fill(x0: left - 4, y0: p.y, x1: left, y1: p.y, (0, 0, 0))
             let s = tickFormat(t)
-            img.draw(text: s, x: left - 7 - 6 * s.count, y: p.y - 3)
+            labels.append(Label(text: s, x: Double(left - 7), y: Double(p.y + 4), size: 11, anchor: .right))
         }
         // Frame.
         img.fill(x0: left, y0: top, x1: right, y1: top, (0, 0, 0)); img.fill(x0: left, y0: bottom, x1: right, y1: bottom, (0, 0, 0))
@@ -165,50 +153,20 @@ public struct LinePlot: Sendable {
             if s.markers { for p in pts { let q = pixel(x: p.0, y: p.1, width: width, height: height); stamp(Double(q.x), Double(q.y), half + 1) } }
         }
         // Title, axis labels, legend.
-        img.draw(text: title, x: left, y: 2, scale: 2)
-        img.draw(text: xLabel, x: (left + right) / 2 - 3 * xLabel.count, y: height - 16)
-        // y label: drawn above the axis (no rotated text).
-        img.draw(text: yLabel, x: 4, y: top - 12 + 2)
+        labels.append(Label(text: title, x: Double(left), y: 16, size: 15, anchor: .left, bold: true))
+        labels.append(Label(text: xLabel, x: Double(left + right) / 2, y: Double(height - 8), size: 11, anchor: .centre))
+        // y label: set above the axis (no rotated text).
+        labels.append(Label(text: yLabel, x: 4, y: Double(top - 5), size: 11, anchor: .left))
         var ly = top + 6
         for s in series {
             guard let label = s.label else { continue }
-            img.fill(x0: left + 8, y0: ly + 2, x1: left + 22, y1: ly + 4, s.colour)
-            img.draw(text: label, x: left + 28, y: ly)
-            ly += 10
+            img.fill(x0: left + 8, y0: ly + 4, x1: left + 22, y1: ly + 6, s.colour)
+            labels.append(Label(text: label, x: Double(left + 28), y: Double(ly + 9), size: 11, anchor: .left))
+            ly += 14
         }
-        return img
+        let canvas = try FigureCanvas(width: width, height: height)
+        canvas.draw(img, x: 0, y: 0, scale: 1)
+        for l in labels { canvas.text(l.text, x: l.x, y: l.y, size: l.size, anchor: l.anchor, bold: l.bold) }
+        return canvas.picture()
     }
-}
-
-/// A 5×7 bitmap font: seven rows per glyph, the five low bits of each row, most significant bit leftmost.
-enum BitmapFont {
-    static func glyph(_ c: Character) -> [UInt8] { table[c] ?? table["?"]! }
-    static let table: [Character: [UInt8]] = [
-        " ": [0, 0, 0, 0, 0, 0, 0],
-        "0": [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E], "1": [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        "2": [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F], "3": [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        "4": [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02], "5": [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        "6": [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E], "7": [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        "8": [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E], "9": [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        "A": [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11], "B": [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
-        "C": [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E], "D": [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
-        "E": [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F], "F": [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
-        "G": [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F], "H": [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
-        "I": [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E], "J": [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
-        "K": [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11], "L": [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
-        "M": [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11], "N": [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-        "O": [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E], "P": [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
-        "Q": [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D], "R": [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
-        "S": [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E], "T": [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        "U": [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E], "V": [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
-        "W": [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A], "X": [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
-        "Y": [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04], "Z": [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
-        ".": [0, 0, 0, 0, 0, 0x0C, 0x0C], ",": [0, 0, 0, 0, 0x0C, 0x04, 0x08],
-        "-": [0, 0, 0, 0x1F, 0, 0, 0], "=": [0, 0, 0x1F, 0, 0x1F, 0, 0], "+": [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
-        "%": [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03], "(": [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
-        ")": [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08], "/": [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
-        ":": [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0], "_": [0, 0, 0, 0, 0, 0, 0x1F], "<": [0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02],
-        ">": [0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08], "±": [0x04, 0x04, 0x1F, 0x04, 0x04, 0, 0x1F],
-        "*": [0, 0x04, 0x15, 0x0E, 0x15, 0x04, 0], "?": [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
-    ]
 }

@@ -127,7 +127,8 @@ public enum PosteriorJob {
                                      observationWCS: FITSHeader? = nil,
                                      provenance: FITSProvenance, in dir: URL,
                                      residualImage: (image: ImageBatch, comment: String)? = nil,
-                                     previewObservation: ImageBatch? = nil) throws -> [String] {
+                                     previewObservation: ImageBatch? = nil, truth: ImageBatch? = nil,
+                                     observationPixelArcsec: Double? = nil) throws -> [String] {
         var files: [String] = []
         func fits(_ name: String, _ image: ImageBatch, unit: String?, comment: String, header: FITSHeader? = nil) throws {
             var img = image
@@ -166,7 +167,9 @@ public enum PosteriorJob {
             cube.bands = p.mean.bands
             try fits("samples.fits", cube, unit: unit, comment: "posterior samples, physical units, index order")
         }
-        try writePreview(p, observation: previewObservation ?? problem.observation, to: dir.appendingPathComponent("preview.png").path)
+        try writePreview(p, observation: previewObservation ?? problem.observation, to: dir.appendingPathComponent("preview.png").path,
+                         priorHeader: wcs, observationHeader: observationWCS, observationIsImageData: previewObservation == nil, truth: truth,
+                         observationPixelArcsec: observationPixelArcsec)
         files.append("preview.png")
         files.append("summary.json")
         var full = summary
@@ -184,36 +187,16 @@ public enum PosteriorJob {
         return files
     }
 
-    /// preview.png: observation | mean | std | variance ratio for one band (the middle band of
-    /// the observation; the prior band of the same name), asinh stretch for the images,
-    /// linear 0–1 clipped for the variance ratio; panels scaled up to ≥ 192 px tall.
-    public static func writePreview(_ p: PosteriorProducts, observation: ImageBatch, to path: String) throws {
-        let oc = observation.shape.channels / 2
-        let name = oc < observation.bands.count ? observation.bands[oc] : nil
-        let pc = name.flatMap { p.mean.bands.firstIndex(of: $0) } ?? min(oc, p.mean.shape.channels - 1)
-        func plane(_ b: ImageBatch, _ c: Int) -> [Float] {
-            let n = b.shape.planeCount
-            return Array(b.data[(c * n)..<((c + 1) * n)])
-        }
-        let tall = max(observation.shape.height, p.mean.shape.height)
-        let factor = max(1, (192 + tall - 1) / tall)
-        func panel(_ v: [Float], _ w: Int, _ h: Int, _ s: DisplayStretch) throws -> PreviewPanel {
-            var out = [Float](repeating: 0, count: w * h * factor * factor)
-            for y in 0..<(h * factor) { for x in 0..<(w * factor) { out[y * w * factor + x] = v[(y / factor) * w + x / factor] } }
-            return try PreviewPanel(values: out, width: w * factor, height: h * factor, stretch: s)
-        }
-        let ps = p.mean.shape, os = observation.shape
-        var panels = [try panel(plane(observation, oc), os.width, os.height, .asinh),
-                      try panel(plane(p.mean, pc), ps.width, ps.height, .asinh),
-                      try panel(plane(p.std, pc), ps.width, ps.height, .asinh)]
-        if let r = p.varianceRatio {
-            // Linear over a fixed 0 … 1 (values clipped), so pictures of different runs compare: the
-            // two corner pixels are pinned to 0 and 1 to fix the linear range.
-            let clipped = plane(r, pc).map { $0.isFinite ? min(max($0, 0), 1) : 0 }
-            var vr = try panel(clipped, ps.width, ps.height, .linear)
-            vr.values[0] = 0; vr.values[vr.values.count - 1] = 1
-            panels.append(vr)
-        }
-        try PNGPreview.write(panels, to: path)
+    /// preview.png: observation | truth (when known) | mean | std | variance ratio | residual for one band, labelled, with
+    /// colour bars and a scale bar, on one sky scale (`PosteriorPreview`).
+    public static func writePreview(_ p: PosteriorProducts, observation: ImageBatch, to path: String,
+                                    priorHeader: FITSHeader? = nil, observationHeader: FITSHeader? = nil,
+                                    observationIsImageData: Bool = true, truth: ImageBatch? = nil,
+                                    observationPixelArcsec: Double? = nil) throws {
+        let figure = try PosteriorPreview.figure(p, observation: observation, priorHeader: priorHeader,
+                                                 observationHeader: observationHeader,
+                                                 observationIsImageData: observationIsImageData, truth: truth,
+                                                 observationPixelArcsec: observationPixelArcsec)
+        try figure.write(to: path)
     }
 }

@@ -26,6 +26,9 @@ public struct PreparedPosterior {
     public var observationWCS: FITSHeader?
     /// The radio end of the chain when the spec ends in a uv step (the observation is visibilities).
     public var uv: UVChainStep?
+    /// The observation's pixel scale in arcsec as the operator spec's resample step states it, if any
+    /// (the preview's scale bar when the observation has no WCS).
+    public var observedPixelArcsec: Double? = nil
 }
 
 public enum PosteriorPipeline {
@@ -219,7 +222,10 @@ public enum PosteriorPipeline {
                                  aperture: aperture, description: description, fingerprint: fingerprint,
                                  wcs: ProductHeader.carried(from: obsHeader, sourceShape: y.shape, productShape: shape),
                                  observationWCS: ProductHeader.carried(from: obsHeader, sourceShape: y.shape, productShape: y.shape),
-                                 uv: built.uv)
+                                 uv: built.uv,
+                                 observedPixelArcsec: spec.chain.lazy.compactMap { step -> Double? in
+                                     if case .resample(let r) = step { return r.pixelScale } else { return nil }
+                                 }.first)
     }
 }
 

@@ -127,7 +127,8 @@ extension PosteriorPipeline {
         let files = try PosteriorJob.writeProducts(products, summary: summary, problem: problem, samples: settings.keepSamples ? kept : nil,
                                                    sampleShape: problem.forwardOperator.inputShape, wcs: p.wcs,
                                                    observationWCS: p.observationWCS, provenance: provenance, in: dir,
-                                                   residualImage: residual, previewObservation: previewObservation)
+                                                   residualImage: residual, previewObservation: previewObservation,
+                                                   truth: p.truth, observationPixelArcsec: p.observedPixelArcsec)
         if keepRaw { try? FileManager.default.removeItem(at: dir.appendingPathComponent(PosteriorJob.rawSamplesName)) }
         return PosteriorRunOutcome(scores: products.scores, summary: summary, files: files)
     }

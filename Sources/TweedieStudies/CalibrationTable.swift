@@ -123,7 +123,7 @@ public enum CalibrationTable {
         for s in samplers {
             let rows = results.filter { $0.sampler == s }
             let path = directory.appendingPathComponent("coverage_\(s).png").path
-            try plot(rows, title: s + "  (* = MISSES TARGETS)").render(width: 720, height: 540).writePNG(to: path)
+            try plot(rows, title: s + "  (* = misses targets)").render(width: 720, height: 540).writePNG(to: path)
             written.append(path)
         }
         return written
@@ -141,7 +141,7 @@ public enum CalibrationTable {
     public static func plot(_ rows: [CalibrationResult], title: String) -> LinePlot {
         let grid = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
         let bandX = stride(from: 0.0, through: 1.0, by: 0.05).map { $0 }
-        var p = LinePlot(title: title, xLabel: "NOMINAL LEVEL (%)", yLabel: "EMPIRICAL COVERAGE OF THE TRUTH (%)",
+        var p = LinePlot(title: title, xLabel: "nominal level (%)", yLabel: "empirical coverage of the truth (%)",
                          xRange: 0...1, yRange: 0...1, xTicks: grid, yTicks: grid,
                          band: (bandX, bandX.map { max(0, $0 - coverageTolerance) }, bandX.map { min(1, $0 + coverageTolerance) }))
         p.series.append(.init(x: [0, 1], y: [0, 1], colour: (0, 0, 0), lineWidth: 1, label: nil, markers: false))

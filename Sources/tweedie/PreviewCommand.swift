@@ -1,6 +1,7 @@
-// `tweedie preview FILE -o OUT.png [--stretch asinh|linear|zscale] [--hdu N|NAME]`:
-// an 8-bit greyscale PNG of a FITS image, one panel per band side by side.
-// A thin layer over FITSReader and PNGPreview (stretches: DisplayStretch).
+// `tweedie preview FILE -o OUT.png [--stretch asinh|linear|zscale] [--hdu N|NAME] [--figure]`:
+// an 8-bit greyscale PNG of a FITS image, one panel per band side by side, pixel for pixel;
+// with --figure a labelled figure (band names, colour bars, a scale bar).
+// A thin layer over FITSReader, PNGPreview and PanelFigure (stretches: DisplayStretch).
 import ArgumentParser
 import Foundation
 import TweedieCore
@@ -20,6 +21,9 @@ struct PreviewCommand: TweedieCommand {
           zscale  linear between IRAF's zscale limits (sky noise, faint structure).
         FITS row 1 is drawn at the bottom, as ds9 shows it. NaN and BLANK pixels
         are black. Bands are separated by a 1-pixel white gap.
+        --figure draws a labelled figure instead: each band titled, with a colour
+        bar and its values, and a scale bar in arcsec when the header gives the
+        pixel scale (PIXSCALE, CD or CDELT2), else in pixels.
 
         Example:
           tweedie preview image.fits -o image.png --stretch zscale
@@ -40,6 +44,9 @@ struct PreviewCommand: TweedieCommand {
         discussion: "Default: the first HDU that holds an image.", valueName: "N|NAME"))
     var hdu: String?
 
+    @Flag(help: "Draw a labelled figure (band names, colour bars, a scale bar) instead of bare pixels.")
+    var figure = false
+
     func validate() throws {
         guard output.lowercased().hasSuffix(".png") else {
             throw ValidationError("--output must name a .png file (got '\(output)').")
@@ -51,6 +58,13 @@ struct PreviewCommand: TweedieCommand {
         let batch = try FITSReader.read(file, hdu: selector)
         guard batch.data.contains(where: { $0.isFinite }) else {
             throw TweedieError.invalidInput(what: file, problem: "has no finite pixel (empty, all NaN or BLANK); there is nothing to show")
+        }
+        if figure {
+            let fig = try PanelFigure.bands(of: batch, stretch: stretch, header: batch.header)
+            let layout = try fig.write(to: output)
+            print("wrote \(output): \(layout.width) × \(layout.height) pixels, a labelled figure of \(fig.panels.count) panel\(fig.panels.count == 1 ? "" : "s")")
+            for p in fig.panels { if case .grey(let m) = p.scale { print("  \(p.title): \(m)") } }
+            return
         }
         var panels: [PreviewPanel] = []
         for n in 0..<batch.count {

@@ -19,6 +19,19 @@ import TweedieCore
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["m51.png"])
     }
 
+    @Test func figureIsLabelledAndLargerThanThePixels() throws {
+        let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
+        let out = dir.appendingPathComponent("cube.png").path
+        let r = try CLIRunner.run(["preview", CLIRunner.coreFixture("cube3.fits"), "-o", out, "--figure"])
+        #expect(r.status == 0 && r.stdout.contains("labelled figure of 3 panels"), "\(r)")
+        let png = try PNGPreview.readRGB(out)
+        // Three 12 × 9 bands magnified round(256 / 12) = 21 times, with titles above and colour bars below.
+        #expect(png.width > 3 * 12 * 21 && png.height > 9 * 21 + 40)
+        var ink = 0
+        for y in 0..<20 { for x in 0..<png.width where png[x, y] != (255, 255, 255) { ink += 1 } }
+        #expect(ink > 60)
+    }
+
     @Test func cubeGetsOnePanelPerBand() throws {
         let dir = try CLIRunner.temporaryDirectory(); defer { CLIRunner.removeDirectory(dir) }
         let out = dir.appendingPathComponent("cube.png").path

@@ -150,10 +150,10 @@ import TweediePriors
         }
     }
 
-    @Test func linePlotPutsPointsWhereTheFrameMappingSays() {
+    @Test func linePlotPutsPointsWhereTheFrameMappingSays() throws {
         let plot = LinePlot(title: "T", xLabel: "X", yLabel: "Y", xRange: 0...1, yRange: 0...1, xTicks: [], yTicks: [],
                             series: [.init(x: [0.25], y: [0.75], colour: (200, 10, 10), lineWidth: 1, markers: true)])
-        let img = plot.render(width: 200, height: 150)
+        let img = try plot.render(width: 200, height: 150)
         // Frame: left 56, right 200−16−1 = 183, top 34, bottom 150−44−1 = 105.
         let px = Int((56 + 0.25 * Double(183 - 56)).rounded()), py = Int((105 - 0.75 * Double(105 - 34)).rounded())
         #expect(img.pixel(x: px, y: py) == (200, 10, 10))
