@@ -98,6 +98,7 @@ extension PosteriorPipeline {
                                                      priorVariance: p.prior.variance.map { ($0.values, $0.space) },
                                                      aperture: p.aperture, truth: p.truth, samples: kept)
         var description = p.description
+        if !sampler.diagnostics.isEmpty { description.samplerDiagnostics = sampler.diagnostics }
         if let w = reducedChiSquaredWarning(ofMean: products.scores.reducedChiSquaredOfMean,
                                             samplesMedian: products.scores.sampleReducedChiSquared.median) {
             description.notes.append(w)

@@ -21,6 +21,7 @@ extension PosteriorRunOutcome {
             }
             lines.append("  per band         aperture/median: " + perBand.joined(separator: ", "))
         }
+        for d in summary.run.samplerDiagnostics ?? [] { lines.append("sampler            " + d) }
         lines.append("reduced χ²         mean \(f(sc.reducedChiSquaredOfMean)); samples median \(f(sc.sampleReducedChiSquared.median)) [16–84 %: \(f(sc.sampleReducedChiSquared.p16))–\(f(sc.sampleReducedChiSquared.p84))]")
         if let t = sc.truth {
             lines.append("truth              PSNR \(f(t.psnr)) dB, SSIM \(f(t.ssim)), MSE \(f(t.mse)); coverage 50/68/95 %: \(f(t.coverage50))/\(f(t.coverage68))/\(f(t.coverage95))")

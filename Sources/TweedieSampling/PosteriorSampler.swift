@@ -16,8 +16,12 @@ public protocol PosteriorSampler: Sendable {
     /// Samples that are drawn together and couple (an SMC population); 1 when samples never couple.
     /// Callers ask for ranges starting at multiples of it, so nothing is drawn twice.
     var sampleGroupSize: Int { get }
+    /// What the sampler measured about itself over the samples it drew in this process (for example
+    /// an acceptance rate), one line each; empty when it measures nothing.
+    var diagnostics: [String] { get }
 }
 
 extension PosteriorSampler {
     public var sampleGroupSize: Int { 1 }
+    public var diagnostics: [String] { [] }
 }

@@ -155,6 +155,9 @@ public struct PosteriorRunDescription: Codable, Sendable {
     public var fluxScale: Double
     public var fluxScaleSource: String
     public var notes: [String]
+    /// What the sampler measured about itself over the samples this process drew (e.g. split-Gibbs's
+    /// Metropolis–Hastings acceptance), one line each; nil when it measures nothing.
+    public var samplerDiagnostics: [String]?
 
     public init(command: String, seed: UInt64, samples: Int, batch: Int, samplerRequest: SamplerRequest, sampler: String,
                 samplerSettings: String, networkEvaluationsPerSample: Int?, prior: [String: String],

@@ -179,7 +179,9 @@ extension SplitGibbsSampler {
             let lpNew = try logTarget(proposal), lqNew = try logProposal(proposal)
             for k in 0..<b {
                 let logA = (lpNew[k] - lpOld[k]) - (lqNew[k] - lqOld[k])
-                if log(streams[k].uniform()) < logA {
+                let accept = log(streams[k].uniform()) < logA
+                acceptance.record(accepted: accept, late: rho <= lateCoupling)
+                if accept {
                     out.data.replaceSubrange((k * per)..<((k + 1) * per), with: proposal.data[(k * per)..<((k + 1) * per)])
                     lpOld[k] = lpNew[k]; lqOld[k] = lqNew[k]
                 }
@@ -190,4 +192,22 @@ extension SplitGibbsSampler {
 
     /// Gauss–Newton steps (at least) before the last likelihood step's draw.
     static let finalGaussNewtonSteps = 4
+}
+
+/// Counts of Metropolis–Hastings decisions, overall and late in the annealing; safe to record from
+/// the concurrent batches of one run.
+final class AcceptanceTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var all = (accepted: 0, proposed: 0), late = (accepted: 0, proposed: 0)
+
+    func record(accepted: Bool, late isLate: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        all.proposed += 1; if accepted { all.accepted += 1 }
+        if isLate { late.proposed += 1; if accepted { late.accepted += 1 } }
+    }
+
+    var counts: (all: (accepted: Int, proposed: Int), late: (accepted: Int, proposed: Int)) {
+        lock.lock(); defer { lock.unlock() }
+        return (all, late)
+    }
 }

@@ -70,6 +70,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
     /// D spans ≈ 500× across the image, the prior's relative weight 10⁵×, which no circulant captures:
     /// on the demo it cut CG iterations by 12 % at a higher cost per iteration, so plain CG is kept.
     let preconditioner: LikelihoodPreconditioner?
+    /// The likelihood step's MH decisions over the samples this sampler has drawn (shared by copies).
+    let acceptance = AcceptanceTally()
 
     public init(prior: any Denoiser, problem: PosteriorProblem, settings: SplitGibbsSettings) throws {
         guard prior.imageShape == problem.forwardOperator.inputShape else {
@@ -115,6 +117,16 @@ public struct SplitGibbsSampler: PosteriorSampler {
     }
 
     public var name: String { "split-gibbs" }
+    /// The MH acceptance of the likelihood steps (non-affine transforms), overall and over the last
+    /// third of the annealing, where ρ is smallest and the chain's state becomes the sample.
+    public var diagnostics: [String] {
+        let (all, late) = acceptance.counts
+        guard all.proposed > 0 else { return [] }
+        func rate(_ c: (accepted: Int, proposed: Int)) -> String {
+            String(format: "%.3f (%d of %d)", Double(c.accepted) / Double(max(1, c.proposed)), c.accepted, c.proposed)
+        }
+        return ["likelihood-step MH acceptance \(rate(all)), in the last third of the annealing \(rate(late)); the samples drawn in this process"]
+    }
     /// How the non-affine likelihood step's CG solves stop (part of `summary`, so of an SBC record's identity).
     var solveStoppingDescription: String {
         let draws = settings.cgErrorTolerance.map { "a total error of \(shortNumber($0)) posterior σ" }
@@ -136,6 +148,8 @@ public struct SplitGibbsSampler: PosteriorSampler {
             + ", \(networkEvaluationsPerSample) network evaluations per sample)"
     }
     /// Network evaluations per sample: Σ_k (J_k + 1) over every level but the last (whose prior step is not taken).
+    /// ρ at two thirds of the annealing: likelihood steps at or below it count as late (`diagnostics`).
+    var lateCoupling: Double { coupling(levels[(2 * levels.count) / 3]) }
     public var networkEvaluationsPerSample: Int { levels.dropLast().reduce(0) { $0 + priorGrids[$1]!.count } }
 
     /// ρ of original timestep t: √((1 − ᾱ_t)/ᾱ_t).

@@ -85,6 +85,37 @@ import TweedieTestSupport
                 "variance \(st.variance[0]) vs quadrature \(pv)")
     }
 
+    /// The sampler's MH diagnostic counts every decision of the non-final likelihood steps (moves ×
+    /// iterations × samples), and it measures what it says: a proposal linearised at z (no
+    /// Gauss–Newton step) is accepted less often than one at the conditional's mode. An affine pixel
+    /// transform makes no MH test, so reports nothing.
+    @Test func mhAcceptanceCountsEveryDecision() throws {
+        let shape = ImageShape(channels: 1, height: 1, width: 1)
+        let transform = AsinhTransform(softening: 0.3, gain: 1, offset: 0)
+        let y = try ImageBatch(count: 1, shape: shape, data: [0.8])
+        let op = DenseOperator(inputShape: shape, outputShape: shape, matrix: [1])
+        let prob = try PosteriorProblem(observation: y, forwardOperator: op, noise: ScalarNoise(shape: shape, sigma: 0.15), fluxScale: 1)
+        let count = 200, moves = 2
+        var rates: [Double] = []
+        for gn in [0, 2] {
+            let prior = try IIDGaussianDenoiser(shape: shape, mu: 0, variance: 1, transform: transform)
+            let sampler = try SplitGibbsSampler(prior: prior, problem: prob,
+                                                settings: SplitGibbsSettings(iterations: 20, likelihoodMoves: moves, gaussNewtonSteps: gn))
+            #expect(sampler.diagnostics.isEmpty)
+            _ = try sampler.sample(indices: 0..<count, seed: 3)
+            let (all, late) = sampler.acceptance.counts
+            #expect(all.proposed == count * moves * (sampler.levels.count - 1), "\(all) over \(sampler.levels.count) levels")
+            #expect(late.proposed > 0 && late.proposed < all.proposed && all.accepted <= all.proposed)
+            #expect(sampler.diagnostics.count == 1 && sampler.diagnostics[0].contains("of \(all.proposed))"), "\(sampler.diagnostics)")
+            rates.append(Double(all.accepted) / Double(all.proposed))
+        }
+        #expect(rates[0] < rates[1], "acceptance without Gauss–Newton steps \(rates[0]), with two \(rates[1])")
+        let affine = try SplitGibbsSampler(prior: IIDGaussianDenoiser(shape: shape, mu: 0, variance: 1), problem: prob,
+                                           settings: SplitGibbsSettings(iterations: 5))
+        _ = try affine.sample(indices: 0..<4, seed: 1)
+        #expect(affine.diagnostics.isEmpty)
+    }
+
     /// Records written before the Gauss–Newton count was a setting decode with the 2 steps they ran.
     @Test func settingsWithoutGaussNewtonStepsDecodeAsTwo() throws {
         let old = #"{"iterations":30,"rhoMax":1,"priorSteps":20,"finalIterations":1,"likelihoodMoves":4,"cgTolerance":1e-05,"cgMaxIterations":200}"#
