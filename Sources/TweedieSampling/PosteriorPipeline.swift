@@ -57,6 +57,7 @@ public enum PosteriorPipeline {
             throw TweedieError.invalidInput(what: r.observation, problem: "has no finite pixel (empty or all NaN); nothing to deconvolve")
         }
         var obsHeader = obsFile.header
+        let fullShape = y.shape
         if let c = r.cutout {
             guard c.size >= 1 else { throw TweedieError.invalidInput(what: names.cutout, problem: "needs a size ≥ 1, got \(c.size)") }
             (y, obsHeader) = try cut(y, header: obsHeader, cutout: c, path: r.observation, name: names.cutout)
@@ -143,9 +144,15 @@ public enum PosteriorPipeline {
                 noiseSource = "given (\(names.sigma))"
                 noiseSigma = per
             case .varianceMap(let path), .weightMap(let path):
-                let map = try FITSReader.read(path)
+                // On the observation's grid: the cutout's, or the whole frame's (then cut with the same box).
+                var map = try FITSReader.read(path)
+                if let c = r.cutout, map.count == 1, map.shape == fullShape, fullShape != y.shape {
+                    map = try cut(map, header: map.header ?? FITSHeader(), cutout: c, path: path, name: names.cutout).0
+                }
                 guard map.count == 1, map.shape == y.shape else {
-                    throw TweedieError.shapeMismatch(what: "\(path) vs observation", expected: "\(y.shape)", got: "\(map.count)×\(map.shape)")
+                    let frame = r.cutout != nil && fullShape != y.shape ? " (the cutout's) or \(fullShape) (the whole observation's)" : ""
+                    throw TweedieError.shapeMismatch(what: "\(path) vs observation", expected: "\(y.shape)" + frame,
+                                                     got: map.count == 1 ? "\(map.shape)" : "\(map.count) images of \(map.shape)")
                 }
                 if case .varianceMap = r.noise {
                     noise = try DiagonalGaussianNoise(variance: map, source: path).masking(nonFiniteOf: y)

@@ -18,9 +18,9 @@ public struct PosteriorRequest: Sendable {
     public enum Noise: Sendable, Equatable, Codable {
         /// σ per band (one value for all bands, or one per band), physical units.
         case sigma([Double])
-        /// A FITS variance map on the observation grid (after the cutout).
+        /// A FITS variance map on the observation grid: the cutout's, or the whole frame's (cut with it).
         case varianceMap(String)
-        /// A FITS inverse-variance (weight) map on the observation grid (after the cutout).
+        /// A FITS inverse-variance (weight) map on the observation grid: the cutout's or the whole frame's.
         case weightMap(String)
         /// σ per band from the sigma-clipped MAD of the observation.
         case estimated

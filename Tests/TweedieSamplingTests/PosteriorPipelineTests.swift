@@ -55,6 +55,43 @@ import TweediePriors
         #expect(try PosteriorPipeline.prepare(other).fingerprint != p.fingerprint)
     }
 
+    /// A variance or weight map of the whole frame is cut with the observation's box; one of the
+    /// cutout's size is taken as it is; any other size is refused naming both.
+    @Test func aWholeFrameNoiseMapIsCutWithTheObservation() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let obs = try Self.observation(in: dir)
+        // Variance at 1-based pixel (x, y) = (x + y) / 10 over the whole 24 × 24 frame.
+        func map(_ n: Int, name: String) throws -> String {
+            var v = ImageBatch(count: 1, shape: ImageShape(channels: 1, height: n, width: n))
+            for r in 0..<n { for c in 0..<n { v.data[r * n + c] = Float(r + 1 + c + 1) / 10 } }
+            let path = dir.appendingPathComponent(name).path
+            try FITSWriter.write(v, to: path)
+            return path
+        }
+        for (kind, whole) in [("variance", try map(24, name: "var24.fits")), ("weight", try map(24, name: "w24.fits"))] {
+            var r = Self.request(obs, dir: dir)
+            r.noise = kind == "variance" ? .varianceMap(whole) : .weightMap(whole)
+            let sw = try PosteriorPipeline.prepare(r).problem.noise.sqrtWeights
+            // The cutout starts at 1-based (4, 2): its first pixel's variance is 0.6, its last (19, 17)'s 3.6.
+            let first: Float = kind == "variance" ? 1 / 0.6 : 0.6, last: Float = kind == "variance" ? 1 / 3.6 : 3.6
+            #expect(sw.count == 256 && abs(sw[0] * sw[0] - first) < 1e-4 * first && abs(sw[255] * sw[255] - last) < 1e-4 * last,
+                    "\(kind): \(sw[0] * sw[0]), \(sw[255] * sw[255])")
+        }
+        var r = Self.request(obs, dir: dir)
+        r.noise = .varianceMap(try map(16, name: "var16.fits"))
+        let sw = try PosteriorPipeline.prepare(r).problem.noise.sqrtWeights
+        #expect(abs(sw[0] * sw[0] - 1 / 0.2) < 1e-3)
+        r.noise = .varianceMap(try map(20, name: "var20.fits"))
+        do {
+            _ = try PosteriorPipeline.prepare(r)
+            Issue.record("a 20 × 20 map was accepted for a 24 × 24 frame cut to 16 × 16")
+        } catch let e as TweedieError {
+            #expect(e.description.contains("16") && e.description.contains("24") && e.description.contains("whole observation"), "\(e)")
+        }
+    }
+
     @Test func badInputIsRefusedByTheCallersNames() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
