@@ -60,7 +60,12 @@ public enum PosteriorPipeline {
         let fullShape = y.shape
         if let c = r.cutout {
             guard c.size >= 1 else { throw TweedieError.invalidInput(what: names.cutout, problem: "needs a size ≥ 1, got \(c.size)") }
-            (y, obsHeader) = try cut(y, header: obsHeader, cutout: c, path: r.observation, name: names.cutout)
+            let outside: Int
+            (y, obsHeader, outside) = try cut(y, header: obsHeader, cutout: c, path: r.observation, name: names.cutout)
+            if outside > 0 {
+                let w = "the \(c.size)×\(c.size) cutout at (\(c.x), \(c.y)) reaches \(outside) px beyond the edge of \(r.observation); they are masked (NaN)"
+                notes.append(w); warn(w)
+            }
         }
 
         // Operator chain; the spec's prior: section defaults to the prior's grid and must agree with it.
@@ -147,7 +152,7 @@ public enum PosteriorPipeline {
                 // On the observation's grid: the cutout's, or the whole frame's (then cut with the same box).
                 var map = try FITSReader.read(path)
                 if let c = r.cutout, map.count == 1, map.shape == fullShape, fullShape != y.shape {
-                    map = try cut(map, header: map.header ?? FITSHeader(), cutout: c, path: path, name: names.cutout).0
+                    map = try cut(map, header: map.header ?? FITSHeader(), cutout: c, path: path, name: names.cutout).batch
                 }
                 guard map.count == 1, map.shape == y.shape else {
                     let frame = r.cutout != nil && fullShape != y.shape ? " (the cutout's) or \(fullShape) (the whole observation's)" : ""
@@ -237,19 +242,24 @@ public enum PosteriorPipeline {
 }
 
 /// A SIZE×SIZE box centred on 1-based pixel (x, y) (x0 = x − SIZE/2 for even sizes), all bands;
-/// CRPIX shifted so the WCS stays right.
+/// CRPIX shifted so the WCS stays right. Pixels of the box beyond the frame's edge (an object near
+/// the edge) are NaN, which every noise model masks; `outside` counts them per band. A box with no
+/// pixel inside the frame is an error.
 private func cut(_ y: ImageBatch, header: FITSHeader, cutout: PosteriorRequest.Cutout, path: String,
-                 name: String) throws -> (ImageBatch, FITSHeader) {
+                 name: String) throws -> (batch: ImageBatch, header: FITSHeader, outside: Int) {
     let s = y.shape, size = cutout.size, cx = cutout.x, cy = cutout.y
     let x0 = cx - 1 - size / 2, y0 = cy - 1 - size / 2
-    guard x0 >= 0, y0 >= 0, x0 + size <= s.width, y0 + size <= s.height else {
-        throw TweedieError.invalidInput(what: name, problem: "a \(size)×\(size) box at (\(cx), \(cy)) leaves \(path) (\(s.width)×\(s.height) px); move or shrink it")
+    guard x0 < s.width, y0 < s.height, x0 + size > 0, y0 + size > 0 else {
+        throw TweedieError.invalidInput(what: name, problem: "a \(size)×\(size) box at (\(cx), \(cy)) lies wholly outside \(path) (\(s.width)×\(s.height) px); give a centre inside the image (1-based pixels)")
     }
-    var out = ImageBatch(count: 1, shape: ImageShape(channels: s.channels, height: size, width: size))
+    var out = ImageBatch(count: 1, shape: ImageShape(channels: s.channels, height: size, width: size), repeating: .nan)
+    var outside = 0
     for c in 0..<s.channels {
         for r in 0..<size {
             for q in 0..<size {
-                out.data[(c * size + r) * size + q] = y.data[(c * s.height + y0 + r) * s.width + x0 + q]
+                let yy = y0 + r, xx = x0 + q
+                guard yy >= 0, yy < s.height, xx >= 0, xx < s.width else { if c == 0 { outside += 1 }; continue }
+                out.data[(c * size + r) * size + q] = y.data[(c * s.height + yy) * s.width + xx]
             }
         }
     }
@@ -259,7 +269,7 @@ private func cut(_ y: ImageBatch, header: FITSHeader, cutout: PosteriorRequest.C
     if let v = h.double("CRPIX2") { h.set("CRPIX2", .double(v - Double(y0))) }
     h.addHistory("cut to \(size)x\(size) at pixel (\(cx), \(cy)) of \(path)")
     out.header = h
-    return (out, h)
+    return (out, h, outside)
 }
 
 /// Subtracts one value per band.

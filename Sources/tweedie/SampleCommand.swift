@@ -26,7 +26,7 @@ struct SampleCommand: TweedieCommand {
     @Option(help: "HDU of the observation (number or EXTNAME).")
     var hdu: String?
 
-    @Option(help: "Cut the observation to a SIZE×SIZE box centred on FITS pixel X,Y (1-based) first: X,Y,SIZE.")
+    @Option(help: "Cut the observation to a SIZE×SIZE box centred on FITS pixel X,Y (1-based) first: X,Y,SIZE. Pixels of the box beyond the image's edge are masked; a whole-frame --variance-map / --weight-map is cut with it.")
     var cutout: String?
 
     @Option(help: "Operator spec (YAML) from the prior grid to the observation. Its prior: section may be omitted.")

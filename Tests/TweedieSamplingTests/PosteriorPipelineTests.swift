@@ -92,6 +92,32 @@ import TweediePriors
         }
     }
 
+    /// A cutout reaching beyond the frame (an object near the edge) keeps its size: the pixels
+    /// outside are NaN, masked by the noise model and counted in a note; a box wholly outside is refused.
+    @Test func aCutoutAtTheEdgeMasksWhatLiesOutside() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let obs = try Self.observation(in: dir)
+        var r = Self.request(obs, dir: dir)
+        // 16 × 16 centred on (2, 2) starts at 1-based (−6, −6): 7 rows and 7 columns lie outside.
+        r.cutout = .init(x: 2, y: 2, size: 16)
+        let p = try PosteriorPipeline.prepare(r)
+        let y = p.problem.observation
+        #expect(y.shape == ImageShape(channels: 1, height: 16, width: 16))
+        #expect(y.data[0].isNaN && y.data[7 * 16 + 6].isNaN && y.data[6 * 16 + 7].isNaN)
+        #expect(y.data[7 * 16 + 7] == Float(100 * 1 + 1 - 5) && y.data[15 * 16 + 15] == Float(100 * 9 + 9 - 5))
+        #expect(p.description.noise.maskedValues == 16 * 16 - 9 * 9 && p.problem.noise.usableCount == 81)
+        #expect(p.description.notes.contains { $0.contains("175 px beyond the edge") }, "\(p.description.notes)")
+        r.cutout = .init(x: 60, y: 5, size: 16)
+        do {
+            _ = try PosteriorPipeline.prepare(r)
+            Issue.record("a box wholly outside the frame was accepted")
+        } catch let e as TweedieError {
+            #expect(e.description.contains("wholly outside"), "\(e)")
+        }
+    }
+
     @Test func badInputIsRefusedByTheCallersNames() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -103,7 +129,7 @@ import TweediePriors
             edit(&r)
             do { _ = try PosteriorPipeline.prepare(r); return "accepted" } catch { return "\(error)" }
         }
-        #expect(message { $0.cutout = .init(x: 2, y: 2, size: 16) }.contains("--cutout"))
+        #expect(message { $0.cutout = .init(x: 60, y: 60, size: 16) }.contains("--cutout"))
         #expect(message { $0.noise = .sigma([1, 2]) }.contains("--sigma"))
         #expect(message { $0.fluxScale = .given(-1) }.contains("--flux-scale"))
         // The cutout must match the operator's output (the prior's 16×16 grid through a PSF).
