@@ -59,7 +59,7 @@ extension SplitGibbsSampler {
         /// The Gaussian conditional of u linearised at a: x ≈ s·T(a) + D_a (u − a), D_a = s·T'(a).
         /// With ỹ_a = y − A(s·T(a)), v = u − a has precision P_a = D_a Aᵀ W A D_a + I/ρ² and mean
         /// m_a = P_a⁻¹ (D_a Aᵀ W ỹ_a + (z − a)/ρ²).
-        /// `meanRHS` is r_a = D_a Aᵀ W ỹ_a + (z − a)/ρ² (so P_a m_a = r_a); `mean` is m_a, solved for only
+        /// `meanRHS` is r_a = D_a Aᵀ W ỹ_a + (z − a)/ρ² (so P_a m_a = r_a; zero where nothing uses it); `mean` is m_a, solved for only
         /// where a Gauss–Newton step needs it (zero otherwise).
         struct Linearisation {
             var point: ImageBatch; var d: ImageBatch; var rw: ImageBatch; var applyP: SPDOperator; var inverseM: Preconditioner?
@@ -70,6 +70,10 @@ extension SplitGibbsSampler {
             for j in 0..<d.valueCount { d.data[j] = s * transform.derivative(a.data[j]) }
             let (rw, _) = try problem.whitenedResiduals(ofPhysical: problem.physical(a, transform: transform))  // √W ỹ_a
             let applyP = likelihoodPrecision(d: d, rho: rho), mInv = likelihoodPreconditioner(d: d, rho: rho)
+            // r_a is needed by a mean solve or by the MH test (neither for an affine T or the last step's draw).
+            guard withMean || !(transformIsAffine || final) else {
+                return Linearisation(point: a, d: d, rw: rw, applyP: applyP, inverseM: mInv, meanRHS: zero, mean: zero)
+            }
             var wr = rw
             for k in 0..<b { for j in 0..<obsPer { wr.data[k * obsPer + j] *= sw[j] } }
             var rhs = try op.adjoint(wr)
